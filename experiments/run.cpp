@@ -1,0 +1,423 @@
+#include "experiments/run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <new>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
+
+#include "harness/data.h"
+#include "harness/io.h"
+#include "harness/theory.h"
+
+namespace gl {
+
+using Clock = std::chrono::steady_clock;
+static double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+static double median(std::vector<double> v) {
+  if (v.empty()) return nan_v;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe) {
+  std::vector<int64_t> s = {0};
+  if (probe.schedule == Schedule::linear) {
+    for (int64_t k = probe.every; k < train.steps; k += probe.every) s.push_back(k);
+  } else {
+    // per_decade log-spaced steps: round(10^(j/per_decade)), j = 0, 1, ...
+    for (int j = 0;; ++j) {
+      const auto k = static_cast<int64_t>(std::llround(std::pow(10.0, j / static_cast<double>(probe.per_decade))));
+      if (k >= train.steps) break;
+      if (k > s.back()) s.push_back(k);
+    }
+  }
+  if (train.steps > 0) s.push_back(train.steps);
+  return s;
+}
+
+// ---- subnormals ----
+// Flush-to-zero + denormals-are-zero for this thread (x86 MXCSR); restored by the guard.
+struct SubnormalGuard {
+  unsigned saved = 0;
+  explicit SubnormalGuard(bool flush) {
+#if defined(__x86_64__) || defined(__i386__)
+    saved = _mm_getcsr();
+    if (flush)
+      _mm_setcsr(saved | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
+    else
+      _mm_setcsr(saved & ~0x8040u);
+#else
+    (void)flush;
+#endif
+  }
+  ~SubnormalGuard() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(saved);
+#endif
+  }
+  SubnormalGuard(const SubnormalGuard&) = delete;
+  SubnormalGuard& operator=(const SubnormalGuard&) = delete;
+};
+
+static bool flushes_subnormals(const Config& c) {
+  return c.probe.flush_subnormals.value_or(c.precision == Precision::float32);
+}
+
+json provenance_json(const Config& c, bool flushed) {
+  json p;
+  p["gradlab_version"] = GRADLAB_VERSION;
+#ifdef GRADLAB_GIT_COMMIT
+  p["git_commit"] = GRADLAB_GIT_COMMIT;
+#else
+  p["git_commit"] = "unknown";
+#endif
+  p["compiler"] = fmt::format("g++ {}", __VERSION__);
+  p["flags"] = GRADLAB_CXX_FLAGS;
+#if defined(__AVX512F__)
+  p["isa"] = "avx512";
+#elif defined(__AVX2__)
+  p["isa"] = "avx2";
+#elif defined(__AVX__)
+  p["isa"] = "avx";
+#else
+  p["isa"] = "sse2";
+#endif
+  p["blas"] = fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
+                          EIGEN_MINOR_VERSION);
+  p["threads"] = c.threads;
+  p["flush_subnormals"] = flushed;
+  p["precision"] = c.precision == Precision::float32 ? "float32" : "float64";
+  return p;
+}
+
+// ---- the MLP run ----
+
+template <class T> struct MlpRun {
+  const RunSpec& spec;
+  const Config& c;
+  Dataset<T> data;
+  Mlp<T> net;
+  Mlp<T> velocity;  // momentum buffers (same shapes as net)
+  Mat<T> px, tx, bx, dy;
+  Targets<T> pt, tt, bt;
+  MlpCache<T> cache;
+  MlpGrads<T> grads;
+  Eigen::VectorXd lossv;
+  std::vector<double> scratch;
+  std::vector<HistEdges> edges;  // (layer, quantity), fixed at the first probe
+  TheoryLayers theory;           // step-0 predictions (empty when the theory does not apply)
+  bool have_theory = false;
+  RunResult out;
+  json first_nonfinite;          // null until something is non-finite
+  std::vector<double> probe_times, step_times;
+  Clock::time_point t0 = Clock::now();
+
+  MlpRun(const RunSpec& s) : spec(s), c(s.config) {}
+};
+
+// The first non-finite quantity of a probe, in the order the computation produced them.
+template <class T> static json locate_nonfinite(const std::vector<LayerRow>& rows, size_t first,
+                                                int64_t step, double loss) {
+  const size_t n = rows.size() - first;
+  for (size_t l = 0; l < n; ++l) {
+    const LayerRow& r = rows[first + l];
+    if (r.nonfinite_z) return {{"step", step}, {"layer", r.layer}, {"quantity", "preact"}};
+    if (r.nonfinite_a) return {{"step", step}, {"layer", r.layer}, {"quantity", "act"}};
+  }
+  if (!std::isfinite(loss)) return {{"step", step}, {"layer", nullptr}, {"quantity", "loss"}};
+  for (size_t l = n; l-- > 0;) {
+    const LayerRow& r = rows[first + l];
+    if (r.nonfinite_delta) return {{"step", step}, {"layer", r.layer}, {"quantity", "delta"}};
+  }
+  for (size_t l = n; l-- > 0;) {
+    const LayerRow& r = rows[first + l];
+    if (r.nonfinite_dw) return {{"step", step}, {"layer", r.layer}, {"quantity", "grad_w"}};
+  }
+  return nullptr;
+}
+
+template <class T> static TheoryInput mlp_theory_input(const Mlp<T>& net, const Config& c,
+                                                       const Mat<T>& px) {
+  TheoryInput in;
+  in.act = net.act;
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const bool out_layer = l + 1 == net.layers.size();
+    in.sigma_w2.push_back(init_sigma_w2(out_layer ? c.model.output_init : c.model.init,
+                                        net.layers[l].W.cols(), net.fan_out(l)));
+    in.sigma_b2.push_back(bias_sigma_b2(c.model.bias_init));
+  }
+  in.q0 = px.template cast<double>().squaredNorm() / static_cast<double>(px.size());
+  return in;
+}
+
+template <class T> static void dump_mlp_tensors(MlpRun<T>& r, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const auto& net = r.net;
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const std::string k = std::to_string(l + 1);
+    npy_write_matrix(dir + "/W_" + k + ".npy", net.layers[l].W);
+    npy_write_vector(dir + "/b_" + k + ".npy", net.layers[l].b);
+    npy_write_matrix(dir + "/dW_" + k + ".npy", r.grads.dW[l]);
+    npy_write_vector(dir + "/db_" + k + ".npy", r.grads.db[l]);
+    if (l + 1 < net.layers.size())
+      npy_write_examples(dir + "/delta_" + k + ".npy", r.grads.delta[l]);
+  }
+  npy_write_examples(dir + "/x.npy", r.px);
+  if (r.data.info.labels)
+    npy_write_labels(dir + "/y.npy", r.pt.labels);
+  else
+    npy_write_examples(dir + "/y.npy", r.pt.y);
+}
+
+template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir) {
+  const Config& c = r.c;
+  const auto tp = Clock::now();
+  mlp_forward(r.net, r.px, r.cache);
+  loss_forward(c.loss, r.cache.a.back(), r.pt, r.lossv);
+  loss_backward(c.loss, r.cache.a.back(), r.pt, r.dy);
+  mlp_backward(r.net, r.cache, r.dy, r.grads);
+  const size_t first = r.out.layers.size();
+  mlp_layer_rows(r.net, r.cache, r.grads, c.probe, step, r.out.layers, r.scratch);
+  r.probe_times.push_back(seconds_since(tp));
+
+  StepRow s;
+  s.step = step;
+  s.probe_loss = r.lossv.mean();
+  s.probe_error = loss_error_rate(c.loss, r.cache.a.back(), r.pt, 0.04);
+
+  if (step == 0 && r.have_theory) {
+    for (size_t l = 0; l + 1 < r.net.layers.size(); ++l) {
+      r.out.layers[first + l].theory_q = r.theory.q[l];
+      r.out.layers[first + l].theory_delta_factor = r.theory.chi[l];
+    }
+    r.out.layers[first + r.net.layers.size() - 1].theory_q = r.theory.q.back();
+  }
+
+  if (c.probe.histograms) {
+    const size_t n = r.net.layers.size();
+    if (r.edges.empty()) r.edges.resize(n * 4);
+    for (size_t l = 0; l < n; ++l) {
+      const Mat<T>* q[4] = {&r.cache.a[l + 1], &r.cache.z[l], &r.grads.delta[l], &r.grads.dW[l]};
+      for (size_t k = 0; k < 4; ++k) {
+        HistEdges& e = r.edges[l * 4 + k];
+        if (step == 0) {  // edges fixed for the run: hist_range, else the step-0 range
+          if (c.probe.hist_range)
+            e = {c.probe.hist_range->first, c.probe.hist_range->second};
+          else
+            e = hist_edges_from(q[k]->data(), q[k]->size(), c.probe.hist_scale);
+        }
+        hist_rows(q[k]->data(), q[k]->size(), e, c.probe.bins, c.probe.hist_scale, step,
+                  static_cast<int>(l + 1), static_cast<HistQuantity>(k), r.out.hists);
+      }
+    }
+  }
+
+  if (r.first_nonfinite.is_null())
+    r.first_nonfinite = locate_nonfinite<T>(r.out.layers, first, step, s.probe_loss);
+
+  if (step == 0) {
+    // design §4.4: gradient_ratio = delta_norm(1)/delta_norm(L) over hidden layers.
+    const size_t L = r.net.layers.size() - 1;
+    json& sm = r.out.summary;
+    const double d1 = r.out.layers[first].delta_norm;
+    const double dL = r.out.layers[first + L - 1].delta_norm;
+    const double ratio = d1 / dL;
+    sm["gradient_ratio"] = json_num(ratio);
+    sm["per_layer_factor"] =
+        L > 1 ? json_num(std::pow(ratio, 2.0 / static_cast<double>(L - 1))) : json(nullptr);
+    // Hanin's fluctuation measure: ln(‖δ_1,i‖²/‖δ_L,i‖²) over the examples where both are > 0.
+    double m = 0, m2 = 0;
+    int64_t k = 0;
+    for (Index i = 0; i < r.px.cols(); ++i) {
+      const double a = stable_norm(r.grads.delta[0].col(i).data(), r.grads.delta[0].rows());
+      const double b = stable_norm(r.grads.delta[L - 1].col(i).data(), r.grads.delta[L - 1].rows());
+      const double v = 2.0 * (std::log(a) - std::log(b));
+      if (!std::isfinite(v)) continue;
+      ++k;
+      const double d = v - m;
+      m += d / static_cast<double>(k);
+      m2 += d * (v - m);
+    }
+    sm["log_ratio_mean"] = k > 0 ? json_num(m) : json(nullptr);
+    sm["log_ratio_var"] = k > 0 ? json_num(m2 / static_cast<double>(k)) : json(nullptr);
+    sm["log_ratio_examples"] = k;
+    std::string verdict;
+    if (dL == 0.0)
+      verdict = "dead";
+    else if (!std::isfinite(ratio))
+      verdict = "nonfinite";
+    else if (ratio < 1e-2)
+      verdict = "vanishing";
+    else if (ratio > 1e2)
+      verdict = "exploding";
+    else
+      verdict = "stable";
+    sm["verdict"] = verdict;
+    if (c.probe.dump_tensors) dump_mlp_tensors(r, tensor_dir);
+  }
+
+  if (c.train.steps > 0) {  // test error on the held-out set, in chunks of ≤ 1000 examples
+    MlpCache<T> tc;
+    Index wrong_w = 0;
+    double wrong = 0;
+    for (Index i0 = 0; i0 < r.tx.cols(); i0 += 1000) {
+      const Index nb = std::min<Index>(1000, r.tx.cols() - i0);
+      const Mat<T> xb = r.tx.middleCols(i0, nb);
+      Targets<T> tb;
+      if (r.data.info.labels)
+        tb.labels.assign(r.tt.labels.begin() + i0, r.tt.labels.begin() + i0 + nb);
+      else
+        tb.y = r.tt.y.middleCols(i0, nb);
+      mlp_forward(r.net, xb, tc);
+      wrong += loss_error_rate(c.loss, tc.a.back(), tb, 0.04) * static_cast<double>(nb);
+      wrong_w += nb;
+    }
+    s.test_error = wrong / static_cast<double>(wrong_w);
+  }
+  s.elapsed_s = seconds_since(r.t0);
+  r.out.steps.push_back(s);
+}
+
+// Global L2 norm of all parameter gradients.
+template <class T> static double grads_norm(const MlpGrads<T>& g) {
+  double s = 0;
+  for (size_t l = 0; l < g.dW.size(); ++l) {
+    const double a = stable_norm(g.dW[l].data(), g.dW[l].size());
+    const double b = stable_norm(g.db[l].data(), g.db[l].size());
+    s += a * a + b * b;
+  }
+  return std::sqrt(s);
+}
+
+template <class T> static RunResult run_mlp(const RunSpec& spec, const std::string& tensor_dir) {
+  MlpRun<T> r(spec);
+  const Config& c = spec.config;
+  r.data = dataset_make<T>(c, spec.data_seed);
+  Rng rng = rng_make(spec.seed);
+  const MlpShape shape{r.data.info.inputs, c.model.hidden, r.data.info.outputs};
+  r.net = mlp_init<T>(shape, c.model.activation, c.model.init, c.model.output_init,
+                      c.model.bias_init, rng);
+  dataset_sample(r.data, Split::probe, c.probe.samples, r.px, r.pt);
+  if (c.train.steps > 0) dataset_sample(r.data, Split::test, c.data.test_samples, r.tx, r.tt);
+
+  const TheoryInput tin = mlp_theory_input(r.net, c, r.px);
+  r.have_theory = theory_applies(c.model.activation) &&
+                  std::all_of(tin.sigma_w2.begin(), tin.sigma_w2.end(),
+                              [](double v) { return std::isfinite(v); });
+  if (r.have_theory) r.theory = theory_layers(tin);
+
+  const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
+  size_t next_probe = 0;
+  mlp_probe(r, 0, tensor_dir);
+  ++next_probe;
+
+  // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (PyTorch's convention) ----
+  if (c.train.steps > 0) {
+    r.velocity = r.net;
+    for (auto& layer : r.velocity.layers) {
+      layer.W.setZero();
+      layer.b.setZero();
+    }
+  }
+  double loss_sum = 0;
+  int64_t loss_n = 0;
+  for (int64_t step = 1; step <= c.train.steps; ++step) {
+    const auto ts = Clock::now();
+    dataset_sample(r.data, Split::train, c.train.batch_size, r.bx, r.bt);
+    mlp_forward(r.net, r.bx, r.cache);
+    loss_forward(c.loss, r.cache.a.back(), r.bt, r.lossv);
+    loss_backward(c.loss, r.cache.a.back(), r.bt, r.dy);
+    mlp_backward(r.net, r.cache, r.dy, r.grads);
+    const double gnorm = grads_norm(r.grads);
+    double scale = 1.0;
+    const bool clip = c.train.clip_norm && gnorm > *c.train.clip_norm;
+    if (clip) scale = *c.train.clip_norm / gnorm;
+    const T lr = static_cast<T>(c.train.lr), mu = static_cast<T>(c.train.momentum);
+    const T sc = static_cast<T>(scale);
+    for (size_t l = 0; l < r.net.layers.size(); ++l) {
+      auto& v = r.velocity.layers[l];
+      v.W = mu * v.W + sc * r.grads.dW[l];
+      v.b = mu * v.b + sc * r.grads.db[l];
+      r.net.layers[l].W -= lr * v.W;
+      r.net.layers[l].b -= lr * v.b;
+    }
+    r.step_times.push_back(seconds_since(ts));
+    const double batch_loss = r.lossv.mean();
+    loss_sum += batch_loss;
+    ++loss_n;
+    const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
+    if (diverged || (next_probe < schedule.size() && schedule[next_probe] == step)) {
+      mlp_probe(r, step, tensor_dir);
+      StepRow& s = r.out.steps.back();
+      s.loss = loss_sum / static_cast<double>(loss_n);
+      s.grad_norm = gnorm;
+      s.clipped = clip ? 1 : 0;
+      s.lr = c.train.lr;
+      loss_sum = 0;
+      loss_n = 0;
+      ++next_probe;
+    }
+    if (diverged) {
+      r.out.status = "diverged";
+      r.out.reason = fmt::format("non-finite training loss or gradient at step {}", step);
+      if (r.first_nonfinite.is_null())
+        r.first_nonfinite = {{"step", step}, {"layer", nullptr}, {"quantity", "loss"}};
+      break;
+    }
+  }
+
+  json& sm = r.out.summary;
+  const StepRow& last = r.out.steps.back();
+  sm["final_loss"] = last.loss ? json_num(*last.loss) : json(nullptr);
+  sm["final_probe_loss"] = json_num(last.probe_loss);
+  sm["final_probe_error"] = json_num(last.probe_error);
+  sm["final_test_error"] = last.test_error ? json_num(*last.test_error) : json(nullptr);
+  sm["first_nonfinite"] = r.first_nonfinite;
+  sm["jac_io"] = nullptr;
+  sm["timing"] = {{"total_s", seconds_since(r.t0)},
+                  {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median(r.step_times))},
+                  {"probe_s_median", median(r.probe_times)}};
+  return std::move(r.out);
+}
+
+RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir) {
+  const Config& c = spec.config;
+  const bool flush = flushes_subnormals(c);
+  RunResult res;
+  try {
+    SubnormalGuard guard(flush);
+    if (c.model.type != ModelType::mlp) throw UsageError("model.type \"rnn\" is not available in this build");
+    res = c.precision == Precision::float32 ? run_mlp<float>(spec, tensor_dir)
+                                            : run_mlp<double>(spec, tensor_dir);
+  } catch (const std::bad_alloc&) {
+    res = RunResult{};
+    res.status = "failed";
+    res.reason = "out of memory";
+  } catch (const std::exception& e) {
+    res = RunResult{};
+    res.status = "failed";
+    res.reason = e.what();
+  }
+  json sm;
+  sm["run"] = spec.id;
+  sm["status"] = res.status;
+  sm["reason"] = res.reason;
+  for (auto& [k, v] : res.summary.items()) sm[k] = v;
+  if (!sm.contains("verdict")) sm["verdict"] = nullptr;
+  sm["provenance"] = provenance_json(c, flush);
+  res.summary = std::move(sm);
+  return res;
+}
+
+}  // namespace gl

@@ -1,0 +1,44 @@
+// One run of an experiment: build the network and data from a resolved Config, probe at the
+// scheduled steps (training in between), and return every table row and the summary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "experiments/grid.h"
+#include "harness/metrics.h"
+
+namespace gl {
+
+struct StepRow {
+  int64_t step = 0;
+  std::optional<double> loss;          // mean training loss since the previous probe
+  double probe_loss = 0, probe_error = 0;
+  std::optional<double> test_error;    // only when the run trains (train.steps > 0)
+  std::optional<double> grad_norm;     // of the last update (before clipping)
+  std::optional<int> clipped;
+  std::optional<double> lr;
+  std::optional<double> spectral_radius, sigma_max;  // RNN
+  double elapsed_s = 0;
+};
+
+struct RunResult {
+  std::string status = "ok";  // ok | diverged | failed
+  std::string reason;
+  std::vector<LayerRow> layers;
+  std::vector<StepRow> steps;
+  std::vector<HistRow> hists;
+  json summary;               // summary.json
+};
+
+// The probe steps of a run (design §4): 0, the schedule, and train.steps; sorted, unique.
+std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe);
+
+// Runs spec; tensors (probe.dump_tensors) go to tensor_dir. Never throws for numerical trouble:
+// NaN/Inf are recorded; other errors give status "failed" with the reason.
+RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir);
+
+// The provenance block of summary.json (version, commit, compiler, flags, ISA, BLAS).
+json provenance_json(const Config& c, bool flushed_subnormals);
+
+}  // namespace gl

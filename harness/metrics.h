@@ -1,0 +1,87 @@
+// Per-layer statistics of a probe (design §4.1), computed from a forward/backward on the probe set.
+// Everything accumulates in double; norms are scaled where needed so that a float64 run reads
+// neither 0 nor inf where every entry is finite.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/config.h"
+#include "harness/mlp.h"
+#include "harness/types.h"
+
+namespace gl {
+
+// One row of layers.csv (without the leading run columns). Empty cells are nullopt.
+struct LayerRow {
+  int64_t step = 0;
+  int layer = 0;
+  Index fan_in = 0, fan_out = 0;
+  double preact_mean = 0, preact_std = 0, preact_ms = 0;
+  double act_mean = 0, act_std = 0, act_p98 = 0;
+  double dphi_mean = 0, saturated_frac = 0, dead_frac = 0, stuck_frac = 0, zero_grad_frac = 0;
+  double delta_norm = 0;
+  std::optional<double> delta_factor;
+  double grad_w_norm = 0, grad_b_norm = 0, w_norm = 0, grad_w_ratio = 0;
+  int64_t nonfinite = 0;
+  std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
+  // Where non-finite values are (not written as columns; they locate first_nonfinite).
+  int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
+};
+
+// ---- building blocks (tested on hand-built cases) ----
+
+// sqrt(Σ x²), scaled so that it does not overflow or underflow for finite entries; NaN if any
+// entry is NaN, inf if any is ±inf (and none is NaN).
+template <class T> double stable_norm(const T* x, Index n);
+// The q-th percentile (q in [0, 100]) of |x| with linear interpolation, as numpy.percentile;
+// NaN if any entry is NaN. scratch is reused (no allocation once large enough).
+template <class T> double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratch);
+template <class T> int64_t count_nonfinite(const T* x, Index n);
+
+struct SaturationCounts {
+  double saturated_frac = 0, dead_frac = 0, stuck_frac = 0, dphi_mean = 0;
+};
+// dphi: (units, examples) of φ'(z). Saturated: |φ'| < tau·sup (sup == 0: φ' ≡ 0, all saturated);
+// dead unit: φ' exactly 0 for every example; stuck unit: saturated for every example.
+template <class T> SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup);
+
+// Fraction of columns (examples) that are exactly zero.
+template <class T> double zero_column_frac(const Mat<T>& m);
+
+// ---- the probe ----
+
+// Rows for layers 1..L+1 of one probe step; jac/theory columns are left empty.
+template <class T>
+void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& cache, const MlpGrads<T>& grads,
+                    const ProbeConfig& probe, int64_t step, std::vector<LayerRow>& rows,
+                    std::vector<double>& scratch);
+
+// ---- histograms (design §4.2) ----
+
+enum class HistQuantity { act, preact, delta, grad_w };
+inline constexpr std::array<std::string_view, 4> hist_quantity_names = {"act", "preact", "delta",
+                                                                        "grad_w"};
+
+struct HistEdges {
+  double lo = 0, hi = 1;  // in the binned variable (x, or log10|x| for log10abs)
+};
+struct HistRow {
+  int64_t step = 0;
+  int layer = 0;
+  HistQuantity quantity = HistQuantity::act;
+  int bin = 0;               // -1 underflow, 0..bins-1, bins overflow
+  bool nonfinite = false;    // the row that counts NaN/Inf (bin, lo, hi empty)
+  double lo = 0, hi = 0;
+  int64_t count = 0;
+};
+
+// Edges from the finite range of x (a constant range is widened by ±0.5, or ±|x|/2).
+template <class T> HistEdges hist_edges_from(const T* x, Index n, HistScale scale);
+// Appends bins+3 rows (underflow, bins, overflow, non-finite).
+template <class T>
+void hist_rows(const T* x, Index n, const HistEdges& e, int bins, HistScale scale, int64_t step,
+               int layer, HistQuantity q, std::vector<HistRow>& out);
+
+}  // namespace gl

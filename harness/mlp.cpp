@@ -1,0 +1,120 @@
+#include "harness/mlp.h"
+
+namespace gl {
+
+template <class T> int Mlp<T>::pieces(size_t l) const {
+  return (act.kind == Activation::maxout && l + 1 < layers.size()) ? act.pieces : 1;
+}
+
+template <class T> Index Mlp<T>::fan_out(size_t l) const {
+  return layers[l].W.rows() / pieces(l);
+}
+
+template <class T>
+Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec& init,
+                const InitSpec& output_init, const BiasSpec& bias, Rng& rng) {
+  Mlp<T> net;
+  net.act = act;
+  const size_t L = shape.hidden.size();
+  net.layers.resize(L + 1);
+  Index fan_in = shape.inputs;
+  for (size_t l = 0; l <= L; ++l) {
+    const Index fan_out = l < L ? shape.hidden[l] : shape.outputs;
+    const Index rows = fan_out * net.pieces(l);
+    Layer<T>& layer = net.layers[l];
+    layer.W.resize(rows, fan_in);
+    layer.b.resize(rows);
+    init_weights(l < L ? init : output_init, layer.W, rng);
+    init_bias(bias, layer.b, rng);
+    fan_in = fan_out;
+  }
+  return net;
+}
+
+// ---- forward ----
+
+template <class T> void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c) {
+  const size_t n = net.layers.size();  // L + 1
+  const Index B = x.cols();
+  c.a.resize(n + 1);
+  c.z.resize(n);
+  c.dphi.resize(n - 1);
+  c.win.resize(n - 1);
+  c.a[0] = x;
+  for (size_t l = 0; l < n; ++l) {
+    const Layer<T>& layer = net.layers[l];
+    const int k = net.pieces(l);
+    if (k == 1) {
+      c.z[l].resize(layer.W.rows(), B);
+      c.z[l].noalias() = layer.W * c.a[l];
+      c.z[l].colwise() += layer.b;
+    } else {
+      // maxout: z(j, i) = max_p zk(p·fo + j, i); ties go to the lowest piece.
+      const Index fo = layer.W.rows() / k;
+      c.zk.resize(layer.W.rows(), B);
+      c.zk.noalias() = layer.W * c.a[l];
+      c.zk.colwise() += layer.b;
+      c.z[l] = c.zk.topRows(fo);
+      c.win[l].setZero(fo, B);
+      for (int p = 1; p < k; ++p)
+        for (Index i = 0; i < B; ++i)
+          for (Index j = 0; j < fo; ++j)
+            if (c.zk(p * fo + j, i) > c.z[l](j, i)) {
+              c.z[l](j, i) = c.zk(p * fo + j, i);
+              c.win[l](j, i) = p;
+            }
+    }
+    if (l + 1 < n) {
+      activation_forward(net.act, c.z[l], c.a[l + 1]);
+      activation_deriv(net.act, c.z[l], c.dphi[l]);
+    } else {
+      c.a[l + 1] = c.z[l];  // affine output
+    }
+  }
+}
+
+// ---- backward ----
+// δ_{L+1} = ∂ℓ_i/∂ŷ;  δ_l = φ'(z_l) ⊙ W_{l+1}ᵀ δ_{l+1};  ∂L/∂W_l = (1/B) Σ_i δ_l,i a_{l-1,i}ᵀ
+
+template <class T>
+void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g) {
+  const size_t n = net.layers.size();
+  const Index B = dyhat.cols();
+  const T inv_b = T(1) / static_cast<T>(B);
+  g.dW.resize(n);
+  g.db.resize(n);
+  g.delta.resize(n);
+  g.delta[n - 1] = dyhat;
+  for (size_t l = n; l-- > 0;) {
+    const Layer<T>& layer = net.layers[l];
+    const int k = net.pieces(l);
+    const Mat<T>* d = &g.delta[l];
+    if (k > 1) {  // scatter δ to the winning pieces
+      const Index fo = layer.W.rows() / k;
+      g.dk.setZero(layer.W.rows(), B);
+      for (Index i = 0; i < B; ++i)
+        for (Index j = 0; j < fo; ++j) g.dk(c.win[l](j, i) * fo + j, i) = g.delta[l](j, i);
+      d = &g.dk;
+    }
+    g.dW[l].resize(layer.W.rows(), layer.W.cols());
+    g.dW[l].noalias() = (*d) * c.a[l].transpose();
+    g.dW[l] *= inv_b;
+    g.db[l] = d->rowwise().sum() * inv_b;
+    if (l == 0) break;
+    g.back.resize(layer.W.cols(), B);
+    g.back.noalias() = layer.W.transpose() * (*d);
+    g.delta[l - 1].resize(layer.W.cols(), B);
+    g.delta[l - 1] = c.dphi[l - 1].cwiseProduct(g.back);
+  }
+}
+
+#define GL_MLP_INST(T)                                                                         \
+  template struct Mlp<T>;                                                                      \
+  template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,         \
+                              const InitSpec&, const BiasSpec&, Rng&);                         \
+  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&);                    \
+  template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&);
+GL_MLP_INST(float)
+GL_MLP_INST(double)
+
+}  // namespace gl

@@ -1,0 +1,66 @@
+// A deep MLP: L hidden layers with one activation φ, then the affine output layer L+1.
+//   z_l = W_l a_{l-1} + b_l,  a_l = φ(z_l),  a_0 = x,  ŷ = z_{L+1}
+// Parameters, caches and gradients are three plain values; forward and backward never change the
+// parameters. Backward keeps every per-example δ_l = ∂ℓ_i/∂z_l, which the metrics read.
+//
+// maxout (k pieces): W_l is (k·fan_out, fan_in); rows p·fan_out + j hold piece p of unit j. z_l is
+// the winning piece and φ is the identity on it (φ' = 1).
+#pragma once
+
+#include <vector>
+
+#include "harness/activations.h"
+#include "harness/init.h"
+#include "harness/rng.h"
+#include "harness/types.h"
+
+namespace gl {
+
+template <class T> struct Layer {
+  Mat<T> W;  // (pieces·fan_out, fan_in); pieces = 1 except for maxout hidden layers
+  Vec<T> b;  // (pieces·fan_out)
+};
+
+template <class T> struct Mlp {
+  std::vector<Layer<T>> layers;  // l = 1..L+1 at index l-1
+  ActivationSpec act;            // hidden layers; the output layer is affine
+  Index fan_out(size_t l) const;  // units of layer index l (W rows / pieces)
+  Index depth() const { return static_cast<Index>(layers.size()) - 1; }  // L
+  int pieces(size_t l) const;     // maxout pieces of layer index l (1 for the output)
+};
+
+template <class T> struct MlpCache {
+  std::vector<Mat<T>> a;     // a[0] = x (fan_in, B); a[l] = φ(z_l) (fan_out_l, B); a[L+1] = ŷ
+  std::vector<Mat<T>> z;     // z[l-1] = z_l (fan_out_l, B)
+  std::vector<Mat<T>> dphi;  // dphi[l-1] = φ'(z_l) (fan_out_l, B), hidden layers only
+  std::vector<MatI> win;     // maxout: win[l-1](j, i) = winning piece of unit j for example i
+  Mat<T> zk;                 // maxout scratch (pieces·fan_out, B)
+};
+
+template <class T> struct MlpGrads {
+  std::vector<Mat<T>> dW;     // dW[l-1] = ∂L/∂W_l, L = mean_i ℓ_i
+  std::vector<Vec<T>> db;     // db[l-1] = ∂L/∂b_l
+  std::vector<Mat<T>> delta;  // delta[l-1] = δ_l = ∂ℓ_i/∂z_l per example (fan_out_l, B)
+  Mat<T> dk;                  // maxout scratch: δ scattered to the winning pieces
+  Mat<T> back;                // scratch: W_lᵀ δ_l (fan_in_l, B)
+};
+
+struct MlpShape {
+  Index inputs = 0;
+  std::vector<int> hidden;  // widths of layers 1..L
+  Index outputs = 0;
+};
+
+// Draws W_l then b_l for l = 1..L+1 from rng, in that order.
+template <class T>
+Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec& init,
+                const InitSpec& output_init, const BiasSpec& bias, Rng& rng);
+
+// x: (inputs, B) → cache (ŷ = cache.a.back()).
+template <class T> void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& cache);
+// dyhat: (outputs, B) per-example ∂ℓ_i/∂ŷ_i → grads (dW, db of the batch-mean loss; δ_l).
+template <class T>
+void mlp_backward(const Mlp<T>& net, const MlpCache<T>& cache, const Mat<T>& dyhat,
+                  MlpGrads<T>& grads);
+
+}  // namespace gl

@@ -1,0 +1,34 @@
+// The project's random numbers: the same bits for a seed on every platform and standard library.
+//
+// Engine: xoshiro256** seeded through splitmix64 (both fully specified by their reference code).
+// Transforms are our own (no std::*_distribution): uniform doubles from the top 53 bits, normals
+// by Marsaglia's polar method with a log written in +,-,*,/ only (det_log), so no libm result
+// enters a variate. rng.cpp is compiled with -ffp-contract=off, so no FMA changes a bit.
+#pragma once
+
+#include <cstdint>
+
+namespace gl {
+
+struct Rng {
+  uint64_t s[4];
+  double spare;       // the second variate of the last polar pair
+  bool has_spare;
+};
+
+Rng rng_make(uint64_t seed);
+uint64_t rng_next(Rng& r);              // 64 random bits
+double rng_uniform(Rng& r);             // [0, 1), 53-bit resolution
+double rng_uniform(Rng& r, double lo, double hi);  // [lo, hi)
+double rng_normal(Rng& r);              // N(0, 1)
+uint64_t rng_below(Rng& r, uint64_t n); // uniform integer in [0, n), unbiased (rejection)
+
+// Hash-combine for seeds: splitmix64 of a ^ rotated b. Used for the documented run-seed rule.
+uint64_t seed_mix(uint64_t a, uint64_t b);
+// FNV-1a 64-bit of bytes: stable ids and hashes of strings.
+uint64_t hash_bytes(const void* data, std::size_t n, uint64_t h = 0xcbf29ce484222325ull);
+
+// ln(x) for finite x > 0 from IEEE +,-,*,/ and frexp only (|error| < 2 ulp); bit-identical everywhere.
+double det_log(double x);
+
+}  // namespace gl

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what gradlab needs from Debian's packages, and only what `dpkg -s` says is missing.
+# Idempotent: a second run installs nothing. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  g++ cmake make                      # build
+  libeigen3-dev nlohmann-json3-dev libfmt-dev libcli11-dev zlib1g-dev
+  libgtest-dev libgmock-dev parallel  # tests
+  libbenchmark-dev                    # benchmarks (tests/bench)
+  python3 python3-numpy python3-matplotlib   # plots (scripts/plot.py)
+  dataset-fashion-mnist               # data: Fashion-MNIST in IDX format
+  git ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 3; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

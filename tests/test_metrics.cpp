@@ -1,0 +1,98 @@
+// Metrics on hand-built cases whose answers are known in closed form.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness/io.h"
+#include "harness/metrics.h"
+
+using namespace gl;
+
+TEST(Metrics, StableNormNeitherOverflowsNorUnderflows) {
+  const double big[] = {3e200, 4e200};
+  EXPECT_DOUBLE_EQ(stable_norm(big, 2), 5e200);
+  const double tiny[] = {3e-200, 4e-200};
+  EXPECT_DOUBLE_EQ(stable_norm(tiny, 2), 5e-200);
+  const float f[] = {3e-30f, 4e-30f};  // squares underflow float32, not double
+  EXPECT_NEAR(stable_norm(f, 2) / 5e-30, 1.0, 1e-6);
+  const double withnan[] = {1.0, NAN, INFINITY};
+  EXPECT_TRUE(std::isnan(stable_norm(withnan, 3)));
+  const double withinf[] = {1.0, -INFINITY};
+  EXPECT_EQ(stable_norm(withinf, 2), INFINITY);
+  EXPECT_EQ(count_nonfinite(withnan, 3), 2);
+}
+
+TEST(Metrics, PercentileInterpolatesLikeNumpy) {
+  std::vector<double> s;
+  const double x[] = {5, -1, 3, -4, 2};  // |x| sorted: 1 2 3 4 5
+  // h = 4·0.98 = 3.92 → 4 + 0.92·(5 − 4)
+  EXPECT_DOUBLE_EQ(abs_percentile(x, 5, 98.0, s), 4.92);
+  EXPECT_DOUBLE_EQ(abs_percentile(x, 5, 50.0, s), 3.0);
+  EXPECT_DOUBLE_EQ(abs_percentile(x, 5, 100.0, s), 5.0);
+  EXPECT_DOUBLE_EQ(abs_percentile(x, 1, 98.0, s), 5.0);
+  const double n[] = {1, NAN};
+  EXPECT_TRUE(std::isnan(abs_percentile(n, 2, 98.0, s)));
+}
+
+TEST(Metrics, SaturatedDeadAndStuckFractions) {
+  // 3 units × 4 examples of φ'; sup = 1, τ = 0.05.
+  Mat<double> d(3, 4);
+  d << 0, 0, 0, 0,          // dead (φ' exactly 0 everywhere): dead and stuck
+      0.01, 0.02, 0.5, 1,   // saturated on 2 of 4
+      0.04, 0.001, 0.03, 0; // saturated on all 4 (stuck), not dead
+  const SaturationCounts s = saturation_counts(d, 0.05, 1.0);
+  EXPECT_DOUBLE_EQ(s.saturated_frac, 10.0 / 12.0);
+  EXPECT_DOUBLE_EQ(s.dead_frac, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(s.stuck_frac, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(s.dphi_mean, (0.01 + 0.02 + 0.5 + 1 + 0.04 + 0.001 + 0.03) / 12.0);
+  // φ' ≡ 0 (binary_step, sup = 0): everything saturated.
+  EXPECT_DOUBLE_EQ(saturation_counts(Mat<double>(Mat<double>::Constant(2, 2, 0.7)), 0.05, 0.0)
+                       .saturated_frac, 1.0);
+}
+
+TEST(Metrics, ZeroGradientColumns) {
+  Mat<float> m = Mat<float>::Zero(3, 4);
+  m(1, 2) = 1e-30f;
+  EXPECT_DOUBLE_EQ(zero_column_frac(m), 0.75);
+}
+
+TEST(Metrics, HistogramBinsEdgesAndOutliers) {
+  const double x[] = {0.0, 0.1, 0.5, 0.99, 1.0, -0.5, 2.0, NAN, INFINITY};
+  std::vector<HistRow> rows;
+  hist_rows(x, 9, HistEdges{0.0, 1.0}, 4, HistScale::linear, 7, 2, HistQuantity::act, rows);
+  ASSERT_EQ(rows.size(), 4u + 3u);
+  EXPECT_EQ(rows[0].bin, -1);
+  EXPECT_EQ(rows[0].count, 1);  // -0.5
+  EXPECT_EQ(rows[1].count, 2);  // [0, .25): 0, 0.1
+  EXPECT_EQ(rows[2].count, 0);
+  EXPECT_EQ(rows[3].count, 1);  // [.5, .75): 0.5
+  EXPECT_EQ(rows[4].count, 2);  // [.75, 1]: 0.99, 1.0 (the top edge is in the last bin)
+  EXPECT_EQ(rows[5].bin, 4);
+  EXPECT_EQ(rows[5].count, 1);  // 2.0
+  EXPECT_TRUE(rows[6].nonfinite);
+  EXPECT_EQ(rows[6].count, 2);
+  EXPECT_DOUBLE_EQ(rows[2].lo, 0.25);
+  EXPECT_DOUBLE_EQ(rows[2].hi, 0.5);
+  // log10|x| binning of values spanning decades; 0 falls in the underflow bin.
+  const double y[] = {1e-8, 1e-4, 1.0, 0.0};
+  const HistEdges e = hist_edges_from(y, 4, HistScale::log10abs);
+  EXPECT_DOUBLE_EQ(e.lo, -8.0);
+  EXPECT_DOUBLE_EQ(e.hi, 0.0);
+  rows.clear();
+  hist_rows(y, 4, e, 8, HistScale::log10abs, 0, 1, HistQuantity::delta, rows);
+  EXPECT_EQ(rows[0].count, 1);  // log10(0) = -inf
+  EXPECT_EQ(rows[1].count, 1);  // -8
+  EXPECT_EQ(rows[5].count, 1);  // -4
+  EXPECT_EQ(rows[8].count, 1);  // 0: top edge
+}
+
+TEST(Output, NumbersCsvAndJson) {
+  EXPECT_EQ(num_text(NAN, Precision::float64), "nan");
+  EXPECT_EQ(num_text(-NAN, Precision::float64), "nan");
+  EXPECT_EQ(num_text(-INFINITY, Precision::float32), "-inf");
+  EXPECT_EQ(num_text(0.1, Precision::float64), "0.10000000000000001");
+  EXPECT_EQ(num_text(static_cast<double>(0.1f), Precision::float32), "0.100000001");
+  EXPECT_EQ(csv_line({"a", "b,c", "d\"e"}), "a,\"b,c\",\"d\"\"e\"\n");
+  EXPECT_EQ(json_num(INFINITY), "inf");
+  EXPECT_EQ(json_num(2.5), 2.5);
+}

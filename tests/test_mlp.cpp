@@ -1,0 +1,175 @@
+// The MLP's backward pass against central finite differences (float64): ∂L/∂W_l, ∂L/∂b_l for
+// every layer and the per-example δ_l, for every activation, both losses, several depths and
+// uneven widths. Points closer than 1e-3 to a kink (or a maxout tie) are avoided by re-seeding.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness/loss.h"
+#include "harness/mlp.h"
+
+using namespace gl;
+
+static double mean_loss(const Mlp<double>& net, const Mat<double>& x, const Targets<double>& t,
+                        Loss loss) {
+  MlpCache<double> c;
+  mlp_forward(net, x, c);
+  Eigen::VectorXd l;
+  loss_forward(loss, c.a.back(), t, l);
+  return l.mean();
+}
+
+// Distance of every pre-activation from the activation's kinks (and maxout's second piece).
+static double kink_margin(const Mlp<double>& net, const MlpCache<double>& c) {
+  std::vector<double> kinks;
+  switch (net.act.kind) {
+    case Activation::relu:
+    case Activation::leaky_relu:
+    case Activation::prelu:
+    case Activation::rrelu:
+    case Activation::binary_step:
+    case Activation::elu:
+    case Activation::selu: kinks = {0.0}; break;
+    case Activation::relu6: kinks = {0.0, 6.0}; break;
+    case Activation::hard_tanh: kinks = {-1.0, 1.0}; break;
+    default: break;
+  }
+  double m = INFINITY;
+  for (size_t l = 0; l + 1 < net.layers.size(); ++l) {
+    for (double k : kinks) m = std::min(m, (c.z[l].array() - k).abs().minCoeff());
+    if (net.act.kind == Activation::maxout) {  // gap between the winner and every other piece
+      const Mat<double> zk = (net.layers[l].W * c.a[l]).colwise() + net.layers[l].b;
+      const Index fo = c.z[l].rows();
+      for (int p = 0; p < net.act.pieces; ++p)
+        for (Index i = 0; i < zk.cols(); ++i)
+          for (Index j = 0; j < fo; ++j)
+            if (p != c.win[l](j, i)) m = std::min(m, c.z[l](j, i) - zk(p * fo + j, i));
+    }
+  }
+  return m;
+}
+
+struct Case {
+  Activation act;
+  Loss loss;
+  std::vector<int> hidden;
+};
+
+static void check_case(const Case& cs, uint64_t seed0) {
+  ActivationSpec act;
+  act.kind = cs.act;
+  act.pieces = 3;
+  InitSpec init;
+  init.kind = Init::glorot_normal;
+  init.gain = 1.5;
+  BiasSpec bias;
+  bias.kind = BiasKind::gaussian;
+  bias.sigma_b2 = 0.1;
+  const Index inputs = 5, outputs = 3, B = 4;
+  for (uint64_t seed = seed0; seed < seed0 + 50; ++seed) {
+    Rng r = rng_make(seed);
+    Mlp<double> net = mlp_init<double>({inputs, cs.hidden, outputs}, act, init, init, bias, r);
+    Mat<double> x(inputs, B);
+    for (Index i = 0; i < x.size(); ++i) x(i) = rng_normal(r);
+    Targets<double> t;
+    t.y.resize(outputs, B);
+    for (Index i = 0; i < t.y.size(); ++i) t.y(i) = rng_normal(r);
+    for (Index i = 0; i < B; ++i) t.labels.push_back(static_cast<int32_t>(rng_below(r, outputs)));
+    MlpCache<double> c;
+    mlp_forward(net, x, c);
+    if (kink_margin(net, c) < 1e-3) continue;
+
+    Mat<double> dy;
+    loss_backward(cs.loss, c.a.back(), t, dy);
+    MlpGrads<double> g;
+    mlp_backward(net, c, dy, g);
+
+    const double h = 1e-6;
+    for (size_t l = 0; l < net.layers.size(); ++l) {
+      Mat<double> fdW(net.layers[l].W.rows(), net.layers[l].W.cols());
+      for (Index k = 0; k < fdW.size(); ++k) {
+        Mlp<double> p = net, m = net;
+        p.layers[l].W(k) += h;
+        m.layers[l].W(k) -= h;
+        fdW(k) = (mean_loss(p, x, t, cs.loss) - mean_loss(m, x, t, cs.loss)) / (2 * h);
+      }
+      Vec<double> fdb(net.layers[l].b.size());
+      for (Index k = 0; k < fdb.size(); ++k) {
+        Mlp<double> p = net, m = net;
+        p.layers[l].b(k) += h;
+        m.layers[l].b(k) -= h;
+        fdb(k) = (mean_loss(p, x, t, cs.loss) - mean_loss(m, x, t, cs.loss)) / (2 * h);
+      }
+      const double scale = std::max(1e-3, fdW.norm());
+      EXPECT_LT((g.dW[l] - fdW).norm() / scale, 1e-6)
+          << activation_name(cs.act) << " layer " << l + 1 << "\nanalytic\n" << g.dW[l] << "\nfd\n" << fdW;
+      EXPECT_LT((g.db[l] - fdb).norm() / std::max(1e-3, fdb.norm()), 1e-6)
+          << activation_name(cs.act) << " layer " << l + 1;
+      // δ_l,i = ∂ℓ_i/∂z_l,i = ∂ℓ_i/∂b_l evaluated on example i alone (for maxout: the winning
+      // piece's bias).
+      if (cs.act == Activation::maxout && l + 1 < net.layers.size()) continue;
+      for (Index i = 0; i < B; ++i) {
+        const Mat<double> xi = x.col(i);
+        Targets<double> ti;
+        ti.y = t.y.col(i);
+        ti.labels = {t.labels[static_cast<size_t>(i)]};
+        for (Index k = 0; k < net.layers[l].b.size(); ++k) {
+          Mlp<double> p = net, m = net;
+          p.layers[l].b(k) += h;
+          m.layers[l].b(k) -= h;
+          const double fd = (mean_loss(p, xi, ti, cs.loss) - mean_loss(m, xi, ti, cs.loss)) / (2 * h);
+          EXPECT_NEAR(g.delta[l](k, i), fd, 1e-6 * std::max(1.0, std::abs(fd)))
+              << activation_name(cs.act) << " delta layer " << l + 1 << " unit " << k << " ex " << i;
+        }
+      }
+    }
+    return;
+  }
+  FAIL() << "no seed kept every pre-activation away from the kinks for " << activation_name(cs.act);
+}
+
+TEST(MlpGradients, EveryActivationBothLossesUnevenWidths) {
+  for (int a = 0; a < activation_count; ++a) {
+    const auto act = static_cast<Activation>(a);
+    check_case({act, Loss::mse, {4, 7, 3}}, 100);
+    check_case({act, Loss::cross_entropy, {6}}, 200);
+    check_case({act, Loss::cross_entropy, {3, 5, 4, 6, 2}}, 300);
+  }
+}
+
+TEST(MlpGradients, MaxoutWinnerAndShapes) {
+  ActivationSpec act;
+  act.kind = Activation::maxout;
+  act.pieces = 3;
+  InitSpec init;
+  Rng r = rng_make(1);
+  Mlp<double> net = mlp_init<double>({4, {5, 2}, 3}, act, init, init, BiasSpec{}, r);
+  EXPECT_EQ(net.layers[0].W.rows(), 15);  // k·fan_out
+  EXPECT_EQ(net.layers[2].W.rows(), 3);   // the output layer is affine
+  EXPECT_EQ(net.fan_out(0), 5);
+  Mat<double> x = Mat<double>::Random(4, 6);
+  MlpCache<double> c;
+  mlp_forward(net, x, c);
+  const Mat<double> zk = (net.layers[0].W * x).colwise() + net.layers[0].b;
+  for (Index i = 0; i < 6; ++i)
+    for (Index j = 0; j < 5; ++j)
+      EXPECT_EQ(c.z[0](j, i), std::max({zk(j, i), zk(5 + j, i), zk(10 + j, i)}));
+}
+
+TEST(Losses, CrossEntropyIsStableAndMatchesTheFormula) {
+  Mat<double> y(3, 2);
+  y << 1000, 0.1, 0, 0.2, -1000, 0.3;
+  Targets<double> t;
+  t.labels = {0, 2};
+  Eigen::VectorXd l;
+  loss_forward(Loss::cross_entropy, y, t, l);
+  EXPECT_NEAR(l(0), 0.0, 1e-12);
+  const double lse = std::log(std::exp(0.1) + std::exp(0.2) + std::exp(0.3));
+  EXPECT_NEAR(l(1), lse - 0.3, 1e-15);
+  Mat<double> d;
+  loss_backward(Loss::cross_entropy, y, t, d);
+  EXPECT_NEAR(d.col(1).sum(), 0.0, 1e-15);
+  t.y = Mat<double>::Zero(3, 2);
+  loss_forward(Loss::mse, y, t, l);
+  EXPECT_DOUBLE_EQ(l(1), 0.5 * (0.01 + 0.04 + 0.09));
+}
