@@ -440,7 +440,8 @@ class Context:
 
     def save(self, fig, name, title, caption):
         path = os.path.join(self.outdir, f"{name}.{self.fmt}")
-        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        metadata = {"Date": None} if self.fmt == "svg" else None   # reproducible files
+        fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=metadata)
         plt.close(fig)
         return Figure(name, path, title, caption)
 
@@ -1149,7 +1150,7 @@ def summary_layout(exp, rows):
             cells = {k: (format_mean_std(m, sd, p), exp.colors[k]) for k, n, m, sd, p in rows}
             header = [f"{short[0]} ↓  {short[1]} →"] + across
             body = [(d, None, [cells.get((d, a), ("", None)) for a in across]) for d in down]
-            return header, body, f"final test error{unit}, mean ± std over repeats"
+            return header, body, ("in %, " if percent else "") + "mean ± std over repeats"
     header = ["configuration", "repeats", f"final test error{unit}"]
     body = [(exp.label(k), exp.colors[k], [(str(n), None), (format_mean_std(m, sd, p), None)])
             for k, n, m, sd, p in rows]
@@ -1436,6 +1437,12 @@ def inline_svg(path, prefix):
         text = f.read()
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
+    # Inline SVG in HTML needs neither namespace declarations nor the RDF metadata (whose URIs
+    # would be the page's only http:// strings); the size follows the page width.
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
+    text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
+    text = re.sub(r'<svg([^>]*?)\swidth="([\d.]+)pt"\s+height="[\d.]+pt"',
+                  r'<svg\1 style="width:100%;max-width:\2pt;height:auto"', text, count=1)
     text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', text)
     text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", text)
@@ -1528,6 +1535,14 @@ def parse_args(argv):
     return args
 
 
+def remove_stale_figures(outdir, fmt):
+    """Delete this script's own figures of an earlier call, so none outlives its data."""
+    for make in FIGURES:
+        path = os.path.join(outdir, f"{make.__name__[4:]}.{fmt}")
+        if os.path.isfile(path):
+            os.remove(path)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if IMPORT_ERROR is not None:
@@ -1555,6 +1570,7 @@ def main(argv=None):
         return 3
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "svg.hashsalt": "gradlab"})
     ctx = Context(exp, outdir, args.format, args.hist_steps)
+    remove_stale_figures(outdir, args.format)
     figures, failed = [], 0
     for make in FIGURES:
         try:

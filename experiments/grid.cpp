@@ -1,0 +1,588 @@
+// Expanding an experiment into runs: --set, grid axes and variants, per-point validation with
+// issues mapped back to the grid, run ids, seeds, --only.
+#include "experiments/grid.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "harness/rng.h"
+
+namespace gl {
+
+namespace {
+
+constexpr uint64_t seed_mask = (uint64_t{1} << 53) - 1;  // exact in a float64
+constexpr size_t id_max = 96, id_keep = 80;
+
+std::string dump_compact(const json& v) {
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string hex16(uint64_t h) { return fmt::format("{:016x}", h); }
+
+uint64_t hash_text(const std::string& s) { return hash_bytes(s.data(), s.size()); }
+
+std::vector<std::string> split_dots(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = s.find('.', start);
+    out.push_back(s.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) return out;
+    start = dot + 1;
+  }
+}
+
+bool has_empty(const std::vector<std::string>& comps) {
+  for (const auto& c : comps)
+    if (c.empty()) return true;
+  return false;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n && i < v.size(); ++i) s += (i ? std::string(sep) : "") + v[i];
+  return s;
+}
+
+std::string pointer_escape(std::string_view key) {
+  std::string s;
+  for (char ch : key) {
+    if (ch == '~')
+      s += "~0";
+    else if (ch == '/')
+      s += "~1";
+    else
+      s += ch;
+  }
+  return s;
+}
+
+std::string pointer_of(const std::vector<std::string>& comps) {
+  std::string s;
+  for (const auto& c : comps) s += "/" + pointer_escape(c);
+  return s;
+}
+
+// p is a or lies below it, as JSON pointers.
+bool under(const std::string& p, const std::string& a) {
+  return p == a || (p.size() > a.size() && p.compare(0, a.size(), a) == 0 && p[a.size()] == '/');
+}
+
+// Set root.<comps> = value, creating missing (or null) objects along the way.
+bool set_path(json& root, const std::vector<std::string>& comps, const json& value,
+              std::string& err) {
+  json* cur = &root;
+  for (size_t i = 0; i + 1 < comps.size(); ++i) {
+    json& next = (*cur)[comps[i]];
+    if (next.is_null()) next = json::object();
+    if (!next.is_object()) {
+      err = fmt::format("{} is {}, not an object", join(comps, ".", i + 1), config_value_text(next));
+      return false;
+    }
+    cur = &next;
+  }
+  (*cur)[comps.back()] = value;
+  return true;
+}
+
+// Objects merge key by key; anything else replaces (a shorthand string replaces an object).
+void deep_merge(json& dst, const json& src) {
+  for (const auto& [k, v] : src.items()) {
+    auto it = dst.find(k);
+    if (v.is_object() && it != dst.end() && it->is_object())
+      deep_merge(*it, v);
+    else
+      dst[k] = v;
+  }
+}
+
+// JSON pointers of the values a variant sets (its leaves; an empty object is a leaf).
+void leaves_of(const json& v, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& [k, child] : v.items()) {
+    const std::string p = prefix + "/" + pointer_escape(k);
+    if (child.is_object() && !child.empty())
+      leaves_of(child, p, out);
+    else
+      out.push_back(p);
+  }
+}
+
+// Sorted keys at every level, except the order of the grid's axes (it orders runs and ids).
+json canonical(const json& v, bool keep_order) {
+  if (v.is_object()) {
+    std::vector<std::string> keys;
+    for (const auto& [k, child] : v.items()) keys.push_back(k);
+    if (!keep_order) std::sort(keys.begin(), keys.end());
+    json o = json::object();
+    for (const auto& k : keys) o[k] = canonical(v.at(k), false);
+    return o;
+  }
+  if (v.is_array()) {
+    json a = json::array();
+    for (const auto& e : v) a.push_back(canonical(e, false));
+    return a;
+  }
+  return v;
+}
+
+json canonical_input(const json& input) {
+  std::vector<std::string> keys;
+  for (const auto& [k, child] : input.items()) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  json o = json::object();
+  for (const auto& k : keys) o[k] = canonical(input.at(k), k == "grid");
+  return o;
+}
+
+// A --set or --only VALUE: JSON if it parses, else the text itself.
+json parse_value(const std::string& text) {
+  json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) return json(text);
+  return v;
+}
+
+std::string sanitize_id(const std::string& s) {
+  std::string out = s;
+  for (char& ch : out) {
+    const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' ||
+                    ch == '=' || ch == ',' || ch == '-';
+    if (!ok) ch = '_';
+  }
+  return out;
+}
+
+struct AxisInfo {
+  std::vector<std::string> comps;               // dotted path (empty for variants)
+  std::string pointer;                          // JSON pointer of the path
+  bool variants = false;
+  std::vector<std::vector<std::string>> leaves;  // variants: what value i sets
+};
+
+// An issue of one point, as reported: where the user wrote the value that caused it.
+struct Mapped {
+  std::string path, message;
+  int axis = -1;       // the value axis it maps to with nothing below (can merge into one line)
+  size_t value = 0;
+};
+
+std::string axis_where(const GridAxis& a) { return "/grid/" + pointer_escape(a.name); }
+
+Mapped map_issue(const ConfigIssue& is, const std::vector<GridAxis>& axes,
+                 const std::vector<AxisInfo>& info, const std::vector<size_t>& idx) {
+  const std::string& p = is.path;
+  const bool unknown = is.message.rfind("unknown key", 0) == 0;
+  Mapped best{p, is.message, -1, 0};
+  size_t best_len = 0;
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const AxisInfo& ax = info[k];
+    if (!ax.variants) {
+      const std::string& a = ax.pointer;
+      if (unknown && under(a, p)) {
+        // A component of the axis path is not a config key: say so once, for the axis, with
+        // the whole path suggested.
+        std::string msg = "unknown key";
+        const auto q = is.message.find("did you mean \"");
+        if (q != std::string::npos) {
+          const size_t start = q + 14, end = is.message.find('"', start);
+          std::vector<std::string> comps = ax.comps;
+          const auto depth = static_cast<size_t>(std::count(p.begin(), p.end(), '/'));
+          if (end != std::string::npos && depth >= 1 && depth <= comps.size()) {
+            comps[depth - 1] = is.message.substr(start, end - start);
+            msg = fmt::format("unknown key; did you mean \"{}\"?", join(comps, ".", comps.size()));
+          }
+        }
+        return {axis_where(axes[k]), msg, -1, 0};
+      }
+      // The value's own problems, and an unknown name reported at its object.
+      const bool hit = under(p, a) || a == p + "/name";
+      if (hit && a.size() >= best_len) {
+        const std::string rest = under(p, a) ? p.substr(a.size()) : "";
+        best = {fmt::format("{}/{}{}", axis_where(axes[k]), idx[k], rest), is.message,
+                rest.empty() ? static_cast<int>(k) : -1, idx[k]};
+        best_len = a.size();
+      }
+    } else {
+      for (const auto& leaf : ax.leaves[idx[k]]) {
+        const bool hit = under(p, leaf) || leaf == p + "/name" || (unknown && under(leaf, p));
+        if (hit && leaf.size() >= best_len) {
+          best = {fmt::format("/grid/variants/{}{}", idx[k], p), is.message, -1, idx[k]};
+          best_len = leaf.size();
+        }
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string axis_value_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return dump_compact(v);
+}
+
+uint64_t run_seed(uint64_t config_seed, const json& point, int repeat) {
+  const uint64_t point_hash = hash_text(dump_compact(point));
+  return seed_mix(seed_mix(config_seed, point_hash), static_cast<uint64_t>(repeat)) & seed_mask;
+}
+
+uint64_t run_data_seed(uint64_t config_seed, int repeat) {
+  return seed_mix(config_seed, 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(repeat)) & seed_mask;
+}
+
+Experiment experiment_load(const std::string& path, const std::vector<std::string>& sets,
+                           const std::vector<std::string>& onlys) {
+  Experiment e;
+  e.file = path;
+  const std::string stem = std::filesystem::path(path).stem().string();
+  std::vector<std::string> lines;
+  auto add = [&](const std::string& where, const std::string& msg) {
+    lines.push_back(config_issue_format(path, {where, msg}));
+  };
+
+  json input = config_normalize(config_read_file(path));
+
+  // ---- --set KEY=VALUE ----
+  std::vector<std::string> set_keys;  // for the conflict check against the final axes
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      add("--set " + s, "expected KEY=VALUE");
+      continue;
+    }
+    const std::string key = s.substr(0, eq), where = "--set " + key;
+    const json value = parse_value(s.substr(eq + 1));
+    const auto comps = split_dots(key);
+    if (has_empty(comps)) {
+      add(where, "expected KEY as a dotted path of config keys, found an empty component");
+      continue;
+    }
+    std::string err;
+    if (comps[0] == "grid" && comps.size() > 1) {  // the rest is one axis name
+      json& g = input["grid"];
+      if (g.is_null()) g = json::object();
+      if (!g.is_object()) {
+        add(where, fmt::format("grid is {}, not an object", config_value_text(g)));
+        continue;
+      }
+      g[key.substr(5)] = value;
+    } else if (!set_path(input, comps, value, err)) {
+      add(where, err);
+      continue;
+    } else if (comps[0] != "grid") {
+      set_keys.push_back(key);
+    }
+    input = config_normalize(input);  // so that a later --set can go into a shorthand
+  }
+  e.input = input;
+  e.hash = hex16(hash_text(dump_compact(canonical_input(input))));
+
+  // ---- axes ----
+  json base = input;
+  json grid;
+  if (auto it = base.find("grid"); it != base.end()) {
+    grid = *it;
+    base.erase("grid");
+  }
+  if (!grid.is_null() && !grid.is_object())
+    add("/grid", "expected an object {\"dotted.path\": [values, ...]}, found " +
+                     config_value_text(grid));
+  std::vector<AxisInfo> info;
+  if (grid.is_object()) {
+    for (const auto& [name, vals] : grid.items()) {
+      GridAxis axis{name, {}};
+      AxisInfo ai;
+      ai.variants = name == "variants";
+      const std::string where = axis_where(axis);
+      if (!ai.variants) {
+        ai.comps = split_dots(name);
+        ai.pointer = pointer_of(ai.comps);
+        if (has_empty(ai.comps))
+          add(where, "expected a dotted path of config keys, found \"" + name + "\"");
+        else if (ai.comps[0] == "grid" || ai.comps[0] == "repeats" || ai.comps[0] == "name")
+          add(where, "cannot be a grid axis");
+      }
+      if (!vals.is_array() || vals.empty()) {
+        add(where, "expected a non-empty list of values, found " + config_value_text(vals));
+      } else {
+        axis.values.assign(vals.begin(), vals.end());
+      }
+      for (size_t i = 0; i < axis.values.size(); ++i) {
+        const json& v = axis.values[i];
+        const std::string vwhere = fmt::format("{}/{}", where, i);
+        if (!ai.variants) {
+          for (size_t k = 0; k < i; ++k)
+            if (axis.values[k] == v) {
+              add(vwhere, fmt::format("duplicate of value {}", k));
+              break;
+            }
+          continue;
+        }
+        ai.leaves.emplace_back();
+        if (!v.is_object()) {
+          add(vwhere, "expected an object with a \"label\", found " + config_value_text(v));
+          continue;
+        }
+        auto label = v.find("label");
+        if (label == v.end()) {
+          add(vwhere + "/label", "missing (expected a non-empty string)");
+        } else if (!label->is_string() || label->get_ref<const std::string&>().empty()) {
+          add(vwhere + "/label", "expected a non-empty string, found " + config_value_text(*label));
+        } else {
+          for (size_t k = 0; k < i; ++k)
+            if (axis.values[k].is_object() && axis.values[k].value("label", json()) == *label) {
+              add(vwhere + "/label",
+                  fmt::format("duplicate label {} (also variant {})", config_value_text(*label), k));
+              break;
+            }
+        }
+        for (const char* key : {"grid", "repeats", "name"})
+          if (v.contains(key)) add(fmt::format("{}/{}", vwhere, key), "not allowed in a variant");
+        json patch = v;
+        patch.erase("label");
+        leaves_of(patch, "", ai.leaves.back());
+      }
+      e.axes.push_back(std::move(axis));
+      info.push_back(std::move(ai));
+    }
+  }
+  // An axis inside a later axis's path is overwritten by it at every point.
+  for (size_t k = 0; k < e.axes.size(); ++k)
+    for (size_t l = k + 1; l < e.axes.size(); ++l)
+      if (!info[k].variants && !info[l].variants && !info[l].comps.empty() &&
+          under(info[k].pointer, info[l].pointer))
+        add(axis_where(e.axes[k]),
+            fmt::format("has no effect: the later axis \"{}\" replaces it; put it after \"{}\"",
+                        e.axes[l].name, e.axes[l].name));
+  for (const auto& key : set_keys) {
+    const std::string p = pointer_of(split_dots(key));
+    for (size_t k = 0; k < e.axes.size(); ++k) {
+      if (info[k].variants || !under(p, info[k].pointer)) continue;
+      if (p == info[k].pointer)
+        add("--set " + key, fmt::format("is a grid axis; set grid.{} instead", e.axes[k].name));
+      else
+        add("--set " + key, fmt::format("is inside the grid axis \"{}\"; set grid.{} instead",
+                                        e.axes[k].name, e.axes[k].name));
+    }
+  }
+
+  int repeats = 1;
+  if (auto r = base.find("repeats"); r != base.end() && r->is_number_integer()) {
+    const auto n = r->get<int64_t>();
+    if (n >= 1 && n <= 100'000) repeats = static_cast<int>(n);
+  }
+  double total = repeats;  // a double cannot overflow here
+  for (const auto& a : e.axes) total *= static_cast<double>(std::max<size_t>(a.values.size(), 1));
+  if (total > static_cast<double>(experiment_max_runs)) {
+    std::string sizes;
+    for (const auto& a : e.axes) sizes += fmt::format("{} × ", a.values.size());
+    add("/grid", fmt::format("expected at most {} runs, found {:.0f} ({}{} repeats)",
+                             experiment_max_runs, total, sizes, repeats));
+  }
+  if (!lines.empty()) throw ConfigError(lines);
+
+  // ---- points: cartesian product, first axis slowest ----
+  const size_t n_axes = e.axes.size();
+  size_t n_points = 1;
+  for (const auto& a : e.axes) n_points *= a.values.size();
+  std::vector<Mapped> mapped;
+  std::set<std::pair<std::string, std::string>> seen;
+  struct Point {
+    std::vector<size_t> idx;
+    json point;
+    Config config;
+    json resolved;
+  };
+  std::vector<Point> points;
+  points.reserve(n_points);
+  for (size_t p = 0; p < n_points; ++p) {
+    Point pt;
+    pt.idx.assign(n_axes, 0);
+    size_t rest = p;
+    for (size_t k = n_axes; k-- > 0;) {
+      pt.idx[k] = rest % e.axes[k].values.size();
+      rest /= e.axes[k].values.size();
+    }
+    pt.point = json::object();
+    json cfg = base;
+    std::vector<ConfigIssue> issues;
+    for (size_t k = 0; k < n_axes; ++k) {
+      const json& v = e.axes[k].values[pt.idx[k]];
+      if (info[k].variants) {
+        pt.point["variants"] = v.at("label");
+        json patch = v;
+        patch.erase("label");
+        deep_merge(cfg, patch);
+      } else {
+        pt.point[e.axes[k].name] = v;
+        std::string err;
+        if (!set_path(cfg, info[k].comps, v, err)) {
+          const Mapped m{axis_where(e.axes[k]), err, -1, 0};
+          if (seen.insert({m.path, m.message}).second) mapped.push_back(m);
+        }
+      }
+    }
+    if (auto n = cfg.find("name"); n == cfg.end() || *n == "") cfg["name"] = stem;
+    pt.config = config_from_json(cfg, issues);
+    for (const auto& is : issues) {
+      const Mapped m = map_issue(is, e.axes, info, pt.idx);
+      if (seen.insert({m.path, m.message}).second) mapped.push_back(m);
+    }
+    if (issues.empty()) pt.resolved = config_to_json(pt.config);
+    points.push_back(std::move(pt));
+  }
+  // The same message for every value of an axis is one problem of the axis.
+  std::map<std::pair<int, std::string>, std::set<size_t>> by_axis;
+  for (const auto& m : mapped)
+    if (m.axis >= 0) by_axis[{m.axis, m.message}].insert(m.value);
+  std::set<std::pair<int, std::string>> merged;
+  for (const auto& m : mapped) {
+    if (m.axis >= 0) {
+      const auto key = std::make_pair(m.axis, m.message);
+      const size_t n_values = e.axes[static_cast<size_t>(m.axis)].values.size();
+      if (n_values >= 2 && by_axis[key].size() == n_values) {
+        if (merged.insert(key).second)
+          add(axis_where(e.axes[static_cast<size_t>(m.axis)]), m.message);
+        continue;
+      }
+    }
+    add(m.path, m.message);
+  }
+
+  // ---- run ids: key=value pairs in axis order ----
+  std::vector<std::string> keys(n_axes);
+  for (size_t k = 0; k < n_axes; ++k)
+    keys[k] = info[k].variants ? "variant" : info[k].comps.back();
+  for (size_t k = 0; k < n_axes; ++k) {
+    if (info[k].variants) continue;
+    bool shared = keys[k] == "rep";
+    for (size_t l = 0; l < n_axes; ++l)
+      if (l != k && !info[l].variants && info[l].comps.back() == info[k].comps.back())
+        shared = true;
+    if (shared) keys[k] = e.axes[k].name;
+  }
+  const json* name = base.contains("name") ? &base["name"] : nullptr;
+  e.name = name && name->is_string() && !name->get_ref<const std::string&>().empty()
+               ? name->get<std::string>()
+               : stem;
+
+  std::map<std::string, size_t> id_owner;
+  std::set<std::string> dup_reported;
+  std::vector<RunSpec> runs;
+  runs.reserve(n_points * static_cast<size_t>(repeats));
+  for (size_t p = 0; p < n_points; ++p) {
+    const Point& pt = points[p];
+    std::string pairs;
+    for (size_t k = 0; k < n_axes; ++k)
+      pairs += fmt::format("{}{}={}", k ? "," : "", keys[k],
+                           axis_value_text(pt.point.at(e.axes[k].name)));
+    const std::string point_text = dump_compact(pt.point);
+    for (int r = 0; r < repeats; ++r) {
+      RunSpec run;
+      run.index = static_cast<int>(runs.size());
+      const std::string rep = repeats > 1 ? fmt::format("rep={}", r) : "";
+      std::string id = n_axes == 0 ? (rep.empty() ? "run" : rep)
+                                   : (rep.empty() ? pairs : pairs + "," + rep);
+      id = sanitize_id(id);
+      if (id.size() > id_max)
+        id = id.substr(0, id_keep) + "~" +
+             hex16(hash_text(point_text + (rep.empty() ? "" : "," + rep)));
+      const auto [it, fresh] = id_owner.emplace(id, runs.size());
+      if (!fresh && dup_reported.insert(id).second)
+        add("/grid", fmt::format("run id \"{}\" is not unique (runs {} and {})", id, it->second,
+                                 runs.size()));
+      run.id = id;
+      run.point = pt.point;
+      run.repeat = r;
+      run.seed = run_seed(pt.config.seed, pt.point, r);
+      run.data_seed = run_data_seed(pt.config.seed, r);
+      run.config = pt.config;
+      run.resolved = pt.resolved;
+      runs.push_back(std::move(run));
+    }
+  }
+
+  // ---- --only KEY=VALUE: same axis → any of the values; different axes → all ----
+  std::vector<std::set<size_t>> allowed(n_axes);
+  std::vector<bool> filtered(n_axes, false);
+  for (const auto& o : onlys) {
+    const std::string where = "--only " + o;
+    const auto eq = o.find('=');
+    if (eq == std::string::npos) {
+      add(where, "expected KEY=VALUE");
+      continue;
+    }
+    const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+    std::vector<size_t> match;
+    for (size_t k = 0; k < n_axes; ++k)
+      if (e.axes[k].name == key) match = {k};
+    if (match.empty())
+      for (size_t k = 0; k < n_axes; ++k) {
+        const bool last = info[k].variants ? key == "variant" : info[k].comps.back() == key;
+        if (last) match.push_back(k);
+      }
+    if (match.empty()) {
+      std::vector<std::string> names;
+      for (const auto& a : e.axes) names.push_back(a.name);
+      const std::string close = config_closest_key(key, names);
+      if (n_axes == 0)
+        add(where, "unknown grid axis (the config has no grid)");
+      else
+        add(where, fmt::format("unknown grid axis{}; expected one of {}",
+                               close.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", close),
+                               join(names, ", ", names.size())));
+      continue;
+    }
+    if (match.size() > 1) {
+      std::vector<std::string> names;
+      for (size_t k : match) names.push_back(e.axes[k].name);
+      add(where, fmt::format("ambiguous; use one of {}", join(names, ", ", names.size())));
+      continue;
+    }
+    const size_t k = match[0];
+    const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    bool any = false;
+    for (size_t i = 0; i < e.axes[k].values.size(); ++i) {
+      const json& v = info[k].variants ? e.axes[k].values[i].at("label") : e.axes[k].values[i];
+      if ((!parsed.is_discarded() && parsed == v) || axis_value_text(v) == text) {
+        allowed[k].insert(i);
+        any = true;
+      }
+    }
+    filtered[k] = true;
+    if (!any) add(where, "matches no run");
+  }
+  if (!lines.empty()) throw ConfigError(lines);
+
+  for (auto& run : runs) {
+    const Point& pt = points[static_cast<size_t>(run.index) / static_cast<size_t>(repeats)];
+    bool keep = true;
+    for (size_t k = 0; k < n_axes; ++k)
+      if (filtered[k] && !allowed[k].count(pt.idx[k])) keep = false;
+    if (keep) e.runs.push_back(std::move(run));
+  }
+  return e;
+}
+
+json experiment_to_json(const Experiment& e) {
+  json axes = json::array();
+  for (const auto& a : e.axes) axes.push_back({{"name", a.name}, {"values", a.values}});
+  json runs = json::array();
+  for (const auto& r : e.runs)
+    runs.push_back({{"index", r.index},
+                    {"id", r.id},
+                    {"point", r.point},
+                    {"repeat", r.repeat},
+                    {"seed", r.seed}});
+  return {{"name", e.name}, {"file", e.file}, {"hash", e.hash},
+          {"config", e.input}, {"axes", axes},  {"runs", runs}};
+}
+
+}  // namespace gl
