@@ -293,7 +293,7 @@ Series = namedtuple("Series", "x y lo hi state")   # state: ok | nonfinite | non
 
 def aggregate(per_run, log=False):
     """per_run: list of {x: value}. Mean (geometric if log) and min-max over runs at each x."""
-    xs = sorted({x for d in per_run for x in d})
+    xs = sorted({x for d in per_run for x, v in d.items() if v is not None})  # empty: n/a
     y, lo, hi = [], [], []
     any_value = any_finite = False
     for x in xs:

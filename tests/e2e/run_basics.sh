@@ -1,0 +1,86 @@
+# gradlab run / validate / list / --version on tiny configs: reproducible bytes, the columns of
+# design §4.1, dump_tensors that NumPy loads and that match the CSV norms, and exit statuses.
+source "$(dirname "$0")/lib.sh"
+cd "$T"
+
+cat > tiny.json <<'JSON'
+{ "name": "tiny", "seed": 3, "repeats": 2,
+  "model": { "depth": 4, "width": 16, "activation": "tanh", "init": "glorot_uniform" },
+  "data": { "name": "gaussian", "dim": 12, "classes": 5 },
+  "probe": { "samples": 20, "histograms": true, "bins": 8 },
+  "grid": { "model.activation": ["tanh", "relu"], "model.depth": [1, 3] } }
+JSON
+
+expect_status 0 "run tiny" "$GRADLAB" run tiny.json --out a --quiet
+expect_status 0 "run tiny again" "$GRADLAB" run tiny.json --out b --quiet --jobs 1
+expect_status 0 "run tiny, 2 jobs" "$GRADLAB" run tiny.json --out c --quiet --jobs 2
+for f in runs.csv layers.csv steps.csv histograms.csv manifest.json; do
+  check "$f identical across runs" cmp -s a/$f b/$f
+  check "$f identical for --jobs 1 and 2" cmp -s b/$f c/$f
+done
+check "8 runs" test "$(ls a/runs | wc -l)" = 8
+check "runs.csv has 8 rows" test "$(($(wc -l < a/runs.csv) - 1))" = 8
+
+want="run,model.activation,model.depth,repeat,seed,step,layer,fan_in,fan_out,preact_mean,preact_std,preact_ms,act_mean,act_std,act_p98,dphi_mean,saturated_frac,dead_frac,stuck_frac,zero_grad_frac,delta_norm,delta_factor,grad_w_norm,grad_b_norm,w_norm,grad_w_ratio,nonfinite,jac_sv_mean,theory_q,theory_delta_factor"
+check "layers.csv columns are design §4.1's" test "$(head -1 a/layers.csv)" = "$want"
+check "run folder has the same header" test "$(head -1 a/runs/activation=tanh,depth=3,rep=0/layers.csv)" = "$want"
+check "rows: layers 1..L+1 per run" test "$(grep -c '^activation=relu,depth=3,rep=1,' a/layers.csv)" = 4
+check "no -nan anywhere" bash -c "! grep -q -- '-nan' a/*.csv"
+
+# A resumed run skips complete runs: nothing is rerun, bytes unchanged.
+cp a/layers.csv layers.before
+expect_status 0 "rerun skips" "$GRADLAB" run tiny.json --out a
+check "rerun leaves layers.csv" cmp -s a/layers.csv layers.before
+
+# A different experiment into the same folder is refused (exit 2) and changes nothing.
+expect_status 2 "foreign manifest refused" "$GRADLAB" run tiny.json --out a --set seed=4
+check "foreign manifest message names the folder" grep -q "different experiment" "$T/last.err"
+
+# dump_tensors: NumPy loads every file, and they reproduce the CSV norms.
+cat > dump.json <<'JSON'
+{ "name": "dump", "model": { "hidden": [7, 5, 6], "activation": "relu", "init": "he_normal" },
+  "data": { "name": "gaussian", "dim": 9, "outputs": 4 }, "loss": "mse",
+  "probe": { "samples": 11, "dump_tensors": true } }
+JSON
+expect_status 0 "run with dump_tensors" "$GRADLAB" run dump.json --out d
+check "single run prints a verdict" grep -q "^verdict: " "$T/last.out"
+check "tensors match the CSV norms" $PY - d <<'PY'
+import csv, sys, numpy as np
+d = sys.argv[1]; t = d + "/runs/run/tensors/"
+rows = {int(r["layer"]): r for r in csv.DictReader(open(d + "/layers.csv"))}
+x, y = np.load(t + "x.npy"), np.load(t + "y.npy")
+assert x.shape == (11, 9) and y.shape == (11, 4) and x.dtype == np.float64, (x.shape, y.shape)
+for l in range(1, 5):
+    W, b = np.load(t + f"W_{l}.npy"), np.load(t + f"b_{l}.npy")
+    dW, db = np.load(t + f"dW_{l}.npy"), np.load(t + f"db_{l}.npy")
+    assert W.shape == dW.shape and b.shape == db.shape == (W.shape[0],)
+    r = rows[l]
+    assert abs(np.linalg.norm(dW) / float(r["grad_w_norm"]) - 1) < 1e-12
+    assert abs(np.linalg.norm(W) / float(r["w_norm"]) - 1) < 1e-12
+    assert int(r["fan_in"]) == W.shape[1] and int(r["fan_out"]) == W.shape[0]
+    if l < 4:
+        delta = np.load(t + f"delta_{l}.npy")
+        assert delta.shape == (11, W.shape[0])
+        dn = np.sqrt((delta ** 2).sum(axis=1).mean())
+        assert abs(dn / float(r["delta_norm"]) - 1) < 1e-12, (dn, r["delta_norm"])
+        # ∂L/∂W_l = mean_i δ_l,i a_{l-1,i}ᵀ: recompute a from the dumped weights
+# recompute the forward pass in NumPy and check dW_1 = δ_1ᵀ x / N
+delta1 = np.load(t + "delta_1.npy")
+assert np.allclose(delta1.T @ x / 11, np.load(t + "dW_1.npy"), rtol=1e-12, atol=1e-15)
+a = x
+for l in range(1, 4):
+    z = a @ np.load(t + f"W_{l}.npy").T + np.load(t + f"b_{l}.npy")
+    a = np.maximum(z, 0)
+yhat = a @ np.load(t + "W_4.npy").T + np.load(t + "b_4.npy")
+assert np.allclose((yhat - y).T @ a / 11, np.load(t + "dW_4.npy"), rtol=1e-10, atol=1e-14)
+PY
+
+expect_status 0 "validate" "$GRADLAB" validate tiny.json
+check "validate counts runs" grep -q "8 runs" "$T/last.out"
+expect_status 0 "validate --json" "$GRADLAB" validate tiny.json --json
+check "validate --json is JSON" $PY -c "import json,sys; json.load(open('$T/last.out'))"
+expect_status 0 "list" "$GRADLAB" list
+check "list names activations" grep -q "leaky_relu" "$T/last.out"
+expect_status 0 "--version" "$GRADLAB" --version
+check "--version prints gradlab" grep -q "^gradlab " "$T/last.out"
+finish

@@ -1,0 +1,266 @@
+#!/usr/bin/python3
+"""Tests for scripts/plot.py.
+
+Run from anywhere:  /usr/bin/python3 tests/plot/test_plot.py   (exit status non-zero on failure)
+
+Builds the synthetic result folders of make_fixtures.py in a temporary directory, runs plot.py on
+each with --format png and --format svg (as subprocesses, in parallel), and checks the exit
+status, the figures (exactly the expected ones, valid PNG / SVG), and report.html (self-contained:
+every src/href is a data URI or an in-page anchor, nothing refers to http(s)). A few helpers of
+plot.py are also tested directly.
+"""
+
+import base64
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PLOT = os.path.join(ROOT, "scripts", "plot.py")
+MAKE_FIXTURES = os.path.join(HERE, "make_fixtures.py")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+EXPECTED = {
+    "mlp_init_study": {"grad_norm_by_layer", "saturation_over_training"},
+    "mlp_training": {"grad_norm_by_layer", "activations_over_training", "saturation_over_training",
+                     "histograms", "test_error", "summary_table"},
+    "rnn_radius": {"rnn_dh_by_t"},
+    "phase_diagram": {"grad_norm_by_layer", "saturation_over_training", "phase_diagram"},
+    "mlp_overflow": {"grad_norm_by_layer", "saturation_over_training"},
+}
+FORMATS = ["png", "svg"]
+
+
+def load_plot_module():
+    spec = importlib.util.spec_from_file_location("gradlab_plot", PLOT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_plot(*args, env=None):
+    return subprocess.run([sys.executable, PLOT, *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+class PlotRuns(unittest.TestCase):
+    """plot.py on every fixture, in both formats."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="gradlab-plot-test-")
+        cls.results = {}
+        processes = {}
+        for fmt in FORMATS:
+            root = os.path.join(cls.tmp, fmt)
+            subprocess.run([sys.executable, MAKE_FIXTURES, root], check=True, timeout=60)
+            for case in EXPECTED:
+                folder = os.path.join(root, case)
+                figdir = os.path.join(folder, "figures") if fmt == "png" else os.path.join(root, case + "-svgfigs")
+                args = [sys.executable, PLOT, folder, "--format", fmt]
+                if fmt == "svg":
+                    args += ["--out", figdir]      # exercise --out; png uses the default folder
+                processes[(case, fmt)] = (subprocess.Popen(args, stdout=subprocess.PIPE,
+                                                           stderr=subprocess.PIPE, text=True),
+                                          folder, figdir)
+        for key, (proc, folder, figdir) in processes.items():
+            out, err = proc.communicate(timeout=120)
+            cls.results[key] = {"rc": proc.returncode, "stdout": out, "stderr": err,
+                                "folder": folder, "figdir": figdir}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def each(self):
+        for (case, fmt), result in sorted(self.results.items()):
+            with self.subTest(case=case, format=fmt):
+                yield case, fmt, result
+
+    def test_exit_status_and_stdout(self):
+        for case, fmt, r in self.each():
+            self.assertEqual(r["rc"], 0, r["stderr"])
+            self.assertNotIn("Traceback", r["stderr"])
+            self.assertNotIn("failed", r["stderr"])
+            printed = r["stdout"].split()
+            self.assertEqual(printed[-1], os.path.join(r["folder"], "report.html"))
+            for path in printed:
+                self.assertTrue(os.path.isfile(path), path)
+
+    def test_expected_figures_exist_and_are_valid(self):
+        for case, fmt, r in self.each():
+            names = {os.path.splitext(n)[0] for n in os.listdir(r["figdir"]) if n.endswith("." + fmt)}
+            self.assertEqual(names, EXPECTED[case])
+            for name in EXPECTED[case]:
+                path = os.path.join(r["figdir"], f"{name}.{fmt}")
+                self.assertGreater(os.path.getsize(path), 1000, path)
+                if fmt == "png":
+                    with open(path, "rb") as f:
+                        self.assertEqual(f.read(8), PNG_SIGNATURE, path)
+                else:
+                    root = ET.parse(path).getroot()
+                    self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg", path)
+
+    def test_report_is_self_contained(self):
+        for case, fmt, r in self.each():
+            report = os.path.join(r["folder"], "report.html")
+            self.assertTrue(os.path.isfile(report))
+            with open(report, encoding="utf-8") as f:
+                text = f.read()
+            self.assertNotRegex(text, r"https?://")
+            self.assertNotRegex(text, r"<script|<link|@import")
+            ids = set(re.findall(r'\bid="([^"]+)"', text))
+            for attr, value in re.findall(r'\b(src|href)="([^"]*)"', text):
+                if value.startswith("data:"):
+                    continue
+                if value.startswith("#"):
+                    self.assertIn(value[1:], ids, f"{attr}={value}")
+                    continue
+                self.assertTrue(os.path.exists(os.path.join(r["folder"], value)), f"{attr}={value}")
+            self.assertEqual(text.count("<figure"), len(EXPECTED[case]))
+            self.assertEqual(text.count("<figcaption>"), len(EXPECTED[case]))
+            self.assertIn(f"<h1>{case}</h1>", text)
+            self.assertIn("<pre>", text)
+            self.assertIn('class="v-', text)      # verdict colours in the runs table
+
+    def test_embedded_figures_decode(self):
+        for case, fmt, r in self.each():
+            with open(os.path.join(r["folder"], "report.html"), encoding="utf-8") as f:
+                text = f.read()
+            if fmt == "png":
+                uris = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+                self.assertEqual(len(uris), len(EXPECTED[case]))
+                for data in uris:
+                    self.assertEqual(base64.b64decode(data)[:8], PNG_SIGNATURE)
+            else:
+                svgs = re.findall(r"<svg.*?</svg>", text, flags=re.S)
+                self.assertEqual(len(svgs), len(EXPECTED[case]))
+                for svg in svgs:   # well-formed once the namespaces are declared again
+                    ET.fromstring(svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg" '
+                                              'xmlns:xlink="http://www.w3.org/1999/xlink"', 1))
+                ids = re.findall(r'\bid="([^"]+)"', text)
+                self.assertEqual(len(ids), len(set(ids)), "duplicate ids across inlined SVGs")
+
+
+class PlotErrors(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gradlab-plot-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_empty_folder_exits_2_naming_it(self):
+        subprocess.run([sys.executable, MAKE_FIXTURES, self.tmp], check=True, timeout=60)
+        folder = os.path.join(self.tmp, "empty")
+        r = run_plot(folder)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(folder, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(folder, "report.html")))
+
+    def test_missing_folder_exits_2(self):
+        folder = os.path.join(self.tmp, "does-not-exist")
+        r = run_plot(folder)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(folder, r.stderr)
+
+    def test_missing_matplotlib_exits_3(self):
+        fake = os.path.join(self.tmp, "fake")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "numpy.py"), "w") as f:
+            f.write("raise ImportError('no numpy here')\n")
+        env = dict(os.environ, PYTHONPATH=fake)
+        r = run_plot(self.tmp, env=env)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("needs python3-numpy and python3-matplotlib", r.stderr)
+        self.assertIn("apt-get install python3-numpy python3-matplotlib", r.stderr)
+
+    def test_bad_format_is_a_usage_error(self):
+        r = run_plot(self.tmp, "--format", "jpg")
+        self.assertEqual(r.returncode, 2)
+
+
+class PlotHelpers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.plot = load_plot_module()
+        cls.tmp = tempfile.mkdtemp(prefix="gradlab-plot-test-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def write(self, folder, name, text):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
+
+    def test_theory_prediction_is_anchored_at_the_top_hidden_layer(self):
+        xs, ys = self.plot.theory_prediction(1.0, 3, {1: 0.25, 2: 0.25})
+        self.assertEqual(list(xs), [1, 2, 3])
+        self.assertAlmostEqual(ys[2], 1.0)
+        self.assertAlmostEqual(ys[1], 0.5)     # sqrt(chi_2)
+        self.assertAlmostEqual(ys[0], 0.25)    # sqrt(chi_1 chi_2)
+        xs, _ = self.plot.theory_prediction(1.0, 3, {2: 0.25})   # chi_1 missing: stop there
+        self.assertEqual(list(xs), [2, 3])
+
+    def test_columns_found_by_name_and_unknown_ones_ignored(self):
+        folder = os.path.join(self.tmp, "reordered")
+        self.write(folder, "layers.csv",
+                   "run,model.activation,model.init,repeat,seed,extra,delta_norm,layer,step\n"
+                   "a,tanh,he_normal,0,1,zz,0.5,1,0\n"
+                   "a,tanh,he_normal,0,1,zz,,2,0\n"
+                   "b,relu,he_normal,0,2,zz,nan,1,0\n"
+                   "b,relu,he_normal,0,2,zz,inf,2,0\n")
+        exp = self.plot.Experiment(folder)
+        self.assertEqual(exp.axes, ["model.activation", "model.init"])
+        self.assertEqual(exp.configs, [("tanh", "he_normal"), ("relu", "he_normal")])
+        self.assertEqual(exp.label(("tanh", "he_normal")), "activation=tanh, init=he_normal")
+        t = exp.table("layers")
+        series = self.plot.config_series(exp, t, self.plot.rows_by_run(t), exp.configs,
+                                         "layer", "delta_norm", log=True)
+        self.assertEqual(series[("tanh", "he_normal")].state, "ok")
+        self.assertEqual(list(series[("tanh", "he_normal")].x), [1.0])   # the empty cell is absent
+        self.assertEqual(series[("relu", "he_normal")].state, "nonfinite")
+
+    def test_no_grid_is_labelled_by_run_id(self):
+        folder = os.path.join(self.tmp, "nogrid")
+        self.write(folder, "steps.csv", "run,repeat,seed,step,loss\nrun,0,1,0,\nrun,0,1,10,1.5\n")
+        exp = self.plot.Experiment(folder)
+        self.assertEqual(exp.axes, [])
+        self.assertEqual(exp.label(exp.configs[0]), "run")
+
+    def test_histogram_bins_are_classified(self):
+        folder = os.path.join(self.tmp, "hist")
+        self.write(folder, "histograms.csv",
+                   "run,repeat,seed,step,layer,quantity,bin,lo,hi,count\n"
+                   "run,0,1,0,1,act,-1,-inf,-1,3\n"
+                   "run,0,1,0,1,act,0,-1,0,10\n"
+                   "run,0,1,0,1,act,1,0,1,20\n"
+                   "run,0,1,0,1,act,2,1,inf,4\n"
+                   "run,0,1,0,1,act,,,,2\n"
+                   "run,0,1,0,1,act,nonfinite,,,1\n")
+        exp = self.plot.Experiment(folder)
+        data = self.plot.histogram_data(exp, exp.table("histograms"), {0.0})
+        edges, counts, outside = data[("act", 0.0, exp.configs[0], 1)]
+        self.assertEqual(edges, [(-1.0, 0.0), (0.0, 1.0)])
+        self.assertEqual(list(counts), [10, 20])
+        self.assertEqual(outside, 3 + 4 + 2 + 1)
+
+    def test_stale_figures_are_removed(self):
+        folder = os.path.join(self.tmp, "stale")
+        self.write(folder, "steps.csv", "run,repeat,seed,step,test_error\nrun,0,1,0,0.9\n")
+        self.write(os.path.join(folder, "figures"), "rnn_dh_by_t.png", "old")
+        r = run_plot(folder)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(folder, "figures", "rnn_dh_by_t.png")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
