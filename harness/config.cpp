@@ -1062,8 +1062,11 @@ json config_parse(const std::string& text, const std::string& file) {
       if (auto c = what.find(": ", p); c != std::string::npos) what = what.substr(c + 2);
     throw ConfigError(
         {fmt::format("{}:{}:{}: malformed JSON: {}", file, line, pos - line_start + 1, what)});
-  } catch (const json::exception& e) {
-    throw ConfigError({fmt::format("{}: malformed JSON: {}", file, e.what())});
+  } catch (const json::exception& e) {  // e.g. out_of_range.406 "number overflow parsing '1e999'"
+    std::string what = e.what();
+    if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos)
+      what = what.substr(p + 2);
+    throw ConfigError({fmt::format("{}: malformed JSON: {}", file, what)});
   }
   if (!duplicates.empty()) throw ConfigError(duplicates);
   if (!j.is_object())

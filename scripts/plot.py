@@ -134,7 +134,7 @@ def last_component(path):
 def int_or_none(text):
     try:
         return int(float(text))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -390,12 +390,22 @@ def mark_output_layer(ax, out):
     """Shade the output layer L+1 and say so in its tick label."""
     ax.axvspan(out - 0.5, out + 0.5, color="0.92", zorder=0)
     lo, hi = ax.get_xlim()
-    too_close = max(1.0, (hi - lo) / 12)
+    too_close = 1.0 if hi - lo <= 13.5 else (hi - lo) / 12   # every layer has a tick up to 13
     ticks = [int(t) for t in ax.get_xticks() if lo <= t <= hi and not 0 < abs(t - out) < too_close]
     if out not in ticks:
         ticks.append(out)
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{t}\n(output)" if t == out else str(t) for t in ticks])
+
+
+def log_axis(ax, series):
+    """Log y axis when something positive and finite is drawn; else say that nothing is."""
+    if any(s.state == "ok" for s in series):
+        ax.set_yscale("log")
+        return True
+    ax.text(0.5, 0.5, "no finite positive values", transform=ax.transAxes, ha="center",
+            va="center", color="0.4")
+    return False
 
 
 def log_span(ax, decades=2.0):
@@ -447,18 +457,17 @@ class Context:
 
 
 def depth_selection(exp, keys):
-    """With several depths in the grid, per-layer figures show only the deepest configurations."""
+    """With several depths in the grid, per-layer figures show only the deepest configurations:
+    (kept keys, caption note, title note)."""
     i = exp.axis_ending("depth")
-    if i is None:
-        return keys, ""
-    depths = {exp.axis_value(k, i) for k in keys} - {None}
+    depths = {exp.axis_value(k, i) for k in keys} - {None} if i is not None else set()
     if len(depths) <= 1:
-        return keys, ""
+        return keys, "", ""
     deepest = max(depths)
     kept = [k for k in keys if exp.axis_value(k, i) == deepest]
-    shown = int(deepest) if float(deepest).is_integer() else deepest
-    return kept, (f" Only the deepest networks of the grid are shown (depth = {shown}; "
-                  f"other depths: see the runs table).")
+    shown = f"depth = {deepest:g}"
+    return kept, (f" Only the deepest networks of the grid are shown ({shown}; other depths: "
+                  "see the runs table)."), shown
 
 
 def layer_keys(exp, table, runs_rows):
@@ -518,7 +527,7 @@ def fig_grad_norm_by_layer(ctx):
     if t is None or not t.has("layer") or not t.has_values("delta_norm"):
         return None
     rows_of_run = first_step_rows(t)
-    keys, depth_note = layer_keys(exp, t, rows_of_run)
+    keys, depth_note, depth_title = layer_keys(exp, t, rows_of_run)
     delta = config_series(exp, t, rows_of_run, keys, "layer", "delta_norm", log=True)
     gradw = config_series(exp, t, rows_of_run, keys, "layer", "grad_w_norm", log=True)
     if not delta:
@@ -543,24 +552,23 @@ def fig_grad_norm_by_layer(ctx):
                 drew_theory = True
     for key, s in gradw.items():
         draw_series(ax2, s, exp.colors[key], exp.label(key))
-    ax1.set_yscale("log")
-    ax2.set_yscale("log")
+    log_y = [log_axis(ax1, delta.values()), log_axis(ax2, gradw.values())]
     ax1.set_ylabel("‖δ_l‖ = RMS over examples of ‖∂ℓ/∂z_l‖")
     ax2.set_ylabel("‖∂L/∂W_l‖_F (probe-set mean loss)")
     ax1.set_title("Back-propagated gradient per layer")
     ax2.set_title("Weight gradient per layer")
     all_layers = [x for s in delta.values() for x in s.x]
     single_output = next(iter(output_layers)) if len(output_layers) == 1 else None
-    for ax in (ax1, ax2):
+    for ax, log in zip((ax1, ax2), log_y):
         ax.set_xlabel("layer l (1 = first hidden layer)")
         layer_axis(ax, all_layers)
-        log_span(ax)
+        if log:
+            log_span(ax)
         ax.grid(True, which="major", alpha=0.3)
         if single_output is not None:
             mark_output_layer(ax, single_output)
     extra = [(Line2D([], [], color="0.3", linestyle="--"), "mean-field prediction")] if drew_theory else []
     legend_outside(ax2, title="configuration", extra=extra)
-    depth_title = depth_note.split("(")[1].split(";")[0] if depth_note else ""
     fig.suptitle("Gradient norms by layer at initialization (first probe step)"
                  + (f", {depth_title}" if depth_title else ""), fontsize=12)
     fig.tight_layout()
@@ -571,8 +579,10 @@ def fig_grad_norm_by_layer(ctx):
                "norm of the weight gradient ∂L/∂W_l (Glorot's Eq. 14 predicts it flat even when δ "
                "shrinks). Lines are means over repeats (geometric), bands the min–max over repeats.")
     if drew_theory:
-        caption += (" Dashed: the mean-field prediction ‖δ_L‖·√(∏_{k=l}^{L−1} χ_k) from the "
-                    "theory_delta_factor column, anchored at the measured top hidden layer L.")
+        caption += (" Dashed: the mean-field prediction ‖δ_L‖·√(∏_{k=l}^{L−1} χ_k), with χ_k from "
+                    "the theory_delta_factor column (or theory.csv), anchored at the measured top "
+                    "hidden layer L; a measured line steeper than its dashed line decays faster "
+                    "than the theory predicts.")
     return ctx.save(fig, "grad_norm_by_layer", "Gradient norms by layer", caption + depth_note)
 
 
@@ -638,7 +648,7 @@ def fig_activations_over_training(ctx):
     if not (t.has_values("act_mean") or t.has_values("act_p98")):
         return None
     rows_by = rows_by_run(t)
-    keys, depth_note = layer_keys(exp, t, rows_by)
+    keys, depth_note, _ = layer_keys(exp, t, rows_by)
     shown, note = shown_configs(keys)
     steps = distinct_steps(t)
     fig, panels, grid = panel_grid(2 * len(shown), 2, height=2.7)
@@ -688,7 +698,7 @@ SATURATION_PANELS = [("saturated_frac", "saturated", "% of (example, unit) pairs
 
 
 def fig_saturation_over_training(ctx):
-    exp, t = ctx.exp, ctx.exp.table("layers")
+    t = ctx.exp.table("layers")
     if t is None or not t.has("layer"):
         return None
     if not (t.has_values("saturated_frac") or t.has_values("dead_frac")):
@@ -708,7 +718,7 @@ def nonzero_columns(t, candidates):
 def saturation_vs_step(ctx, t):
     exp = ctx.exp
     rows_by = rows_by_run(t)
-    keys, depth_note = layer_keys(exp, t, rows_by)
+    keys, depth_note, _ = layer_keys(exp, t, rows_by)
     shown, note = shown_configs(keys)
     quantities = nonzero_columns(t, SATURATION_PANELS)
     fig, panels, grid = panel_grid(len(shown) * len(quantities), 2, height=2.4)
@@ -743,7 +753,7 @@ def saturation_vs_step(ctx, t):
 def saturation_by_layer(ctx, t):
     exp = ctx.exp
     rows_of_run = first_step_rows(t)
-    keys, depth_note = layer_keys(exp, t, rows_of_run)
+    keys, depth_note, _ = layer_keys(exp, t, rows_of_run)
     quantities = nonzero_columns(t, SATURATION_PANELS)
     fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities) + 1, 4.2),
                              squeeze=False, sharex=True)
@@ -808,8 +818,8 @@ def classify_bin(table, row, bins):
 
 
 def histogram_data(exp, t, steps):
-    """{(quantity, step, config, layer): (edges list, counts, out-of-range, total)} summed over
-    the configuration's repeats when their edges agree (else the first repeat)."""
+    """{(quantity, step, config, layer): (sorted (lo, hi) list, counts, count outside the bins)},
+    summed over the configuration's repeats when their edges agree (else the first repeat)."""
     bins = int_or_none(exp.config_value("probe.bins"))
     raw = defaultdict(lambda: {"bins": {}, "out": 0.0})
     for row in t.rows:
@@ -875,7 +885,7 @@ def fig_histograms(ctx):
     quantities = [q for q in ("act", "preact", "delta", "grad_w") if any(k[0] == q for k in data)]
     quantities += sorted({k[0] for k in data} - set(quantities))
     keys = [k for k in exp.configs if any(d[2] == k for d in data)]
-    keys, depth_note = depth_selection(exp, keys)
+    keys, depth_note, _ = depth_selection(exp, keys)
     shown = keys[:MAX_HIST_COLUMNS]
     top = top_hidden_layer(exp)
     rows = [(q, s) for q in quantities for s in steps if any(k[0] == q and k[1] == s for k in data)]
@@ -977,7 +987,8 @@ def fig_rnn_dh_by_t(ctx):
             sigma_first[run] = steps.num(rows[0], "sigma_max")
     dh = config_series(exp, t, rows_of_run, keys, "t", "dh_norm", log=True)
     last = config_series(exp, t, rows_of_run, keys, "t", "dh_last_norm", log=True)
-    separate = any(s.state == "ok" and key in dh and not np.allclose(s.y, dh[key].y, equal_nan=True)
+    separate = any(s.state == "ok" and key in dh and (s.x.shape != dh[key].x.shape or
+                                                      not np.allclose(s.y, dh[key].y, equal_nan=True))
                    for key, s in last.items())
     panels = [("dh_norm", dh)] + ([("dh_last_norm", last)] if separate else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(11 if separate else 8.5, 4.5), squeeze=False)
@@ -985,6 +996,7 @@ def fig_rnn_dh_by_t(ctx):
     symbols = set()
     for p, (column, series) in enumerate(panels):
         ax = axes[0][p]
+        lowest = min((np.nanmin(s.lo) for s in series.values() if s.state == "ok"), default=None)
         for key, s in series.items():
             color = exp.colors[key]
             draw_series(ax, s, color, exp.label(key))
@@ -1002,7 +1014,10 @@ def fig_rnn_dh_by_t(ctx):
                 bound = anchor[0] * (gamma * scale) ** (T - s.x)
             ax.plot(s.x, bound, color=color, linestyle="--", linewidth=1.2)
             symbols.add(symbol + ("/4" if gamma != 1 else ""))
-        ax.set_yscale("log")
+        if log_axis(ax, series.values()):
+            if ax.get_ylim()[0] < lowest / 1e3:
+                ax.set_ylim(bottom=lowest / 1e3)   # a steep bound leaves the panel; data stay readable
+            log_span(ax)
         ax.set_xlabel("time step t  (T = last step, where the loss is)")
         integer_axis(ax.xaxis)
         ax.grid(True, alpha=0.3)
@@ -1034,66 +1049,72 @@ def fig_rnn_dh_by_t(ctx):
 
 # --- training curves ------------------------------------------------------------------------
 
+def draw_pair(ax, exp, t, rows_by, key, solid, dotted, scale=1.0):
+    """One configuration's `solid` column as a line with its band, `dotted` as a dotted line."""
+    color = exp.colors[key]
+    values = []
+    for column, style in ((solid, "-"), (dotted, ":")):
+        s = config_series(exp, t, rows_by, [key], "step", column).get(key)
+        if s is None:
+            continue
+        s = s._replace(y=scale * s.y, lo=scale * s.lo, hi=scale * s.hi)
+        values += list(s.y)
+        if style == "-":
+            draw_series(ax, s, color, exp.label(key), marker=None)
+        elif s.state == "ok":
+            ax.plot(s.x, s.y, color=color, linestyle=style, linewidth=1.2)
+    return values
+
+
 def fig_test_error(ctx):
     exp, t = ctx.exp, ctx.exp.table("steps")
     if t is None or not t.has("step") or len(distinct_steps(t)) < 2:
         return None
-    has_error = t.has_values("test_error") or t.has_values("probe_error")
-    has_loss = t.has_values("loss") or t.has_values("probe_loss")
-    if not (has_error or has_loss):
+    panels = []
+    if t.has_values("test_error") or t.has_values("probe_error"):
+        panels.append("error")
+    if t.has_values("loss") or t.has_values("probe_loss"):
+        panels.append("loss")
+    if not panels:
         return None
     rows_by = rows_by_run(t)
     keys = [k for k in exp.configs if any(r in rows_by for r in exp.config_runs[k])]
-    panels = (["error"] if has_error else []) + (["loss"] if has_loss else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(11 if len(panels) == 2 else 8, 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(11 if len(panels) == 2 else 8, 4.4),
+                             squeeze=False)
     axes = dict(zip(panels, axes[0]))
     percent = as_percent([t.num(r, c) for r in t.rows for c in ("test_error", "probe_error")])
-    scale = 100.0 if percent else 1.0
     loss_values = []
     for key in keys:
-        color, label = exp.colors[key], exp.label(key)
-        if has_error:
-            test = config_series(exp, t, rows_by, [key], "step", "test_error").get(key)
-            probe = config_series(exp, t, rows_by, [key], "step", "probe_error").get(key)
-            for s, style, name in ((test, "-", label), (probe, ":", None)):
-                if s is not None:
-                    s = s._replace(y=scale * s.y, lo=scale * s.lo, hi=scale * s.hi)
-                    if name is None:
-                        if s.state == "ok":
-                            axes["error"].plot(s.x, s.y, color=color, linestyle=style, linewidth=1.2)
-                    else:
-                        draw_series(axes["error"], s, color, name, marker=None)
-        if has_loss:
-            for column, style in (("loss", "-"), ("probe_loss", ":")):
-                s = config_series(exp, t, rows_by, [key], "step", column).get(key)
-                if s is None:
-                    continue
-                loss_values += list(s.y)
-                if column == "loss":
-                    draw_series(axes["loss"], s, color, label, marker=None)
-                elif s.state == "ok":
-                    axes["loss"].plot(s.x, s.y, color=color, linestyle=style, linewidth=1.2)
-    if has_error:
-        ax = axes["error"]
-        ax.set_ylabel("error (%)" if percent else "error")
-        ax.set_title("Test error (solid) and probe error (dotted)")
-    if has_loss:
+        if "error" in axes:
+            draw_pair(axes["error"], exp, t, rows_by, key, "test_error", "probe_error",
+                      100.0 if percent else 1.0)
+        if "loss" in axes:
+            loss_values += draw_pair(axes["loss"], exp, t, rows_by, key, "loss", "probe_loss")
+    captions = []
+    if "error" in axes:
+        axes["error"].set_ylabel("error (%)" if percent else "error")
+        axes["error"].set_title("Test error (solid) and probe error (dotted)")
+        captions.append("error on the held-out test set (solid) and on the probe set (dotted) "
+                        "against the number of updates (Glorot & Bengio 2010, Fig. 11)")
+    if "loss" in axes:
         ax = axes["loss"]
-        ax.set_ylabel(f"loss ({'nats' if exp.config_value('loss', 'cross_entropy') == 'cross_entropy' else 'mse'})")
+        cross_entropy = exp.config_value("loss", "cross_entropy") == "cross_entropy"
+        ax.set_ylabel("loss (nats)" if cross_entropy else "loss (½ squared error)")
         ax.set_title("Training loss (solid) and probe loss (dotted)")
         if spans_decades(loss_values) and all(v > 0 for v in loss_values if finite(v)):
             ax.set_yscale("log")
+        captions.append("the mean training loss since the previous probe (solid) and the loss on "
+                        "the probe set (dotted)")
     for ax in axes.values():
         step_axis(ax, distinct_steps(t), exp)
         ax.grid(True, alpha=0.3)
     legend_outside(axes[panels[-1]], title="configuration")
     fig.suptitle("Learning curves", fontsize=12)
     fig.tight_layout()
-    caption = ("Left: classification error on the held-out test set (solid) and on the probe set "
-               "(dotted) against the number of updates, one colour per configuration (Glorot & "
-               "Bengio 2010, Fig. 11). Right: the mean training loss since the previous probe (solid) "
-               "and the loss on the probe set (dotted). Means over repeats with min–max bands; "
-               "non-finite values (a diverged run) leave gaps.")
+    parts = [f"{side}: {text}" for side, text in zip(("Left", "Right"), captions)] \
+        if len(captions) == 2 else [captions[0][0].upper() + captions[0][1:]]
+    caption = (". ".join(parts) + ". One colour per configuration; means over repeats with "
+               "min–max bands; non-finite values (a diverged run) leave gaps.")
     return ctx.save(fig, "test_error", "Learning curves", caption)
 
 
@@ -1285,8 +1306,8 @@ def fig_phase_diagram(ctx):
     caption = ("Colour: the measured per-layer factor of E‖δ‖² at initialization (runs.csv "
                "per_layer_factor, natural log, geometric mean over repeats): blue cells are in the "
                "ordered phase (gradients vanish with depth), red cells in the chaotic phase (they "
-               "explode); grey cells have no finite value. −1/ln(factor) is the depth scale ξ_∇ in "
-               "layers.")
+               "explode); grey cells have no finite value (n/f: non-finite or zero; —: no value, e.g. "
+               "a failed run). −1/ln(factor) is the depth scale ξ_∇ in layers.")
     if "theory" in drew:
         caption += (" Solid black: the edge of chaos χ₁ = 1 from the theory_delta_factor column "
                     "(at the deepest hidden layer, where q has reached its fixed point q*).")
@@ -1302,17 +1323,19 @@ def draw_phase_panel(exp, ax, keys, iw, ib, measured, theory, norm):
     bv = sorted({exp.axis_value(k, ib) for k in keys})
     Z = np.full((len(bv), len(wv)), np.nan)
     C = np.full((len(bv), len(wv)), np.nan)
+    present = np.zeros(Z.shape, bool)
     for k in keys:
         j, i = wv.index(exp.axis_value(k, iw)), bv.index(exp.axis_value(k, ib))
         Z[i, j] = measured.get(k, np.nan)
         C[i, j] = theory.get(k, np.nan)
+        present[i, j] = k in measured
     cmap = plt.cm.RdBu_r.copy()
     cmap.set_bad("0.8")
     mesh = ax.pcolormesh(cell_edges(wv), cell_edges(bv), np.ma.masked_invalid(Z), cmap=cmap, norm=norm)
     if Z.size <= 80:
         for i in range(len(bv)):
             for j in range(len(wv)):
-                text = f"{Z[i, j]:.2f}" if np.isfinite(Z[i, j]) else "n/f"
+                text = f"{Z[i, j]:.2f}" if np.isfinite(Z[i, j]) else "n/f" if present[i, j] else "—"
                 ax.text(wv[j], bv[i], text, ha="center", va="center", fontsize=6.5,
                         color="white" if np.isfinite(Z[i, j]) and abs(Z[i, j]) > 0.6 * norm.vmax else "black")
     styles = set()

@@ -286,7 +286,7 @@ def case_mlp_training(root):
                 continue
             for r in rows:
                 l, std = r["layer"], r["preact_std"]
-                squash = math.tanh if act == "tanh" else (lambda x: x / (1 + abs(x)))
+                # a = phi(z) with z ~ N(0, std^2): P(a <= y) = Phi(phi^-1(y) / std)
                 inverse = math.atanh if act == "tanh" else (lambda y: y / (1 - abs(y)))
 
                 def act_cdf(y, std=std):
