@@ -123,6 +123,19 @@ def read_table(path, name):
     return Table(name, [h.strip() for h in header], rows)
 
 
+def read_json(path, quiet=False):
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError) as error:
+        if not quiet:
+            warn(f"{path}: cannot read ({error}); continuing without it")
+        return {}
+
+
 def finite(value):
     return value is not None and math.isfinite(value)
 
@@ -148,19 +161,21 @@ class Experiment:
         self.tables = {n: read_table(os.path.join(folder, n + ".csv"), n) for n in TABLES}
         self.axes = self._find_axes()
         self._index_runs()
+        self.resolved = self._read_resolved()
         self.colors = assign_colors(self.configs)
 
     def _read_manifest(self):
-        path = os.path.join(self.folder, "manifest.json")
-        if not os.path.isfile(path):
-            return {}
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError) as error:
-            warn(f"{path}: cannot read ({error}); continuing without it")
-            return {}
+        return read_json(os.path.join(self.folder, "manifest.json"))
+
+    def run_json(self, run, name):
+        """runs/<run>/<name> (config.json: the resolved config; summary.json), or {}."""
+        return read_json(os.path.join(self.folder, "runs", run, name), quiet=True)
+
+    def _read_resolved(self):
+        """The first run's resolved config (defaults filled), for keys the manifest's lacks."""
+        for run in self.run_order[:1]:
+            return self.run_json(run, "config.json")
+        return {}
 
     def table(self, name):
         return self.tables.get(name)
@@ -177,7 +192,9 @@ class Experiment:
                 if stop > start:
                     return t.header[start + 1:stop]
         axes = self.manifest.get("axes")
-        return [str(a) for a in axes] if isinstance(axes, list) else []
+        if not isinstance(axes, list):
+            return []
+        return [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in axes]
 
     def _index_runs(self):
         order = []
@@ -236,12 +253,16 @@ class Experiment:
             return None
 
     def config_value(self, dotted, default=None):
-        node = self.config
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+        """A config key: from the manifest's config, else from the first run's resolved one."""
+        for node in (self.config, self.resolved):
+            for part in dotted.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    node = None
+                    break
+                node = node[part]
+            if node is not None:
+                return node
+        return default
 
     def name(self):
         return self.config.get("name") or self.manifest.get("name") or os.path.basename(
@@ -1239,7 +1260,16 @@ def measured_log_factor(exp):
 
 
 def theory_log_chi(exp):
-    """{config: ln chi} from theory_delta_factor at the deepest hidden-to-hidden layer, step 0."""
+    """{config: ln chi_1}: from theory.json (written by `gradlab theory --out`), else from
+    theory_delta_factor at the deepest hidden-to-hidden layer at step 0 (where q ~ q*)."""
+    by_config = defaultdict(list)
+    for entry in read_json(os.path.join(exp.folder, "theory.json")).get("runs") or []:
+        chi = entry.get("chi1") if isinstance(entry, dict) else None
+        key = exp.run_config.get(str(entry.get("run"))) if isinstance(entry, dict) else None
+        if key is not None and isinstance(chi, (int, float)) and chi > 0:
+            by_config[key].append(math.log(chi))
+    if by_config:
+        return {k: sum(v) / len(v) for k, v in by_config.items()}
     t = exp.table("layers")
     if t is None or not t.has_values("theory_delta_factor"):
         return {}
@@ -1309,8 +1339,9 @@ def fig_phase_diagram(ctx):
                "explode); grey cells have no finite value (n/f: non-finite or zero; —: no value, e.g. "
                "a failed run). −1/ln(factor) is the depth scale ξ_∇ in layers.")
     if "theory" in drew:
-        caption += (" Solid black: the edge of chaos χ₁ = 1 from the theory_delta_factor column "
-                    "(at the deepest hidden layer, where q has reached its fixed point q*).")
+        caption += (" Solid black: the edge of chaos χ₁ = 1 from mean-field theory (theory.json's "
+                    "chi1, else the theory_delta_factor column at the deepest hidden layer, where q "
+                    "has reached its fixed point q*).")
     if "measured" in drew:
         caption += " Dashed: where the measured factor crosses 1."
     if len(exp.configs) and len(groups) > 1:
@@ -1394,6 +1425,15 @@ def format_cell(value, text):
     return f"{value:.4g}"
 
 
+def first_nonfinite(exp, run):
+    """'step 0, layer 3, delta' from runs/<run>/summary.json, or '' when nothing was non-finite."""
+    where = exp.run_json(run, "summary.json").get("first_nonfinite")
+    if not isinstance(where, dict):
+        return ""
+    return ", ".join(f"{k} {where[k]}" for k in ("step", "layer", "t") if k in where) + \
+        (f", {where['quantity']}" if "quantity" in where else "")
+
+
 def runs_table_html(exp):
     t = exp.table("runs")
     if t is None:
@@ -1405,6 +1445,9 @@ def runs_table_html(exp):
                "final_test_error"]
     columns = [c for c in ["status", "verdict"] + numeric + ["reason"] if t.has(c)]
     show_repeat = len({t.cell(r, "repeat") for r in t.rows}) > 1
+    nonfinite = {t.cell(r, "run"): first_nonfinite(exp, t.cell(r, "run")) for r in t.rows}
+    if any(nonfinite.values()):
+        columns.insert(len(columns) - (columns[-1] == "reason"), "first non-finite")
     head = ["", "run"] + exp.axis_short_names() + (["repeat"] if show_repeat else []) + columns
     out = ['<div class="scroll"><table><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in head]
@@ -1419,7 +1462,7 @@ def runs_table_html(exp):
         if show_repeat:
             cells.append(f"<td>{html.escape(t.cell(r, 'repeat'))}</td>")
         for c in columns:
-            text = t.cell(r, c)
+            text = nonfinite[run] if c == "first non-finite" else t.cell(r, c)
             if c in numeric:
                 cells.append(f'<td class="num">{html.escape(format_cell(t.num(r, c), text))}</td>')
             elif c == "verdict":
@@ -1526,10 +1569,16 @@ def write_report(exp, figures, path):
         out.append("<p>No figure applies to the tables in this folder.</p>")
     for number, fig in enumerate(figures, start=1):
         out.append(figure_html(number, fig))
-    out.append("<h2>Resolved configuration</h2>")
+    out.append("<h2>Configuration</h2>")
     if exp.config:
+        out.append('<p class="muted">As given (manifest.json), with the grid.</p>')
         out.append(f"<pre>{html.escape(json.dumps(exp.config, indent=2, ensure_ascii=False))}</pre>")
-    else:
+    if exp.resolved:
+        first = exp.run_order[0]
+        out.append(f'<p class="muted">Resolved (defaults filled) for run {html.escape(first)} '
+                   f"(runs/{html.escape(first)}/config.json).</p>")
+        out.append(f"<pre>{html.escape(json.dumps(exp.resolved, indent=2, ensure_ascii=False))}</pre>")
+    if not exp.config and not exp.resolved:
         out.append("<p>manifest.json is absent or has no config.</p>")
     out.append("</body></html>")
     tmp = path + ".tmp"

@@ -97,12 +97,40 @@ class Folder:
     def add(self, table, run, values):
         self.tables[table].append(self.lead(run) + list(values))
 
-    def write(self, tables=None, extra_columns=None):
+    def resolved(self, run):
+        """The run's config: the grid removed and its point applied (as runs/<id>/config.json)."""
+        config = json.loads(json.dumps(self.config))
+        config.pop("grid", None)
+        for axis, value in run["point"].items():
+            node = config
+            *parents, last = axis.split(".")
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {} if not isinstance(node.get(part), str) else {"name": node[part]}
+                node = node[part]
+            node[last] = value
+        return config
+
+    def write(self, tables=None, extra_columns=None, summaries=None):
+        """Writes manifest.json (the layout gradlab writes: axes as {name, values}), the tables,
+        and runs/<id>/config.json + summary.json (summaries: {run id: extra summary keys})."""
         os.makedirs(self.path, exist_ok=True)
-        manifest = {"name": self.config["name"], "config_hash": "fixture", "axes": self.axes,
-                    "runs": self.runs, "config": self.config}
+        grid = self.config.get("grid", {})
+        manifest = {"name": self.config["name"], "file": f"configs/{self.config['name']}.json",
+                    "hash": "fixture", "config": self.config,
+                    "axes": [{"name": a, "values": grid[a]} for a in self.axes],
+                    "runs": [dict(r, index=i) for i, r in enumerate(self.runs)]}
         with open(os.path.join(self.path, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=2)
+        for run in self.runs:
+            folder = os.path.join(self.path, "runs", run["id"])
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump(self.resolved(run), f, indent=2)
+            summary = {"status": "ok", "first_nonfinite": None}
+            summary.update((summaries or {}).get(run["id"], {}))
+            with open(os.path.join(folder, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2)
         columns = {"runs": RUN_COLUMNS, "layers": LAYER_COLUMNS, "steps": STEP_COLUMNS,
                    "timesteps": TIMESTEP_COLUMNS, "histograms": HIST_COLUMNS}
         for name, rows in self.tables.items():
@@ -419,7 +447,8 @@ def case_mlp_overflow(root):
         f.add("steps", run, [0, None, 2.3 if ok else NAN, 0.9, 0.9, 1.0 if ok else INF, 0, 0.01,
                              None, None, 0.01])
         f.add("runs", run, ["ok", None, v, ratio, plf, None, 2.3 if ok else NAN, 0.9, None])
-    f.write()
+    f.write(summaries={f.runs[1]["id"]: {"first_nonfinite": {"step": 0, "layer": 9,
+                                                             "quantity": "preact"}}})
 
 
 def case_empty(root):

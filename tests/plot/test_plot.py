@@ -129,6 +129,9 @@ class PlotRuns(unittest.TestCase):
             self.assertIn(f"<h1>{case}</h1>", text)
             self.assertIn("<pre>", text)
             self.assertIn('class="v-', text)      # verdict colours in the runs table
+            if case == "mlp_overflow":             # where the NaN started (runs/<id>/summary.json)
+                self.assertIn("<td>step 0, layer 9, preact</td>", text)
+                self.assertIn("nonfinite", text)
 
     def test_embedded_figures_decode(self):
         for case, fmt, r in self.each():
@@ -252,6 +255,23 @@ class PlotHelpers(unittest.TestCase):
         self.assertEqual(edges, [(-1.0, 0.0), (0.0, 1.0)])
         self.assertEqual(list(counts), [10, 20])
         self.assertEqual(outside, 3 + 4 + 2 + 1)
+
+    def test_chi1_from_theory_json_and_axes_from_manifest_objects(self):
+        folder = os.path.join(self.tmp, "theoryjson")
+        self.write(folder, "manifest.json",
+                   '{"axes": [{"name": "model.init.sigma_w2", "values": [1, 2]}],'
+                   ' "runs": [{"id": "sigma_w2=2", "index": 1}, {"id": "sigma_w2=1", "index": 0}]}')
+        # no `repeat` column: the axes come from the manifest's {name, values} objects
+        self.write(folder, "runs.csv", "run,model.init.sigma_w2,per_layer_factor\n"
+                                       "sigma_w2=1,1,0.5\nsigma_w2=2,2,1.0\n")
+        self.write(folder, "theory.json", '{"runs": [{"run": "sigma_w2=1", "chi1": 0.5},'
+                                          ' {"run": "sigma_w2=2", "applies": false}]}')
+        exp = self.plot.Experiment(folder)
+        self.assertEqual(exp.axes, ["model.init.sigma_w2"])
+        self.assertEqual(exp.configs, [("2",), ("1",)])          # the manifest's order
+        chi = self.plot.theory_log_chi(exp)
+        self.assertEqual(list(chi), [("1",)])
+        self.assertAlmostEqual(chi[("1",)], -0.6931471805599453)
 
     def test_stale_figures_are_removed(self):
         folder = os.path.join(self.tmp, "stale")
