@@ -91,14 +91,28 @@ bool set_path(json& root, const std::vector<std::string>& comps, const json& val
   return true;
 }
 
-// Objects merge key by key; anything else replaces (a shorthand string replaces an object).
+// obj without key. (ordered_json's erase moves the later values without updating their parent
+// pointers, which JSON_DIAGNOSTICS asserts on in nlohmann 3.11.2: build a new object instead.)
+json without(const json& obj, const std::string& key) {
+  json out = json::object();
+  for (const auto& [k, v] : obj.items())
+    if (k != key) out[k] = v;
+  return out;
+}
+
+// JSON merge patch (RFC 7386): objects merge key by key, null removes a key (so a variant can
+// turn an mlp into an rnn: "depth": null), anything else replaces (a shorthand string replaces
+// an object). Every key that may be null has null as its default, so removing it is the same.
 void deep_merge(json& dst, const json& src) {
   for (const auto& [k, v] : src.items()) {
     auto it = dst.find(k);
-    if (v.is_object() && it != dst.end() && it->is_object())
+    if (v.is_null()) {
+      if (it != dst.end()) dst = without(dst, k);
+    } else if (v.is_object() && it != dst.end() && it->is_object()) {
       deep_merge(*it, v);
-    else
+    } else {
       dst[k] = v;
+    }
   }
 }
 
@@ -285,12 +299,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
   e.hash = hex16(hash_text(dump_compact(canonical_input(input))));
 
   // ---- axes ----
-  json base = input;
-  json grid;
-  if (auto it = base.find("grid"); it != base.end()) {
-    grid = *it;
-    base.erase("grid");
-  }
+  const json base = without(input, "grid");
+  const json grid = input.value("grid", json());
   if (!grid.is_null() && !grid.is_object())
     add("/grid", "expected an object {\"dotted.path\": [values, ...]}, found " +
                      config_value_text(grid));
@@ -345,9 +355,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
         }
         for (const char* key : {"grid", "repeats", "name"})
           if (v.contains(key)) add(fmt::format("{}/{}", vwhere, key), "not allowed in a variant");
-        json patch = v;
-        patch.erase("label");
-        leaves_of(patch, "", ai.leaves.back());
+        leaves_of(without(v, "label"), "", ai.leaves.back());
       }
       e.axes.push_back(std::move(axis));
       info.push_back(std::move(ai));
@@ -417,9 +425,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       const json& v = e.axes[k].values[pt.idx[k]];
       if (info[k].variants) {
         pt.point["variants"] = v.at("label");
-        json patch = v;
-        patch.erase("label");
-        deep_merge(cfg, patch);
+        deep_merge(cfg, without(v, "label"));
       } else {
         pt.point[e.axes[k].name] = v;
         std::string err;
@@ -428,6 +434,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
           if (seen.insert({m.path, m.message}).second) mapped.push_back(m);
         }
       }
+      cfg = config_normalize(cfg);  // a later axis may go into a shorthand this one set
     }
     if (auto n = cfg.find("name"); n == cfg.end() || *n == "") cfg["name"] = stem;
     pt.config = config_from_json(cfg, issues);

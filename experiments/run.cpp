@@ -23,11 +23,19 @@ static double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-static double median(std::vector<double> v) {
+double median_of(std::vector<double> v) {
   if (v.empty()) return nan_v;
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+std::string verdict_of(double ratio, double top_norm) {
+  if (top_norm == 0.0) return "dead";
+  if (!std::isfinite(ratio)) return "nonfinite";
+  if (ratio < 1e-2) return "vanishing";
+  if (ratio > 1e2) return "exploding";
+  return "stable";
 }
 
 std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe) {
@@ -191,6 +199,34 @@ template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::
   mlp_layer_rows(r.net, r.cache, r.grads, c.probe, step, r.out.layers, r.scratch);
   r.probe_times.push_back(seconds_since(tp));
 
+  if (c.probe.jacobian) {  // not part of probe_s (design §4.4): SVDs cost more than the probe
+    const Index ns = std::min<Index>(c.probe.jacobian_samples, r.px.cols());
+    Mat<double> J;
+    for (size_t l = 0; l < r.net.layers.size(); ++l) {
+      double sum = 0;
+      for (Index i = 0; i < ns; ++i) {
+        mlp_layer_jacobian(r.net, r.cache, l, i, J);
+        sum += singular_value_mean(J);
+      }
+      r.out.layers[first + l].jac_sv_mean = sum / static_cast<double>(ns);
+    }
+    if (step == 0 && r.net.layers.size() > 1) {
+      // Input–output Jacobian of the hidden stack: moments of its squared singular values.
+      double m1 = 0, m2 = 0;
+      for (Index i = 0; i < ns; ++i) {
+        mlp_io_jacobian(r.net, r.cache, i, J);
+        double a = 0, b = 0;
+        squared_sv_moments(J, a, b);
+        m1 += a / static_cast<double>(ns);
+        m2 += b / static_cast<double>(ns);
+      }
+      const double L = static_cast<double>(r.net.layers.size() - 1);
+      r.out.summary["jac_io"] = {{"m1", json_num(m1)}, {"m2", json_num(m2)},
+                                 {"var_over_L", json_num((m2 - m1 * m1) / L)},
+                                 {"samples", ns}};
+    }
+  }
+
   StepRow s;
   s.step = step;
   s.probe_loss = r.lossv.mean();
@@ -252,18 +288,7 @@ template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::
     sm["log_ratio_mean"] = k > 0 ? json_num(m) : json(nullptr);
     sm["log_ratio_var"] = k > 0 ? json_num(m2 / static_cast<double>(k)) : json(nullptr);
     sm["log_ratio_examples"] = k;
-    std::string verdict;
-    if (dL == 0.0)
-      verdict = "dead";
-    else if (!std::isfinite(ratio))
-      verdict = "nonfinite";
-    else if (ratio < 1e-2)
-      verdict = "vanishing";
-    else if (ratio > 1e2)
-      verdict = "exploding";
-    else
-      verdict = "stable";
-    sm["verdict"] = verdict;
+    sm["verdict"] = verdict_of(ratio, dL);
     if (c.probe.dump_tensors) dump_mlp_tensors(r, tensor_dir);
   }
 
@@ -289,15 +314,21 @@ template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::
   r.out.steps.push_back(s);
 }
 
-// Global L2 norm of all parameter gradients.
+// Global L2 norm of all parameter gradients (W, b and prelu slopes).
 template <class T> static double grads_norm(const MlpGrads<T>& g) {
   double s = 0;
   for (size_t l = 0; l < g.dW.size(); ++l) {
     const double a = stable_norm(g.dW[l].data(), g.dW[l].size());
     const double b = stable_norm(g.db[l].data(), g.db[l].size());
-    s += a * a + b * b;
+    s += a * a + b * b + g.dslope[l] * g.dslope[l];
   }
   return std::sqrt(s);
+}
+
+double clip_scale(double grad_norm, const std::optional<double>& clip_norm) {
+  // Pascanu et al. 2013, Algorithm 1: g ← (threshold/‖g‖)·g when ‖g‖ ≥ threshold.
+  if (!clip_norm || !(grad_norm > *clip_norm) || !std::isfinite(grad_norm)) return 1.0;
+  return *clip_norm / grad_norm;
 }
 
 template <class T> static RunResult run_mlp(const RunSpec& spec, const std::string& tensor_dir) {
@@ -328,6 +359,7 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
     for (auto& layer : r.velocity.layers) {
       layer.W.setZero();
       layer.b.setZero();
+      layer.slope = 0;
     }
   }
   double loss_sum = 0;
@@ -335,22 +367,24 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
   for (int64_t step = 1; step <= c.train.steps; ++step) {
     const auto ts = Clock::now();
     dataset_sample(r.data, Split::train, c.train.batch_size, r.bx, r.bt);
-    mlp_forward(r.net, r.bx, r.cache);
+    mlp_forward(r.net, r.bx, r.cache, &rng);  // rng: rrelu's training-time slopes
     loss_forward(c.loss, r.cache.a.back(), r.bt, r.lossv);
     loss_backward(c.loss, r.cache.a.back(), r.bt, r.dy);
     mlp_backward(r.net, r.cache, r.dy, r.grads);
     const double gnorm = grads_norm(r.grads);
-    double scale = 1.0;
-    const bool clip = c.train.clip_norm && gnorm > *c.train.clip_norm;
-    if (clip) scale = *c.train.clip_norm / gnorm;
+    const double scale = clip_scale(gnorm, c.train.clip_norm);
+    const bool clip = scale < 1.0;
     const T lr = static_cast<T>(c.train.lr), mu = static_cast<T>(c.train.momentum);
     const T sc = static_cast<T>(scale);
     for (size_t l = 0; l < r.net.layers.size(); ++l) {
-      auto& v = r.velocity.layers[l];
+      Layer<T>& v = r.velocity.layers[l];
+      Layer<T>& p = r.net.layers[l];
       v.W = mu * v.W + sc * r.grads.dW[l];
       v.b = mu * v.b + sc * r.grads.db[l];
-      r.net.layers[l].W -= lr * v.W;
-      r.net.layers[l].b -= lr * v.b;
+      p.W -= lr * v.W;
+      p.b -= lr * v.b;
+      v.slope = c.train.momentum * v.slope + scale * r.grads.dslope[l];  // prelu (0 otherwise)
+      p.slope -= c.train.lr * v.slope;
     }
     r.step_times.push_back(seconds_since(ts));
     const double batch_loss = r.lossv.mean();
@@ -384,10 +418,10 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
   sm["final_probe_error"] = json_num(last.probe_error);
   sm["final_test_error"] = last.test_error ? json_num(*last.test_error) : json(nullptr);
   sm["first_nonfinite"] = r.first_nonfinite;
-  sm["jac_io"] = nullptr;
+  if (!sm.contains("jac_io")) sm["jac_io"] = nullptr;
   sm["timing"] = {{"total_s", seconds_since(r.t0)},
-                  {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median(r.step_times))},
-                  {"probe_s_median", median(r.probe_times)}};
+                  {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median_of(r.step_times))},
+                  {"probe_s_median", median_of(r.probe_times)}};
   return std::move(r.out);
 }
 
@@ -397,9 +431,11 @@ RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir) {
   RunResult res;
   try {
     SubnormalGuard guard(flush);
-    if (c.model.type != ModelType::mlp) throw UsageError("model.type \"rnn\" is not available in this build");
-    res = c.precision == Precision::float32 ? run_mlp<float>(spec, tensor_dir)
-                                            : run_mlp<double>(spec, tensor_dir);
+    const bool f32 = c.precision == Precision::float32;
+    if (c.model.type == ModelType::rnn)
+      res = f32 ? run_rnn<float>(spec, tensor_dir) : run_rnn<double>(spec, tensor_dir);
+    else
+      res = f32 ? run_mlp<float>(spec, tensor_dir) : run_mlp<double>(spec, tensor_dir);
   } catch (const std::bad_alloc&) {
     res = RunResult{};
     res.status = "failed";

@@ -28,6 +28,7 @@ struct RunResult {
   std::vector<LayerRow> layers;
   std::vector<StepRow> steps;
   std::vector<HistRow> hists;
+  std::vector<TimestepRow> timesteps;  // RNN only
   json summary;               // summary.json
 };
 
@@ -37,6 +38,17 @@ std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig&
 // Runs spec; tensors (probe.dump_tensors) go to tensor_dir. Never throws for numerical trouble:
 // NaN/Inf are recorded; other errors give status "failed" with the reason.
 RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir);
+
+// The RNN run (experiments/run_rnn.cpp): same contract as the MLP run, plus timesteps.
+template <class T> RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir);
+
+// Shared by both runs: the median of timings, and the verdict rule of design §4.4.
+double median_of(std::vector<double> v);
+std::string verdict_of(double gradient_ratio, double top_norm);
+
+// Global-norm clipping (Pascanu's Algorithm 1): the factor that scales every gradient, 1 when
+// the norm is below the threshold (or no threshold is set).
+double clip_scale(double grad_norm, const std::optional<double>& clip_norm);
 
 // The provenance block of summary.json (version, commit, compiler, flags, ISA, BLAS).
 json provenance_json(const Config& c, bool flushed_subnormals);

@@ -118,6 +118,22 @@ static std::string hist_csv(const Experiment& e, const RunSpec& r, const RunResu
   return s;
 }
 
+static std::string timestep_csv(const Experiment& e, const RunSpec& r, const RunResult& res) {
+  const Precision p = r.config.precision;
+  std::string s = header(e, timestep_columns);
+  const auto lead = lead_cells(e, r);
+  for (const TimestepRow& x : res.timesteps) {
+    std::vector<std::string> c = lead;
+    c.push_back(std::to_string(x.step));
+    c.push_back(std::to_string(x.t));
+    for (double v : {x.h_norm, x.dh_norm, x.dz_norm}) c.push_back(num_text(v, p));
+    c.push_back(opt_text(x.dh_last_norm, p));
+    for (double v : {x.saturated_frac, x.dead_frac, x.grad_w_contrib_norm}) c.push_back(num_text(v, p));
+    s += csv_line(c);
+  }
+  return s;
+}
+
 static std::string json_cell(const json& v, Precision p) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
@@ -195,6 +211,7 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
   file_write_atomic(tmp + "/layers.csv", layer_csv(e, r, res));
   file_write_atomic(tmp + "/steps.csv", step_csv(e, r, res));
   if (!res.hists.empty()) file_write_atomic(tmp + "/histograms.csv", hist_csv(e, r, res));
+  if (!res.timesteps.empty()) file_write_atomic(tmp + "/timesteps.csv", timestep_csv(e, r, res));
   file_write_atomic(tmp + "/run.csv", run_csv(e, r, res.summary));
   fs::remove(tmp + "/lease.json");
   dir_fsync(tmp);

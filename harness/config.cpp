@@ -357,18 +357,10 @@ ActivationSpec read_activation(const json& v, const std::string& path, Issues& i
     return a;
   }
   const Reader r{&v, path, &issues};
-  const json* name = r.find("name");
-  if (!name) {
-    r.missing("name", "one of " + activation_names_list());
-    check_keys(r, [] {
-      Names k = {"name"};
-      k.insert(k.end(), all_activation_params.begin(), all_activation_params.end());
-      return k;
-    }());
-    return a;
-  }
-  std::optional<Activation> kind;
-  if (name->is_string()) kind = activation_from_name(name->get_ref<const std::string&>());
+  const json* name = r.find("name");  // absent: the default, so "model.activation.x" axes work
+  std::optional<Activation> kind = Activation::tanh;
+  if (name) kind = name->is_string() ? activation_from_name(name->get_ref<const std::string&>())
+                                     : std::nullopt;
   if (!kind) {
     // Reported at the activation itself, as the user may have written the shorthand.
     issues.push_back({path, fmt::format("unknown activation {}; expected one of {}",
@@ -484,7 +476,7 @@ InitSpec init_of(Init k) {
   return s;
 }
 
-InitSpec read_init(const json& v, const std::string& path, Issues& issues) {
+InitSpec read_init(const json& v, const std::string& path, Init def, Issues& issues) {
   InitSpec s;
   if (!v.is_object()) {
     issues.push_back(
@@ -492,16 +484,10 @@ InitSpec read_init(const json& v, const std::string& path, Issues& issues) {
     return s;
   }
   const Reader r{&v, path, &issues};
-  const json* name = r.find("name");
-  if (!name) {
-    r.missing("name", "one of " + init_names_list());
-    Names known = {"name"};
-    known.insert(known.end(), all_init_params.begin(), all_init_params.end());
-    check_keys(r, known);
-    return s;
-  }
-  std::optional<Init> kind;
-  if (name->is_string()) kind = init_from_name(name->get_ref<const std::string&>());
+  const json* name = r.find("name");  // absent: the key's default initializer
+  std::optional<Init> kind = def;
+  if (name)
+    kind = name->is_string() ? init_from_name(name->get_ref<const std::string&>()) : std::nullopt;
   if (!kind) {
     issues.push_back({path, fmt::format("unknown initializer {}; expected one of {}",
                                         found_text(*name), init_names_list())});
@@ -567,7 +553,7 @@ BiasSpec read_bias(const json& v, const std::string& path, Issues& issues) {
   const json* name = r.find("name");
   int kind = -1;
   if (!name) {
-    r.missing("name", "\"constant\" or \"gaussian\"");
+    kind = 0;  // constant
   } else if (name->is_string() && name->get_ref<const std::string&>() == "constant") {
     kind = 0;
   } else if (name->is_string() && name->get_ref<const std::string&>() == "gaussian") {
@@ -630,7 +616,7 @@ ActivationSpec read_activation_key(const Reader& r, std::string_view key) {
 
 InitSpec read_init_key(const Reader& r, std::string_view key, const InitSpec& def) {
   const json* v = r.find(key);
-  return v ? read_init(*v, at(r.path, key), *r.issues) : def;
+  return v ? read_init(*v, at(r.path, key), def.kind, *r.issues) : def;
 }
 
 // An mlp's hidden widths: "depth" × "width", or "hidden".

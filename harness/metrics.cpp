@@ -1,5 +1,6 @@
 #include "harness/metrics.h"
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 
@@ -87,6 +88,20 @@ template <class T> double zero_column_frac(const Mat<T>& m) {
   Index zero = 0;
   for (Index i = 0; i < m.cols(); ++i) zero += (m.col(i).array() == T(0)).all();
   return static_cast<double>(zero) / static_cast<double>(m.cols());
+}
+
+double singular_value_mean(const Mat<double>& J) {
+  const Mat<double> G = J.rows() <= J.cols() ? Mat<double>(J * J.transpose())
+                                             : Mat<double>(J.transpose() * J);
+  Eigen::SelfAdjointEigenSolver<Mat<double>> es(G, Eigen::EigenvaluesOnly);
+  return es.eigenvalues().cwiseMax(0.0).cwiseSqrt().mean();
+}
+
+void squared_sv_moments(const Mat<double>& J, double& m1, double& m2) {
+  const Mat<double> G = J * J.transpose();
+  const double n = static_cast<double>(J.rows());
+  m1 = G.trace() / n;
+  m2 = G.squaredNorm() / n;  // tr(G²) = ‖G‖_F² for symmetric G
 }
 
 // mean and population std of x in double (two passes: no cancellation).

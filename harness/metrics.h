@@ -30,6 +30,18 @@ struct LayerRow {
   int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
 };
 
+// One row of timesteps.csv (RNN, design §4.2), without the leading run columns.
+struct TimestepRow {
+  int64_t step = 0;
+  int t = 0;                        // 1..T
+  double h_norm = 0;                // per-example RMS of ‖h_t‖
+  double dh_norm = 0;               // per-example RMS of ‖∂ℓ/∂h_t‖
+  double dz_norm = 0;               // the same for z_t (comparable with an MLP's delta_norm)
+  std::optional<double> dh_last_norm;  // loss_at every_step: the part from the last step's loss
+  double saturated_frac = 0, dead_frac = 0;
+  double grad_w_contrib_norm = 0;   // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
+};
+
 // ---- building blocks (tested on hand-built cases) ----
 
 // sqrt(Σ x²), scaled so that it does not overflow or underflow for finite entries; NaN if any
@@ -49,6 +61,13 @@ template <class T> SaturationCounts saturation_counts(const Mat<T>& dphi, double
 
 // Fraction of columns (examples) that are exactly zero.
 template <class T> double zero_column_frac(const Mat<T>& m);
+
+// Mean singular value of J (over its min(rows, cols) singular values), from the eigenvalues of
+// the smaller Gram matrix (Glorot 2010 eq. 17 uses it on diag(φ'(z_l)) W_l).
+double singular_value_mean(const Mat<double>& J);
+// Moments of the squared singular values of J (the eigenvalues of J Jᵀ, J: (n_out, n_in)):
+// m1 = tr(JJᵀ)/n_out, m2 = tr((JJᵀ)²)/n_out.
+void squared_sv_moments(const Mat<double>& J, double& m1, double& m2);
 
 // ---- the probe ----
 

@@ -22,6 +22,7 @@ Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec
     const Index fan_out = l < L ? shape.hidden[l] : shape.outputs;
     const Index rows = fan_out * net.pieces(l);
     Layer<T>& layer = net.layers[l];
+    layer.slope = act.slope;
     layer.W.resize(rows, fan_in);
     layer.b.resize(rows);
     init_weights(l < L ? init : output_init, layer.W, rng);
@@ -33,7 +34,8 @@ Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec
 
 // ---- forward ----
 
-template <class T> void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c) {
+template <class T>
+void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_rng) {
   const size_t n = net.layers.size();  // L + 1
   const Index B = x.cols();
   c.a.resize(n + 1);
@@ -65,8 +67,25 @@ template <class T> void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache
             }
     }
     if (l + 1 < n) {
-      activation_forward(net.act, c.z[l], c.a[l + 1]);
-      activation_deriv(net.act, c.z[l], c.dphi[l]);
+      if (net.act.kind == Activation::prelu) {
+        ActivationSpec f = net.act;
+        f.slope = layer.slope;
+        activation_forward(f, c.z[l], c.a[l + 1]);
+        activation_deriv(f, c.z[l], c.dphi[l]);
+      } else {
+        activation_forward(net.act, c.z[l], c.a[l + 1]);
+        activation_deriv(net.act, c.z[l], c.dphi[l]);
+      }
+      if (train_rng && net.act.kind == Activation::rrelu) {
+        const bool paper = net.act.convention == RreluConvention::paper;
+        for (Index k = 0; k < c.z[l].size(); ++k) {
+          if (c.z[l](k) > T(0)) continue;
+          const double u = paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
+                                 : rng_uniform(*train_rng, net.act.lower, net.act.upper);
+          c.dphi[l](k) = static_cast<T>(u);
+          c.a[l + 1](k) = static_cast<T>(u) * c.z[l](k);
+        }
+      }
     } else {
       c.a[l + 1] = c.z[l];  // affine output
     }
@@ -85,6 +104,7 @@ void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, 
   g.db.resize(n);
   g.delta.resize(n);
   g.delta[n - 1] = dyhat;
+  g.dslope.assign(n, 0.0);
   for (size_t l = n; l-- > 0;) {
     const Layer<T>& layer = net.layers[l];
     const int k = net.pieces(l);
@@ -105,6 +125,41 @@ void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, 
     g.back.noalias() = layer.W.transpose() * (*d);
     g.delta[l - 1].resize(layer.W.cols(), B);
     g.delta[l - 1] = c.dphi[l - 1].cwiseProduct(g.back);
+    if (net.act.kind == Activation::prelu) {
+      // a = slope·z for z ≤ 0: ∂L/∂slope = (1/B) Σ_{i,j} [z ≤ 0] z · ∂ℓ_i/∂a
+      const Mat<T>& z = c.z[l - 1];
+      double s = 0;
+      for (Index k = 0; k < z.size(); ++k)
+        if (z(k) <= T(0)) s += static_cast<double>(z(k)) * static_cast<double>(g.back(k));
+      g.dslope[l - 1] = s / static_cast<double>(B);
+    }
+  }
+}
+
+// ---- Jacobians (probe.jacobian) ----
+
+template <class T>
+void mlp_layer_jacobian(const Mlp<T>& net, const MlpCache<T>& c, size_t l, Index i,
+                        Mat<double>& J) {
+  const Mat<T>& W = net.layers[l].W;
+  const Index fo = net.fan_out(l);
+  const bool hidden = l + 1 < net.layers.size();
+  J.resize(fo, W.cols());
+  for (Index j = 0; j < fo; ++j) {
+    const Index row = net.pieces(l) > 1 ? c.win[l](j, i) * fo + j : j;
+    const double d = hidden ? static_cast<double>(c.dphi[l](j, i)) : 1.0;
+    J.row(j) = d * W.row(row).template cast<double>();
+  }
+}
+
+template <class T>
+void mlp_io_jacobian(const Mlp<T>& net, const MlpCache<T>& c, Index i, Mat<double>& J) {
+  Mat<double> Jl, acc;
+  mlp_layer_jacobian(net, c, 0, i, J);
+  for (size_t l = 1; l + 1 < net.layers.size(); ++l) {
+    mlp_layer_jacobian(net, c, l, i, Jl);
+    acc.noalias() = Jl * J;
+    J.swap(acc);
   }
 }
 
@@ -112,8 +167,11 @@ void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, 
   template struct Mlp<T>;                                                                      \
   template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,         \
                               const InitSpec&, const BiasSpec&, Rng&);                         \
-  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&);                    \
-  template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&);
+  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*);                    \
+  template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&); \
+  template void mlp_layer_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, size_t, Index,        \
+                                      Mat<double>&);                                           \
+  template void mlp_io_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, Index, Mat<double>&);
 GL_MLP_INST(float)
 GL_MLP_INST(double)
 

@@ -19,6 +19,8 @@ namespace gl {
 template <class T> struct Layer {
   Mat<T> W;  // (pieces·fan_out, fan_in); pieces = 1 except for maxout hidden layers
   Vec<T> b;  // (pieces·fan_out)
+  double slope = 0;  // prelu: this layer's learned negative slope (one per layer, as PyTorch's
+                     // default nn.PReLU()); starts at the activation's slope
 };
 
 template <class T> struct Mlp {
@@ -41,6 +43,7 @@ template <class T> struct MlpGrads {
   std::vector<Mat<T>> dW;     // dW[l-1] = ∂L/∂W_l, L = mean_i ℓ_i
   std::vector<Vec<T>> db;     // db[l-1] = ∂L/∂b_l
   std::vector<Mat<T>> delta;  // delta[l-1] = δ_l = ∂ℓ_i/∂z_l per example (fan_out_l, B)
+  std::vector<double> dslope; // prelu: ∂L/∂slope_l per layer (0 for other activations)
   Mat<T> dk;                  // maxout scratch: δ scattered to the winning pieces
   Mat<T> back;                // scratch: W_lᵀ δ_l (fan_in_l, B)
 };
@@ -56,11 +59,23 @@ template <class T>
 Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec& init,
                 const InitSpec& output_init, const BiasSpec& bias, Rng& rng);
 
-// x: (inputs, B) → cache (ŷ = cache.a.back()).
-template <class T> void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& cache);
+// x: (inputs, B) → cache (ŷ = cache.a.back()). With train_rng (training steps), rrelu draws a
+// random negative slope per (unit, example) — U(lower, upper), or 1/U(1/upper, 1/lower) in the
+// paper's convention — instead of the fixed probe-time slope.
+template <class T>
+void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& cache, Rng* train_rng = nullptr);
 // dyhat: (outputs, B) per-example ∂ℓ_i/∂ŷ_i → grads (dW, db of the batch-mean loss; δ_l).
 template <class T>
 void mlp_backward(const Mlp<T>& net, const MlpCache<T>& cache, const Mat<T>& dyhat,
                   MlpGrads<T>& grads);
+
+// The layer Jacobian ∂a_l/∂a_{l-1} = diag(φ'(z_l)) W_l for example i (maxout: the winning
+// pieces' rows), in double: J is (fan_out_l, fan_in_l). l is the layer index (0-based).
+template <class T>
+void mlp_layer_jacobian(const Mlp<T>& net, const MlpCache<T>& cache, size_t l, Index i,
+                        Mat<double>& J);
+// The input–output Jacobian ∂a_L/∂x = D_L W_L ⋯ D_1 W_1 of the hidden stack for example i.
+template <class T>
+void mlp_io_jacobian(const Mlp<T>& net, const MlpCache<T>& cache, Index i, Mat<double>& J);
 
 }  // namespace gl

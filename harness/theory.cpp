@@ -16,20 +16,21 @@ namespace {
 constexpr double inf_v = std::numeric_limits<double>::infinity();
 constexpr double nan_d = std::numeric_limits<double>::quiet_NaN();
 
-constexpr double z_max = 10;         // rules cover z ∈ [−10, 10]: ∫_10^∞ z² Dz ≈ 8e-22
-constexpr double w_floor = 1e-12;    // narrowest panel next to a break (z units)
-constexpr double q_tiny = 1e-300;    // q below this is evaluated as q → 0+
-constexpr double q_huge = 1e300;     // q above this is evaluated as q → ∞
-constexpr double u_inf = 1e300;      // stands for u = ±∞
+constexpr double z_max = 10;       // rules cover z ∈ [−10, 10]: ∫_10^∞ z² Dz ≈ 8e-22
+constexpr double w_floor = 1e-12;  // narrowest panel next to a break (z units)
+constexpr double w_max = 2;        // widest panel (z units); 20-point GL on it: ~1e-24 relative
+constexpr double q_tiny = 1e-300;  // q below this is evaluated as q → 0+
+constexpr double q_huge = 1e300;   // q above this is evaluated as q → ∞
+constexpr double u_inf = 1e300;    // stands for u = ±∞
 constexpr int legendre_nodes = 20;
-constexpr int hermite_nodes = 20;    // identity: integrands are polynomials of degree ≤ 4
+constexpr int hermite_nodes = 20;  // identity: integrands are polynomials of degree ≤ 4
 
 double normal_pdf(double z) { return 0.39894228040143267794 * std::exp(-0.5 * z * z); }
 
 void check_applies(const ActivationSpec& f) {
   if (!theory_applies(f))
-    throw std::invalid_argument(fmt::format("mean-field theory does not apply to {}",
-                                            activation_name(f.kind)));
+    throw std::invalid_argument(
+        fmt::format("mean-field theory does not apply to {}", activation_name(f.kind)));
 }
 
 // Eigenvalues and first eigenvector components of the symmetric tridiagonal Jacobi matrix of an
@@ -79,12 +80,12 @@ double activation_width(const ActivationSpec& f) {
   return f.kind == Activation::softplus && f.beta > 0 ? 1.0 / f.beta : 1.0;
 }
 
-// Edges of panels on [a, b] (a itself already pushed): geometric widths w0, 2w0, .. up to 1 away
-// from each graded end, then unit panels.
+// Edges of panels on [a, b] (a itself already pushed): geometric widths w0, 2w0, .. up to w_max
+// away from each graded end, then panels of width ≤ w_max.
 void segment_edges(double a, double b, bool grade_a, bool grade_b, double w0,
                    std::vector<double>& e) {
   if (!grade_a && !grade_b) {
-    const int n = std::max(1, static_cast<int>(std::ceil(b - a)));
+    const int n = std::max(1, static_cast<int>(std::ceil((b - a) / w_max)));
     for (int k = 1; k < n; ++k) e.push_back(a + (b - a) * k / n);
     e.push_back(b);
     return;
@@ -95,7 +96,7 @@ void segment_edges(double a, double b, bool grade_a, bool grade_b, double w0,
     while (x + w < m) {
       x += w;
       e.push_back(x);
-      w = std::min(2 * w, 1.0);
+      w = std::min(2 * w, w_max);
     }
     e.push_back(m);
   }
@@ -105,7 +106,7 @@ void segment_edges(double a, double b, bool grade_a, bool grade_b, double w0,
     while (x - w > m) {
       x -= w;
       e.push_back(x);
-      w = std::min(2 * w, 1.0);
+      w = std::min(2 * w, w_max);
     }
     std::reverse(e.begin() + static_cast<std::ptrdiff_t>(start), e.end());
     e.push_back(b);
@@ -145,7 +146,8 @@ void rule_piecewise(std::vector<double>& breaks, double w0, std::vector<double>&
 
 // Root of F on [a, b] given F(a), F(b) of opposite signs (or one zero): Brent's method (inverse
 // quadratic interpolation, secant, bisection as a safeguard), to |b − a| ≤ 2 eps |b| + tol.
-template <class F> double root_brent(F&& fn, double a, double b, double fa, double fb, double tol) {
+template <class F>
+double root_brent(F&& fn, double a, double b, double fa, double fb, double tol) {
   if (fa == 0) return a;
   if (fb == 0) return b;
   double c = a, fc = fa, d = b - a, e = d;
@@ -156,8 +158,12 @@ template <class F> double root_brent(F&& fn, double a, double b, double fa, doub
       d = e = b - a;
     }
     if (std::abs(fc) < std::abs(fb)) {
-      a = b; b = c; c = a;
-      fa = fb; fb = fc; fc = fa;
+      a = b;
+      b = c;
+      c = a;
+      fa = fb;
+      fb = fc;
+      fc = fa;
     }
     const double tol1 = 2 * std::numeric_limits<double>::epsilon() * std::abs(b) + 0.5 * tol;
     const double xm = 0.5 * (c - b);
@@ -269,7 +275,8 @@ double gauss_expect2(const ActivationSpec& f, double q11, double q22, double c,
     for (double k : kinks) breaks.push_back((k / s2 - c * z1) / sc);
     rule_piecewise(breaks, w_in, edges, inner);
     double hs = 0;
-    for (size_t j = 0; j < inner.x.size(); ++j) hs += inner.w[j] * h(s2 * (c * z1 + sc * inner.x[j]));
+    for (size_t j = 0; j < inner.x.size(); ++j)
+      hs += inner.w[j] * h(s2 * (c * z1 + sc * inner.x[j]));
     sum += outer.w[i] * gi * hs;
   }
   return sum;
@@ -312,9 +319,12 @@ double theory_qmap_slope(const ActivationSpec& f, double sigma_w2, double q) {
   check_applies(f);
   if (q > q_huge) return theory_chi(f, sigma_w2, q);  // V is asymptotically linear
   const GaussRule r = gauss_rule(f, q);
-  // ∂/∂q E[φ(√q z)²] = E[φ φ′ z]/√q = E[φ(u) φ′(u) u]/q, u ~ N(0, q).
+  // ∂/∂q E[φ(√q z)²] = E[φ φ′ z]/√q = E[φ(u) φ′(u) u]/q, u ~ N(0, q). For q < 1, subtracting the
+  // constant φ(0)φ′(0) (E[u] = 0) removes an odd part of size √q that would cancel only to
+  // rounding; for large q it would add one (φφ′ → 0 in the tails of a saturating φ).
+  const double c0 = q < 1 ? activation_value(f, 0.0) * activation_deriv(f, 0.0) : 0.0;
   const double e = gauss_expect(
-      r, [&](double u) { return activation_value(f, u) * activation_deriv(f, u) * u; });
+      r, [&](double u) { return (activation_value(f, u) * activation_deriv(f, u) - c0) * u; });
   return sigma_w2 * e / std::max(q, q_tiny);
 }
 
@@ -346,6 +356,9 @@ double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, 
     if (slope < 1) return sigma_b2 / (1 - slope);
     return sigma_b2 == 0 && q_start == 0 ? 0.0 : inf_v;
   }
+
+  // z ≡ 0 stays 0 when nothing lifts it (literally: no bias and φ(0) = 0).
+  if (q_start == 0 && sigma_b2 == 0 && activation_value(f, 0.0) == 0) return 0.0;
 
   // F(q) = V(q) − q; |F| within quadrature noise of the larger term counts as 0.
   auto F = [&](double q) { return theory_qmap(f, sigma_w2, sigma_b2, q) - q; };
@@ -383,7 +396,7 @@ double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, 
 double theory_c_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_star) {
   check_applies(f);
   if (!(q_star >= 0 && q_star <= q_huge)) return nan_d;
-  if (theory_chi(f, sigma_w2, q_star) <= 1) return 1.0;
+  if (theory_chi(f, sigma_w2, q_star) <= 1 + 1e-12) return 1.0;  // ordered or critical
   // Chaotic: C(1) = 1 is unstable (C′(1) = χ₁ > 1), so G(c) = C(c) − c < 0 just below 1, and
   // G(0) = (σ_w² E[φ]² + σ_b²)/q* ≥ 0. Ascend to the first sign change; stop at 1 − 1e-8, where
   // |G| ≈ (χ₁ − 1)·1e-8 meets the 2-D quadrature noise.
@@ -458,7 +471,8 @@ std::string theory_table(const TheoryLayers& t) {
   std::string s = fmt::format("{:>5}  {:>13}  {:>13}\n", "layer", "q", "chi");
   for (size_t l = 0; l < t.q.size(); ++l) {
     if (l < t.chi.size())
-      fmt::format_to(std::back_inserter(s), "{:>5}  {:>13.6e}  {:>13.6e}\n", l + 1, t.q[l], t.chi[l]);
+      fmt::format_to(std::back_inserter(s), "{:>5}  {:>13.6e}  {:>13.6e}\n", l + 1, t.q[l],
+                     t.chi[l]);
     else
       fmt::format_to(std::back_inserter(s), "{:>5}  {:>13.6e}  {:>13}\n", l + 1, t.q[l], "-");
   }

@@ -9,7 +9,10 @@
 //   χ_l = σ_w,l+1² E_z[φ′(√q_l z)²]  (= E‖δ_l‖² / E‖δ_{l+1}‖², exact for any widths).
 //
 // Accuracy: every expectation here is within 1e-10 relative (1e-14 absolute where the value is
-// tiny) for every activation and any q in [0, 1e300]; tests/test_theory.cpp measures ~1e-14.
+// tiny) for every activation and any q in [0, 1e300]; tests/test_theory.cpp measures ≤ 1.2e-14
+// (1-D, q ≤ 400, against Simpson) and ≤ 3e-15 (2-D, against closed forms). Panels stop
+// shrinking at 1e-12 in z, so above q ~ 1e24 a feature of φ narrower than that (tanh′² at
+// q = 1e40, a value ~1e-21) is only absolute-accurate.
 // q = 0 means the limit q → 0+ (so relu′ at q = 0 averages to ½, not relu′(0) = 0).
 #pragma once
 
@@ -34,12 +37,15 @@ GaussRule gauss_hermite(int n);
 
 // A rule for u ~ N(0, q), for integrands built from f: φ(u), φ′(u), their products and powers of u.
 // Piecewise: composite 20-point Gauss–Legendre on z = u/√q ∈ [−10, 10] (the cut tail is < 1e-21
-// relative), split at f's kinks and at 0 and refined geometrically towards them down to the width
-// on which φ varies; Gauss–Hermite for identity (polynomial integrands). q = +inf gives the q → ∞
-// limit of integrands with limits at ±∞: x = ±1e300, w = ½.
+// relative), split at f's kinks and at 0, panels ≤ 2 wide and refined geometrically towards the
+// breaks down to the width on which φ varies (1/√q, or 1/(β√q) for softplus; ≥ 1e-12);
+// Gauss–Hermite (20 nodes) for identity, whose integrands are polynomials. (Gauss–Hermite alone
+// does not do for the others: tanh′² at q = 4 is off by 3e-4 with 100 nodes.) q = +inf gives the q
+// → ∞ limit of integrands with limits at ±∞: x = ±1e300, w = ½.
 GaussRule gauss_rule(const ActivationSpec& f, double q);
 
-template <class G> double gauss_expect(const GaussRule& r, G&& g) {
+template <class G>
+double gauss_expect(const GaussRule& r, G&& g) {
   double s = 0;
   for (size_t i = 0; i < r.x.size(); ++i) s += r.w[i] * g(r.x[i]);
   return s;
@@ -49,7 +55,8 @@ template <class G> double gauss_expect(const GaussRule& r, G&& g) {
 // c ∈ [−1, 1]; g and h are smooth between f's kinks (φ, φ′ of f). Iterated piecewise rules: the
 // inner one (over z2) is split where u2 crosses a kink, for each outer node.
 double gauss_expect2(const ActivationSpec& f, double q11, double q22, double c,
-                     const std::function<double(double)>& g, const std::function<double(double)>& h);
+                     const std::function<double(double)>& g,
+                     const std::function<double(double)>& h);
 
 // ---- per layer ----
 
@@ -77,7 +84,8 @@ TheoryLayers theory_layers(const TheoryInput& in);
 // ---- i.i.d. layers with one (σ_w², σ_b²) ----
 
 // V(q) = σ_w² E[φ(√q z)²] + σ_b² and its slope ∂V/∂q = σ_w² E[φ(√q z) φ′(√q z) z]/√q
-// (valid for piecewise φ; at q = 0 the limit, σ_w² (φ′(0−)² + φ′(0+)²)/2 when φ(0) = 0).
+// (valid for piecewise φ; at q = 0 the limit, σ_w² (φ′(0−)² + φ′(0+)²)/2 when φ(0) = 0). Where
+// φ(0)φ′(0) ≠ 0 (sigmoid, softplus) the slope loses accuracy as eps/√q below q ~ 1e-12.
 double theory_qmap(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q);
 double theory_qmap_slope(const ActivationSpec& f, double sigma_w2, double q);
 // σ_w² E[φ′(√q z)²]: χ at mean square q (χ₁ at q = q*; the q → ∞ limit at q = +inf).
@@ -85,33 +93,44 @@ double theory_chi(const ActivationSpec& f, double sigma_w2, double q);
 // The correlation map C(c) = (σ_w² E[φ(u1) φ(u2)] + σ_b²)/q with q11 = q22 = q; C(1) = V(q)/q.
 double theory_cmap(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q, double c);
 
-// The fixed point q* = V(q*) that the iteration q ← V(q) reaches from q_start (Brent's method on
-// V(q) − q, bracketed by stepping ×16 up or ÷64 down from q_start, so slow convergence near
-// criticality costs nothing). 0 when q → 0 (tanh, σ_b² = 0, σ_w² ≤ 1); +inf when the map diverges
-// (ReLU with σ_w² > 2, or = 2 with σ_b² > 0); q_start itself when V(q) ≡ q (ReLU He with σ_b² = 0,
-// linear with σ_w² = 1). |V(q) − q| ≤ 1e-13 max(V, q) counts as 0 (quadrature noise).
-double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_start = 1.0);
+// The fixed point q* = V(q*) that the iteration q ← V(q) reaches from q_start. Positively
+// homogeneous φ (identity, relu, leaky_relu, prelu, rrelu: V(q) = σ_w² (1 + a²)/2 q + σ_b²) in
+// closed form; otherwise Brent's method on V(q) − q, bracketed by stepping ×16 up or ÷64 down from
+// q_start, so slow convergence near criticality costs nothing.
+//   0      when the iteration goes to 0 (tanh, σ_b² = 0, σ_w² ≤ 1), or q_start = 0 with σ_b² = 0
+//          and φ(0) = 0 (z ≡ 0 stays 0);
+//   +inf   when the map diverges (ReLU with σ_w² > 2, or = 2 with σ_b² > 0), and when q would pass
+//          1e13·max(1, q_start, σ_w², σ_b²) (ELU, GELU, softplus at σ_w² ≥ 2: V(q) − q stays
+//          O(1) while q grows, not resolved beyond that);
+//   q_start when V(q) ≡ q (ReLU He with σ_b² = 0, linear with σ_w² = 1), or |V(q_start) − q_start|
+//          ≤ 1e-13 max(V, q) (quadrature noise; at criticality this can leave a q_start ≲ 1e-13
+//          where the exact iteration creeps to 0).
+double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2,
+                     double q_start = 1.0);
 
-// The stable fixed point c* of the correlation map at q*: 1 in the ordered phase (χ₁ ≤ 1) and
-// where c* < 1 is too close to 1 to resolve (χ₁ − 1 ≲ 1e-6); else the root in [0, 1) (Brent).
+// The stable fixed point c* of the correlation map at q*: 1 in the ordered phase (χ₁ ≤ 1 + 1e-12)
+// and where c* < 1 is too close to 1 to resolve (χ₁ − 1 ≲ 1e-6); else the root in [0, 1) (Brent).
 // NaN if q* is not finite.
 double theory_c_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_star);
 
-// The σ_w² ∈ (0, 100] with χ₁(σ_w², σ_b²) = 1 (bisection to 1e-14 relative, q* from q_start);
-// NaN if χ₁(100) < 1 (e.g. binary_step). For ReLU it is 2 for every σ_b² (with σ_b² > 0 its q* is
-// +inf there).
+// The σ_w² ∈ (0, 100] with χ₁(σ_w², σ_b²) = 1 (bisection to 1e-14 relative, q* from q_start;
+// χ₁ ≥ 1 − 1e-14 counts as reached, so a χ₁ that only touches 1, as tanh's at σ_b² = 0, gives its
+// touching point); NaN if χ₁(100) < 1 (e.g. binary_step). For ReLU it is 2 for every σ_b² (with
+// σ_b² > 0 its q* is +inf there); likewise 2 for softplus.
 double theory_sigma_w2_crit(const ActivationSpec& f, double sigma_b2, double q_start = 1.0);
 
 // The depth scale of a per-layer factor x: −1/ln x, signed (x > 1, growth, gives a negative
 // scale); +inf when |ln x| < 1e-12, 0 when x = 0, NaN when x < 0 or NaN.
 double depth_scale(double x);
 
+// Depth scales follow depth_scale (signed); ξ_q and ξ_c are NaN when q* = +inf. ξ_c ≥ 0 (c* is
+// stable); ξ_∇ < 0 in the chaotic phase (gradients grow).
 struct TheoryFixed {
   double q_star = 0;         // see theory_q_star
   double chi1 = 0;           // σ_w² E[φ′(√q* z)²]
-  double xi_q = 0;           // depth_scale(∂V/∂q at q*); NaN if q* = +inf
-  double xi_c = 0;           // depth_scale(σ_w² E[φ′(u1*) φ′(u2*)]) at c*; ≥ 0; NaN if q* = +inf
-  double xi_grad = 0;        // depth_scale(χ₁): < 0 in the chaotic phase (gradients grow)
+  double xi_q = 0;           // depth_scale(∂V/∂q at q*)
+  double xi_c = 0;           // depth_scale(σ_w² E[φ′(u1*) φ′(u2*)]) at c*
+  double xi_grad = 0;        // depth_scale(χ₁)
   double sigma_w2_crit = 0;  // for this σ_b², see theory_sigma_w2_crit
   double c_star = 1;         // see theory_c_star (not in theory.json, design §4.3)
 };

@@ -332,6 +332,23 @@ TEST(Config, OutputInitDefaultsToInit) {
   EXPECT_EQ(d.model.output_init.kind, Init::lecun_normal);
 }
 
+TEST(Config, ObjectsWithoutANameTakeTheDefault) {
+  // So that an axis such as "model.init.gain" works on a config that gives no init.
+  const Config c = valid(R"({"model": {"depth": 1, "width": 2, "init": {"gain": 2},
+                                       "activation": {}, "bias_init": {"value": 0.5}}})");
+  EXPECT_EQ(c.model.init.kind, Init::glorot_uniform);
+  EXPECT_EQ(c.model.init.gain, 2.0);
+  EXPECT_EQ(c.model.activation.kind, Activation::tanh);
+  EXPECT_EQ(c.model.bias_init.value, 0.5);
+  const Config d = valid(R"({"model": {"depth": 1, "width": 2, "init": "he_normal",
+                                       "output_init": {"gain": 3}}})");
+  EXPECT_EQ(d.model.output_init.kind, Init::he_normal);
+  EXPECT_EQ(d.model.output_init.gain, 3.0);
+  const Config r = valid(R"({"model": {"type": "rnn", "width": 2, "length": 3,
+                                       "recurrent_init": {"gain": 1.1}}})");
+  EXPECT_EQ(r.model.recurrent_init.kind, Init::orthogonal);
+}
+
 TEST(Config, AliasesResolveToCanonicalNames) {
   const Config c = valid(R"({"model": {"depth": 1, "width": 2, "activation": "silu",
                                        "init": "xavier_uniform", "output_init": "kaiming_normal"}})");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "harness/io.h"
+#include "harness/init.h"
 #include "harness/metrics.h"
 
 using namespace gl;
@@ -95,4 +96,20 @@ TEST(Output, NumbersCsvAndJson) {
   EXPECT_EQ(csv_line({"a", "b,c", "d\"e"}), "a,\"b,c\",\"d\"\"e\"\n");
   EXPECT_EQ(json_num(INFINITY), "inf");
   EXPECT_EQ(json_num(2.5), 2.5);
+}
+
+TEST(Metrics, JacobianOfAnOrthogonalLinearLayerHasMeanSingularValueEqualToTheGain) {
+  InitSpec s;
+  s.kind = Init::orthogonal;
+  s.gain = 1.7;
+  Mat<double> W(40, 60);
+  Rng r = rng_make(2);
+  init_weights(s, W, r);
+  EXPECT_NEAR(singular_value_mean(W), 1.7, 1e-12);
+  double m1 = 0, m2 = 0;
+  squared_sv_moments(W, m1, m2);  // every squared singular value is 1.7²
+  EXPECT_NEAR(m1, 1.7 * 1.7, 1e-12);
+  EXPECT_NEAR(m2, std::pow(1.7, 4), 1e-11);
+  // diag(d) W with d = 0.5 everywhere scales every singular value by 0.5.
+  EXPECT_NEAR(singular_value_mean(Mat<double>(0.5 * W)), 0.85, 1e-12);
 }

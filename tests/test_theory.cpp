@@ -122,7 +122,7 @@ TEST(Theory, GaussHermiteMoments) {
     EXPECT_NEAR(moment(2), 1.0, 1e-12) << n;
     EXPECT_NEAR(moment(3), 0.0, 1e-12) << n;
     EXPECT_NEAR(moment(4), 3.0, 1e-12) << n;
-    if (n >= 4) EXPECT_NEAR(moment(6), 15.0, 1e-12) << n;
+    EXPECT_NEAR(moment(6), 15.0, 1e-12) << n;  // n ≥ 4: degree 6 ≤ 2n − 1
   }
   // Degree 2n − 1 is the limit: 2n is not exact.
   const GaussRule r2 = gauss_hermite(2);
@@ -152,14 +152,17 @@ TEST(Theory, ReluAndLeakySquareAreHalfQ) {
   ActivationSpec leaky = spec_of(Activation::leaky_relu);
   leaky.slope = 0.3;
   for (double q : {0.0, 1e-200, 1e-6, 0.3, 1.0, 7.0, 1e4, 1e12, 1e200}) {
-    EXPECT_TRUE(close(e_rule(relu, q, [&](double u) { return std::pow(activation_value(relu, u), 2); }),
-                      q / 2, 1e-12, 0))
+    // q = 0 is evaluated as q = 1e-300 (the q → 0+ limit): an absolute 1e-300 from 0.
+    EXPECT_TRUE(
+        close(e_rule(relu, q, [&](double u) { return std::pow(activation_value(relu, u), 2); }),
+              q / 2, 1e-12, 1e-299))
         << q;
-    EXPECT_TRUE(close(e_rule(leaky, q, [&](double u) { return std::pow(activation_value(leaky, u), 2); }),
-                      q * (1 + 0.09) / 2, 1e-12, 0))
+    EXPECT_TRUE(
+        close(e_rule(leaky, q, [&](double u) { return std::pow(activation_value(leaky, u), 2); }),
+              q * (1 + 0.09) / 2, 1e-12, 1e-299))
         << q;
-    EXPECT_TRUE(close(e_rule(relu, q, [&](double u) { return activation_deriv(relu, u); }), 0.5,
-                      1e-13))
+    EXPECT_TRUE(
+        close(e_rule(relu, q, [&](double u) { return activation_deriv(relu, u); }), 0.5, 1e-13))
         << q;
   }
 }
@@ -173,9 +176,12 @@ TEST(Theory, PiecewiseClosedFormsAndSimpson) {
     // relu6′² = 1 on 0 < z ≤ b: Φ(b) − ½. relu6² = q z² on (0, b), 36 above b.
     const double r6d = cdf(b) - 0.5;
     const double r62 = q * (cdf(b) - 0.5 - b * pdf(b)) + 36 * cdf(-b);
-    const double e_ht2 = e_rule(ht, q, [&](double u) { return std::pow(activation_value(ht, u), 2); });
-    const double e_r6d = e_rule(r6, q, [&](double u) { return std::pow(activation_deriv(r6, u), 2); });
-    const double e_r62 = e_rule(r6, q, [&](double u) { return std::pow(activation_value(r6, u), 2); });
+    const double e_ht2 =
+        e_rule(ht, q, [&](double u) { return std::pow(activation_value(ht, u), 2); });
+    const double e_r6d =
+        e_rule(r6, q, [&](double u) { return std::pow(activation_deriv(r6, u), 2); });
+    const double e_r62 =
+        e_rule(r6, q, [&](double u) { return std::pow(activation_value(r6, u), 2); });
     EXPECT_TRUE(close(e_ht2, ht2)) << "hard_tanh q=" << q;
     EXPECT_TRUE(close(e_r6d, r6d)) << "relu6' q=" << q;
     EXPECT_TRUE(close(e_r62, r62)) << "relu6 q=" << q;
@@ -211,9 +217,8 @@ TEST(Theory, EveryActivationMatchesSimpson) {
       const std::array<double, 3> got = {
           gauss_expect(r, [&](double u) { return std::pow(activation_value(f, u), 2); }),
           gauss_expect(r, [&](double u) { return std::pow(activation_deriv(f, u), 2); }),
-          gauss_expect(r, [&](double u) {
-            return activation_value(f, u) * activation_deriv(f, u) * u;
-          })};
+          gauss_expect(
+              r, [&](double u) { return activation_value(f, u) * activation_deriv(f, u) * u; })};
       for (size_t k = 0; k < 3; ++k) {
         EXPECT_TRUE(close(got[k], ref[k]))
             << activation_name(f.kind) << " q=" << q << " integrand " << k;
@@ -228,10 +233,15 @@ TEST(Theory, EveryActivationMatchesSimpson) {
 
 TEST(Theory, LargeQUsesTheScaleOfTheNonlinearity) {
   // For q → ∞: E[tanh′(u)²] = ∫ sech⁴ du / √(2πq) · (1 + O(1/q)) = (4/3)/√(2πq).
+  // Panels stop shrinking at 1e-12 in z, so beyond q = 1e24 the tiny value is only
+  // absolute-accurate.
   const ActivationSpec th = spec_of(Activation::tanh);
-  for (double q : {1e16, 1e24, 1e40}) {
+  for (double q : {1e16, 1e20, 1e24, 1e40, 1e100}) {
     const double e = e_rule(th, q, [&](double u) { return std::pow(activation_deriv(th, u), 2); });
-    EXPECT_TRUE(close(e, (4.0 / 3) / std::sqrt(2 * std::numbers::pi * q), 1e-10, 0)) << q;
+    EXPECT_TRUE(close(e, (4.0 / 3) / std::sqrt(2 * std::numbers::pi * q), q <= 1e24 ? 1e-10 : 0))
+        << q;
+    const double e2 = e_rule(th, q, [&](double u) { return std::pow(activation_value(th, u), 2); });
+    EXPECT_TRUE(close(e2, 1 - 2 / std::sqrt(2 * std::numbers::pi * q))) << q;
   }
   // Medium-large q against the graded Simpson reference.
   for (double q : {1e4, 1e8}) {
@@ -243,11 +253,11 @@ TEST(Theory, LargeQUsesTheScaleOfTheNonlinearity) {
         },
         {0.0}, 0.5 / s, 2000);
     const GaussRule r = gauss_rule(th, q);
-    EXPECT_TRUE(close(gauss_expect(r, [&](double u) { return std::pow(activation_value(th, u), 2); }),
-                      ref[0]))
+    EXPECT_TRUE(close(
+        gauss_expect(r, [&](double u) { return std::pow(activation_value(th, u), 2); }), ref[0]))
         << q;
-    EXPECT_TRUE(close(gauss_expect(r, [&](double u) { return std::pow(activation_deriv(th, u), 2); }),
-                      ref[1]))
+    EXPECT_TRUE(close(
+        gauss_expect(r, [&](double u) { return std::pow(activation_deriv(th, u), 2); }), ref[1]))
         << q;
   }
   // q = +inf: the limits at ±∞.
@@ -281,24 +291,30 @@ TEST(Theory, TwoDimensionalExpectation) {
   // ReLU: the arc-cosine kernels (Cho & Saul), with q11 ≠ q22 and c up to 1 − 1e-9.
   const ActivationSpec relu = spec_of(Activation::relu);
   const double pi = std::numbers::pi;
+  double worst = 0;
   for (double c : {-1.0, -0.9, -0.3, 0.0, 0.2, 0.7, 0.99, 1 - 1e-6, 1 - 1e-9, 1.0}) {
     for (auto [q1, q2] : {std::pair{1.0, 1.0}, std::pair{0.3, 5.0}, std::pair{1e-3, 1e3}}) {
       const double th = std::acos(c), sn = std::sqrt((1 - c) * (1 + c));
       const double k1 = std::sqrt(q1 * q2) / (2 * pi) * (sn + (pi - th) * c);
       const double k0 = (pi - th) / (2 * pi);
-      EXPECT_TRUE(close(gauss_expect2(relu, q1, q2, c, phi_of(relu), phi_of(relu)), k1))
-          << "c=" << c << " q=" << q1 << "," << q2;
-      EXPECT_TRUE(close(gauss_expect2(relu, q1, q2, c, dphi_of(relu), dphi_of(relu)), k0))
-          << "c=" << c << " q=" << q1 << "," << q2;
+      const double e1 = gauss_expect2(relu, q1, q2, c, phi_of(relu), phi_of(relu));
+      const double e0 = gauss_expect2(relu, q1, q2, c, dphi_of(relu), dphi_of(relu));
+      EXPECT_TRUE(close(e1, k1)) << "c=" << c << " q=" << q1 << "," << q2;
+      EXPECT_TRUE(close(e0, k0)) << "c=" << c << " q=" << q1 << "," << q2;
+      if (k1 > 0) worst = std::max(worst, std::abs(e1 / k1 - 1));
+      if (k0 > 0) worst = std::max(worst, std::abs(e0 / k0 - 1));
     }
   }
+  std::printf("[ info ] worst relative error of the 2-D arc-cosine kernels: %.2e\n", worst);
   // ∂/∂c E[φ(u1) φ(u2)] = q E[φ′(u1) φ′(u2)] (q11 = q22 = q): the identity behind ξ_c.
-  for (Activation a : {Activation::tanh, Activation::relu6, Activation::hard_tanh, Activation::elu}) {
+  for (Activation a :
+       {Activation::tanh, Activation::relu6, Activation::hard_tanh, Activation::elu}) {
     const ActivationSpec f = spec_of(a);
     const double q = 2.5, h = 1e-4;
     for (double c : {-0.4, 0.3, 0.8}) {
       const double fd = (gauss_expect2(f, q, q, c + h, phi_of(f), phi_of(f)) -
-                         gauss_expect2(f, q, q, c - h, phi_of(f), phi_of(f))) / (2 * h);
+                         gauss_expect2(f, q, q, c - h, phi_of(f), phi_of(f))) /
+                        (2 * h);
       EXPECT_NEAR(fd, q * gauss_expect2(f, q, q, c, dphi_of(f), dphi_of(f)), 1e-7)
           << activation_name(a) << " c=" << c;
     }
@@ -316,9 +332,12 @@ TEST(Theory, Chi1ReluAndLeaky) {
       const double qs = theory_q_star(relu, sw2, sb2);
       EXPECT_NEAR(theory_chi(relu, sw2, qs), sw2 / 2, 1e-12 * sw2) << sw2 << " " << sb2;
       const double ql = theory_q_star(leaky, sw2, sb2);
-      EXPECT_NEAR(theory_chi(leaky, sw2, ql), sw2 * (1 + 0.04) / 2, 1e-12 * sw2) << sw2 << " " << sb2;
+      EXPECT_NEAR(theory_chi(leaky, sw2, ql), sw2 * (1 + 0.04) / 2, 1e-12 * sw2)
+          << sw2 << " " << sb2;
       // Closed form of q*: V(q) = σ_w² q/2 + σ_b².
-      if (sw2 < 2) EXPECT_NEAR(qs, sb2 / (1 - sw2 / 2), 1e-12 * (1 + qs));
+      if (sw2 < 2) {
+        EXPECT_NEAR(qs, sb2 / (1 - sw2 / 2), 1e-12 * (1 + qs));
+      }
     }
   }
   const TheoryFixed t = theory_fixed(relu, 1.0, 0.1);
@@ -367,10 +386,15 @@ TEST(Theory, TanhCriticalPoint) {
   EXPECT_GT(crit, 1.0);
   EXPECT_LT(crit, 3.0);
   EXPECT_NEAR(theory_chi(th, crit, theory_q_star(th, crit, 0.05)), 1.0, 1e-9);
-  // σ_w² > 1 with σ_b² = 0: q* > 0 and chaotic.
+  // σ_w² > 1 with σ_b² = 0: q* > 0 and chaotic, reached from any q_start > 0 (0 is unstable);
+  // from q_start = 0 exactly, z ≡ 0 stays 0.
   const double qs = theory_q_star(th, 1.5, 0.0);
   EXPECT_GT(qs, 0.1);
   EXPECT_GT(theory_chi(th, 1.5, qs), 1.0);
+  EXPECT_NEAR(theory_q_star(th, 1.5, 0.0, 1e-30), qs, 1e-13);
+  EXPECT_NEAR(theory_q_star(th, 1.5, 0.0, 1e6), qs, 1e-13);
+  EXPECT_EQ(theory_q_star(th, 1.5, 0.0, 0.0), 0.0);
+  EXPECT_EQ(theory_q_star(th, 0.8, 0.0, 1e6), 0.0);
 }
 
 TEST(Theory, SeluSelfNormalizes) {
@@ -378,8 +402,8 @@ TEST(Theory, SeluSelfNormalizes) {
   const double q = theory_q_star(f, 1.0, 0.0);
   EXPECT_NEAR(q, 1.0, 1e-6);
   // E[selu′(z)²] = λ²(P(z > 0) + α² E[e^{2z}; z < 0]) = λ²(½ + α² e² Φ(−2)).
-  const double chi = selu_lambda * selu_lambda *
-                     (0.5 + selu_alpha * selu_alpha * std::exp(2.0) * cdf(-2.0));
+  const double chi =
+      selu_lambda * selu_lambda * (0.5 + selu_alpha * selu_alpha * std::exp(2.0) * cdf(-2.0));
   EXPECT_NEAR(chi, 1.0716, 1e-4);
   EXPECT_NEAR(theory_chi(f, 1.0, q), chi, 1e-9);
   EXPECT_NEAR(theory_fixed(f, 1.0, 0.0).chi1, chi, 1e-9);
@@ -393,8 +417,8 @@ TEST(Theory, FixedPointsAreFixedAndReachedByIteration) {
   for (const Case& k : {Case{Activation::tanh, 1.3, 0.05}, Case{Activation::tanh, 0.6, 0.2},
                         Case{Activation::sigmoid, 4.0, 0.0}, Case{Activation::elu, 1.2, 0.1},
                         Case{Activation::hard_tanh, 2.0, 0.01}, Case{Activation::relu6, 1.5, 0.3},
-                        Case{Activation::softplus, 1.0, 0.0}, Case{Activation::gelu, 2.5, 0.1},
-                        Case{Activation::swish, 3.0, 0.1}, Case{Activation::binary_step, 2.0, 0.3},
+                        Case{Activation::softplus, 1.0, 0.0}, Case{Activation::gelu, 1.5, 0.1},
+                        Case{Activation::swish, 1.8, 0.1}, Case{Activation::binary_step, 2.0, 0.3},
                         Case{Activation::softsign, 2.0, 0.1}, Case{Activation::arctan, 1.5, 0.0}}) {
     const ActivationSpec f = spec_of(k.a);
     const double qs = theory_q_star(f, k.sw2, k.sb2);
@@ -444,6 +468,11 @@ TEST(Theory, QmapSlopeMatchesFiniteDifference) {
   // The q → 0 limit: σ_w² (φ′(0−)² + φ′(0+)²)/2 when φ(0) = 0.
   EXPECT_NEAR(theory_qmap_slope(spec_of(Activation::relu), 1.2, 0.0), 0.6, 1e-14);
   EXPECT_NEAR(theory_qmap_slope(spec_of(Activation::tanh), 1.2, 0.0), 1.2, 1e-14);
+  // sigmoid: φ(0)φ′(0) ≠ 0; V′(q)/σ_w² = E[φ′² + φφ″] = E[1/16 − u/16 − u²/16 + O(u³)]
+  // = (1 − q)/16 + O(q²). (Below q ~ 1e-12 φ(u) − φ(0) itself is not resolved in double: the
+  // relative error grows as eps/√q.)
+  for (double q : {1e-6, 1e-9, 1e-12})
+    EXPECT_NEAR(theory_qmap_slope(spec_of(Activation::sigmoid), 1.0, q), (1 - q) / 16, 1e-11) << q;
   const double sl = selu_lambda * selu_lambda * (1 + selu_alpha * selu_alpha) / 2;
   EXPECT_NEAR(theory_qmap_slope(spec_of(Activation::selu), 1.0, 0.0), sl, 1e-13);
 }
@@ -465,13 +494,48 @@ TEST(Theory, CorrelationFixedPoint) {
   const double m = e_rule(th, z.q_star, [&](double u) { return activation_deriv(th, u); });
   EXPECT_NEAR(z.xi_c, -1 / std::log(2.0 * m * m), 1e-8);
   // Chaotic with σ_b² > 0: 0 < c* < 1, C(c*) = c*, and it is stable (ξ_c > 0).
-  const TheoryFixed c = theory_fixed(th, 2.5, 0.3);
-  EXPECT_GT(c.chi1, 1.0);
-  EXPECT_GT(c.c_star, 0.0);
-  EXPECT_LT(c.c_star, 1.0);
-  EXPECT_NEAR(theory_cmap(th, 2.5, 0.3, c.q_star, c.c_star), c.c_star, 1e-12);
-  EXPECT_GT(c.xi_c, 0.0);
-  EXPECT_NEAR(theory_cmap(th, 2.5, 0.3, c.q_star, 1.0), 1.0, 1e-12);  // C(1) = V(q*)/q* = 1
+  for (double sw2 : {3.0, 4.0}) {
+    const TheoryFixed c = theory_fixed(th, sw2, 0.3);
+    EXPECT_GT(c.chi1, 1.0);
+    EXPECT_GT(c.c_star, 0.0);
+    EXPECT_LT(c.c_star, 1.0);
+    EXPECT_NEAR(theory_cmap(th, sw2, 0.3, c.q_star, c.c_star), c.c_star, 1e-12);
+    EXPECT_GT(c.xi_c, 0.0);
+    EXPECT_NEAR(theory_cmap(th, sw2, 0.3, c.q_star, 1.0), 1.0, 1e-12);  // C(1) = V(q*)/q* = 1
+  }
+  // The ordered side of the same σ_b²: the critical σ_w² lies between.
+  const double crit = theory_sigma_w2_crit(th, 0.3);
+  EXPECT_GT(crit, 2.5);
+  EXPECT_LT(crit, 3.0);
+  // Every chaotic c* is a fixed point of C, stable (C′(c*) = σ_w² E[φ′φ′] < 1), with G = C − c
+  // positive below it and negative above it. SELU at (1, 0) is chaotic (χ₁ ≈ 1.07) with c* = 0
+  // (E[selu] = 0 at q = 1, and σ_b² = 0).
+  struct Case {
+    Activation a;
+    double sw2, sb2;
+  };
+  for (const Case& k : {Case{Activation::hard_tanh, 2.0, 0.1}, Case{Activation::arctan, 2.0, 0.1},
+                        Case{Activation::selu, 1.0, 0.0}, Case{Activation::tanh, 2.0, 0.1},
+                        Case{Activation::relu6, 3.0, 0.5}}) {
+    const ActivationSpec f = spec_of(k.a);
+    const TheoryFixed t = theory_fixed(f, k.sw2, k.sb2);
+    ASSERT_GT(t.chi1, 1.0) << activation_name(k.a);
+    ASSERT_LT(t.c_star, 1.0) << activation_name(k.a);
+    EXPECT_NEAR(theory_cmap(f, k.sw2, k.sb2, t.q_star, t.c_star), t.c_star, 1e-12)
+        << activation_name(k.a);
+    auto dphi = [&f](double u) { return activation_deriv(f, u); };
+    const double slope = k.sw2 * gauss_expect2(f, t.q_star, t.q_star, t.c_star, dphi, dphi);
+    EXPECT_LT(slope, 1.0) << activation_name(k.a);
+    EXPECT_NEAR(t.xi_c, -1 / std::log(slope), 1e-9 * t.xi_c) << activation_name(k.a);
+    const double above = 0.5 * (1 + t.c_star);
+    EXPECT_LT(theory_cmap(f, k.sw2, k.sb2, t.q_star, above), above) << activation_name(k.a);
+    if (t.c_star > 1e-9) {
+      const double below = 0.5 * t.c_star;
+      EXPECT_GT(theory_cmap(f, k.sw2, k.sb2, t.q_star, below), below) << activation_name(k.a);
+    }
+  }
+  // Critical tanh: c* = 1 (not the chaotic search), ξ_c = +inf.
+  EXPECT_EQ(theory_c_star(th, 1.0, 0.0, 0.0), 1.0);
   // SELU at (1, 0) is slightly chaotic (χ₁ ≈ 1.07).
   const TheoryFixed s = theory_fixed(spec_of(Activation::selu), 1.0, 0.0);
   EXPECT_LT(s.c_star, 1.0);
@@ -550,8 +614,9 @@ TEST(Theory, LayersUseTheNextLayersSigma) {
 TEST(Theory, InputsAndApplicability) {
   EXPECT_FALSE(theory_applies(spec_of(Activation::maxout)));
   for (int k = 0; k < activation_count; ++k)
-    if (static_cast<Activation>(k) != Activation::maxout)
+    if (static_cast<Activation>(k) != Activation::maxout) {
       EXPECT_TRUE(theory_applies(spec_of(static_cast<Activation>(k))));
+    }
   TheoryInput in;
   in.act = spec_of(Activation::maxout);
   in.sigma_w2 = {1.0, 1.0};
