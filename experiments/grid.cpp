@@ -485,7 +485,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
   std::vector<RunSpec> runs;
   runs.reserve(n_points * static_cast<size_t>(repeats));
   for (size_t p = 0; p < n_points; ++p) {
-    const Point& pt = points[p];
+    Point& pt = points[p];
     std::string pairs;
     for (size_t k = 0; k < n_axes; ++k)
       pairs += fmt::format("{}{}={}", k ? "," : "", keys[k],
@@ -510,8 +510,9 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       run.repeat = r;
       run.seed = run_seed(pt.config.seed, pt.point, r);
       run.data_seed = run_data_seed(pt.config.seed, r);
-      run.config = pt.config;
-      run.resolved = pt.resolved;
+      const bool last = r + 1 == repeats;  // the point's config is not needed after its runs
+      run.config = last ? std::move(pt.config) : pt.config;
+      run.resolved = last ? std::move(pt.resolved) : pt.resolved;
       runs.push_back(std::move(run));
     }
   }

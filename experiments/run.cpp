@@ -331,7 +331,8 @@ double clip_scale(double grad_norm, const std::optional<double>& clip_norm) {
   return *clip_norm / grad_norm;
 }
 
-template <class T> static RunResult run_mlp(const RunSpec& spec, const std::string& tensor_dir) {
+template <class T> static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
+  const std::string tensor_dir = run_dir + "/tensors";
   MlpRun<T> r(spec);
   const Config& c = spec.config;
   r.data = dataset_make<T>(c, spec.data_seed);
@@ -425,7 +426,8 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
   return std::move(r.out);
 }
 
-RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir) {
+RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
+  const std::string tensor_dir = run_dir + "/tensors";
   const Config& c = spec.config;
   const bool flush = flushes_subnormals(c);
   RunResult res;
@@ -435,7 +437,7 @@ RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir) {
     if (c.model.type == ModelType::rnn)
       res = f32 ? run_rnn<float>(spec, tensor_dir) : run_rnn<double>(spec, tensor_dir);
     else
-      res = f32 ? run_mlp<float>(spec, tensor_dir) : run_mlp<double>(spec, tensor_dir);
+      res = f32 ? run_mlp<float>(spec, run_dir) : run_mlp<double>(spec, run_dir);
   } catch (const std::bad_alloc&) {
     res = RunResult{};
     res.status = "failed";

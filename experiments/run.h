@@ -35,11 +35,14 @@ struct RunResult {
 // The probe steps of a run (design §4): 0, the schedule, and train.steps; sorted, unique.
 std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe);
 
-// Runs spec; tensors (probe.dump_tensors) go to tensor_dir. Never throws for numerical trouble:
-// NaN/Inf are recorded; other errors give status "failed" with the reason.
-RunResult run_execute(const RunSpec& spec, const std::string& tensor_dir);
+// Runs spec in its (temporary) run folder: tensors (probe.dump_tensors) go to run_dir/tensors;
+// a training run with train.checkpoint_every writes run_dir/checkpoint.bin every so many steps,
+// and resumes from it when it is there (the result is the same as an uninterrupted run's).
+// Never throws for numerical trouble: NaN/Inf are recorded; other errors give status "failed".
+RunResult run_execute(const RunSpec& spec, const std::string& run_dir);
 
 // The RNN run (experiments/run_rnn.cpp): same contract as the MLP run, plus timesteps.
+// tensor_dir = run_dir/tensors.
 template <class T> RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir);
 
 // Shared by both runs: the median of timings, and the verdict rule of design §4.4.

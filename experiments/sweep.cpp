@@ -17,6 +17,7 @@
 
 #include "experiments/run.h"
 #include "experiments/tables.h"
+#include "harness/cost.h"
 #include "harness/io.h"
 
 namespace gl {
@@ -205,7 +206,7 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   write_lease(tmp);
-  RunResult res = run_execute(r, tmp + "/tensors");
+  RunResult res = run_execute(r, tmp);
   file_write_atomic(tmp + "/config.json", r.resolved.dump(2) + "\n");
   file_write_atomic(tmp + "/summary.json", res.summary.dump(2) + "\n");
   file_write_atomic(tmp + "/layers.csv", layer_csv(e, r, res));
@@ -277,8 +278,32 @@ struct Progress {
   }
 };
 
+// Refuses (exit 2, before anything is written) runs whose estimated memory exceeds what the
+// machine has available; with --jobs N, N of the largest may run at once.
+static void check_memory(const Experiment& e, int jobs) {
+  const double avail = memory_available();
+  if (avail <= 0) return;
+  double largest = 0;
+  for (const RunSpec& r : e.runs) {
+    const double need = run_cost(r.config).bytes;
+    largest = std::max(largest, need);
+    if (need > 0.9 * avail)
+      throw UsageError(fmt::format(
+          "{}: run {} needs about {:.1f} GB of memory, more than the {:.1f} GB available; "
+          "reduce the width, depth, probe.samples or data.test_samples",
+          e.file, r.id, need / 1e9, avail / 1e9));
+  }
+  if (jobs > 1 && largest * jobs > 0.9 * avail)
+    throw UsageError(fmt::format(
+        "{}: {} runs at once need about {:.1f} GB, more than the {:.1f} GB available; use --jobs {}",
+        e.file, jobs, largest * jobs / 1e9, avail / 1e9,
+        std::max(1, static_cast<int>(0.9 * avail / largest))));
+}
+
 int sweep_run(const Experiment& e, const SweepOptions& o) {
   const std::string out = o.out.empty() ? "results/" + e.name : o.out;
+  check_memory(e, std::max(1, std::min(o.jobs > 0 ? o.jobs : cpus_available(),
+                                       static_cast<int>(e.runs.size()))));
   const json manifest = experiment_to_json(e);
   std::error_code ec;
   fs::create_directories(out + "/runs", ec);

@@ -45,20 +45,24 @@ struct IdxFile {
     while (done < n) {
       const auto chunk = static_cast<unsigned>(std::min<size_t>(n - done, size_t{1} << 30));
       const int got = gzread(f, out + done, chunk);
-      if (got < 0) {
-        int code = 0;
-        const char* msg = gzerror(f, &code);
-        throw UsageError(fmt::format("{}: truncated or damaged gzip data ({})", path, msg));
-      }
+      if (got < 0) gz_fail();
       if (got == 0) break;
       done += static_cast<size_t>(got);
     }
-    // zlib reports a gzip stream cut short only through gzerror, after a short read.
+    // zlib may report a gzip stream cut short only through gzerror, after a short read.
     int code = Z_OK;
-    const char* msg = gzerror(f, &code);
-    if (code != Z_OK && code != Z_STREAM_END)
-      throw UsageError(fmt::format("{}: truncated or damaged gzip data ({})", path, msg));
+    gzerror(f, &code);
+    if (code != Z_OK && code != Z_STREAM_END) gz_fail();
     return done;
+  }
+
+  [[noreturn]] void gz_fail() {
+    int code = 0;
+    std::string msg = gzerror(f, &code);
+    if (msg.rfind(path + ": ", 0) == 0) msg.erase(0, path.size() + 2);  // zlib prefixes the path
+    if (code == Z_BUF_ERROR)
+      throw UsageError(fmt::format("{}: truncated gzip stream ({})", path, msg));
+    throw UsageError(fmt::format("{}: damaged gzip data ({})", path, msg));
   }
 
   void read_exact(void* dst, size_t n, const char* what) {
