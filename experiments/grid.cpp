@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -82,7 +83,8 @@ bool set_path(json& root, const std::vector<std::string>& comps, const json& val
     json& next = (*cur)[comps[i]];
     if (next.is_null()) next = json::object();
     if (!next.is_object()) {
-      err = fmt::format("{} is {}, not an object", join(comps, ".", i + 1), config_value_text(next));
+      err = fmt::format("{} is {}, not an object", join(comps, ".", i + 1),
+                        config_value_text(next));
       return false;
     }
     cur = &next;
@@ -348,8 +350,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
         } else {
           for (size_t k = 0; k < i; ++k)
             if (axis.values[k].is_object() && axis.values[k].value("label", json()) == *label) {
-              add(vwhere + "/label",
-                  fmt::format("duplicate label {} (also variant {})", config_value_text(*label), k));
+              add(vwhere + "/label", fmt::format("duplicate label {} (also variant {})",
+                                                 config_value_text(*label), k));
               break;
             }
         }
@@ -381,10 +383,10 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
     }
   }
 
-  int repeats = 1;
-  if (auto r = base.find("repeats"); r != base.end() && r->is_number_integer()) {
-    const auto n = r->get<int64_t>();
-    if (n >= 1 && n <= 100'000) repeats = static_cast<int>(n);
+  int repeats = 1;  // a bad value is reported by the validation of every point
+  if (auto r = base.find("repeats"); r != base.end() && r->is_number()) {
+    const double n = r->get<double>();  // 2.0 is 2, as config_from_json reads it
+    if (n >= 1 && n <= 100'000 && std::floor(n) == n) repeats = static_cast<int>(n);
   }
   double total = repeats;  // a double cannot overflow here
   for (const auto& a : e.axes) total *= static_cast<double>(std::max<size_t>(a.values.size(), 1));

@@ -7,7 +7,7 @@
 //
 // Seeds (documented in docs/config_keys.md; never change them, results depend on them):
 //   point      = {axis name: value, ...} in axis order (variants: "variants": label)
-//   point_hash = hash_bytes(point.dump())                                (FNV-1a 64 of compact JSON)
+//   point_hash = hash_bytes(point.dump())          (FNV-1a 64 of the compact JSON text)
 //   seed       = seed_mix(seed_mix(config.seed, point_hash), repeat) & (2^53 − 1)
 //   data_seed  = seed_mix(config.seed, 0x9e3779b97f4a7c15 + repeat) & (2^53 − 1)
 // Both fit in 53 bits, so any JSON or float64 reader keeps them exact. data_seed does not depend

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
@@ -15,6 +17,23 @@
 
 namespace fs = std::filesystem;
 using namespace gl;
+
+// --shard K/N: two decimal numbers with 0 <= K < N (UsageError otherwise, before anything runs).
+static void parse_shard(const std::string& text, int& k, int& n) {
+  const auto bad = [&] {
+    return UsageError(fmt::format("--shard {}: expected K/N with 0 <= K < N, e.g. --shard 0/4", text));
+  };
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) throw bad();
+  const auto number = [&](const std::string& s) {
+    const auto digit = [](unsigned char c) { return std::isdigit(c) != 0; };
+    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), digit)) throw bad();
+    return std::stoi(s);
+  };
+  k = number(text.substr(0, slash));
+  n = number(text.substr(slash + 1));
+  if (n < 1 || k >= n) throw bad();
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"gradlab: measure vanishing and exploding gradients, layer by layer", "gradlab"};
@@ -51,6 +70,7 @@ int main(int argc, char** argv) {
 
   CLI::App* collect = app.add_subcommand("collect", "rebuild the combined tables of a result folder");
   collect->add_option("dir", dir, "result folder")->required();
+  collect->add_flag("--quiet", quiet, "report only missing or failed runs");
 
   CLI::App* plot = app.add_subcommand("plot", "figures and report.html for a result folder");
   plot->add_option("dir", dir, "result folder")->required();
@@ -78,20 +98,13 @@ int main(int argc, char** argv) {
       o.jobs = jobs;
       o.force = force;
       o.quiet = quiet;
-      if (!shard.empty()) {
-        int k = -1, n = -1;
-        char extra = 0;
-        if (std::sscanf(shard.c_str(), "%d/%d%c", &k, &n, &extra) != 2 || n < 1 || k < 0 || k >= n)
-          throw UsageError(fmt::format("--shard {}: expected K/N with 0 <= K < N", shard));
-        o.shard_k = k;
-        o.shard_n = n;
-      }
+      if (!shard.empty()) parse_shard(shard, o.shard_k, o.shard_n);
       const Experiment e = experiment_load(resolve_config_path(config), sets, onlys);
       return sweep_run(e, o);
     }
     if (*validate) return validate_command(resolve_config_path(config), sets, as_json);
     if (*theory) return theory_command(resolve_config_path(config), sets, out, as_json);
-    if (*collect) return collect_dir(dir, false);
+    if (*collect) return collect_dir(dir, quiet);
     if (*plot) return plot_command(dir, format);
     if (*data) return data_command(data_name, out, data_n, data_seed);
     fmt::print("{}", config_catalog());

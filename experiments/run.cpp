@@ -5,7 +5,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <cstring>
 #include <new>
+#include <type_traits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <pmmintrin.h>
@@ -331,6 +333,124 @@ double clip_scale(double grad_norm, const std::optional<double>& clip_norm) {
   return *clip_norm / grad_norm;
 }
 
+// ---- checkpoints (train.checkpoint_every) ----
+// checkpoint.bin: everything a training run needs to continue as if it had never stopped — the
+// parameters, momentum, the run's and the data stream's RNG states, the loss accumulator, and the
+// rows already measured. Raw little-endian bytes, checked by a hash of the resolved config.
+
+struct Bytes {
+  std::string buf;
+  size_t pos = 0;
+  template <class V> void put(const V& v) {
+    static_assert(std::is_trivially_copyable_v<V>);
+    buf.append(reinterpret_cast<const char*>(&v), sizeof(V));
+  }
+  template <class V> void get(V& v) {
+    static_assert(std::is_trivially_copyable_v<V>);
+    if (pos + sizeof(V) > buf.size()) throw std::runtime_error("checkpoint truncated");
+    std::memcpy(&v, buf.data() + pos, sizeof(V));
+    pos += sizeof(V);
+  }
+  template <class V> void put(const std::optional<V>& v) {
+    put<uint8_t>(v.has_value());
+    put(v.value_or(V{}));
+  }
+  template <class V> void get(std::optional<V>& v) {
+    uint8_t has = 0;
+    V x{};
+    get(has);
+    get(x);
+    v = has ? std::optional<V>(x) : std::nullopt;
+  }
+  void put_str(const std::string& t) {
+    put<uint64_t>(t.size());
+    buf += t;
+  }
+  void get_str(std::string& t) {
+    uint64_t n = 0;
+    get(n);
+    if (pos + n > buf.size()) throw std::runtime_error("checkpoint truncated");
+    t = buf.substr(pos, n);
+    pos += n;
+  }
+  template <class M> void put_mat(const M& m) {
+    put<int64_t>(m.rows());
+    put<int64_t>(m.cols());
+    buf.append(reinterpret_cast<const char*>(m.data()), sizeof(typename M::Scalar) * static_cast<size_t>(m.size()));
+  }
+  template <class M> void get_mat(M& m) {
+    int64_t rows = 0, cols = 0;
+    get(rows);
+    get(cols);
+    m.resize(rows, cols);
+    const size_t n = sizeof(typename M::Scalar) * static_cast<size_t>(m.size());
+    if (pos + n > buf.size()) throw std::runtime_error("checkpoint truncated");
+    std::memcpy(m.data(), buf.data() + pos, n);
+    pos += n;
+  }
+  // Rows are plain structs of numbers and optionals: field by field, in declaration order.
+  template <class V> void rows(std::vector<V>& v, bool write);
+};
+
+static void row_io(Bytes& b, LayerRow& r, bool w) {
+  auto io = [&](auto& x) { w ? b.put(x) : b.get(x); };
+  io(r.step), io(r.layer), io(r.fan_in), io(r.fan_out), io(r.preact_mean), io(r.preact_std);
+  io(r.preact_ms), io(r.act_mean), io(r.act_std), io(r.act_p98), io(r.dphi_mean);
+  io(r.saturated_frac), io(r.dead_frac), io(r.stuck_frac), io(r.zero_grad_frac), io(r.delta_norm);
+  io(r.delta_factor), io(r.grad_w_norm), io(r.grad_b_norm), io(r.w_norm), io(r.grad_w_ratio);
+  io(r.nonfinite), io(r.jac_sv_mean), io(r.theory_q), io(r.theory_delta_factor);
+  io(r.nonfinite_z), io(r.nonfinite_a), io(r.nonfinite_delta), io(r.nonfinite_dw);
+}
+static void row_io(Bytes& b, StepRow& r, bool w) {
+  auto io = [&](auto& x) { w ? b.put(x) : b.get(x); };
+  io(r.step), io(r.loss), io(r.probe_loss), io(r.probe_error), io(r.test_error), io(r.grad_norm);
+  io(r.clipped), io(r.lr), io(r.spectral_radius), io(r.sigma_max), io(r.elapsed_s);
+}
+static void row_io(Bytes& b, HistRow& r, bool w) {
+  auto io = [&](auto& x) { w ? b.put(x) : b.get(x); };
+  io(r.step), io(r.layer), io(r.quantity), io(r.bin), io(r.nonfinite), io(r.lo), io(r.hi), io(r.count);
+}
+template <class V> void Bytes::rows(std::vector<V>& v, bool write) {
+  uint64_t n = v.size();
+  write ? put(n) : get(n);
+  if (!write) v.resize(n);
+  for (V& r : v) row_io(*this, r, write);
+}
+
+static uint64_t checkpoint_key(const RunSpec& spec) {
+  const std::string k = spec.resolved.dump() + "|" + std::to_string(spec.seed) + "|" +
+                        std::to_string(spec.data_seed);
+  return hash_bytes(k.data(), k.size());
+}
+
+// Everything mutable of an MLP training run, in one place, written or read in one order.
+template <class T>
+static void mlp_state_io(Bytes& b, MlpRun<T>& r, Rng& rng, int64_t& step, size_t& next_probe,
+                         double& loss_sum, int64_t& loss_n, bool w) {
+  auto io = [&](auto& x) { w ? b.put(x) : b.get(x); };
+  io(step), io(next_probe), io(loss_sum), io(loss_n), io(rng), io(r.data.train_rng);
+  for (Mlp<T>* net : {&r.net, &r.velocity})
+    for (Layer<T>& layer : net->layers) {
+      w ? b.put_mat(layer.W) : b.get_mat(layer.W);
+      w ? b.put_mat(layer.b) : b.get_mat(layer.b);
+      io(layer.slope);
+    }
+  b.rows(r.out.layers, w);
+  b.rows(r.out.steps, w);
+  b.rows(r.out.hists, w);
+  uint64_t ne = r.edges.size();
+  io(ne);
+  if (!w) r.edges.resize(ne);
+  for (HistEdges& e : r.edges) io(e.lo), io(e.hi);
+  std::string sm = r.out.summary.dump(), fn = r.first_nonfinite.dump();
+  w ? b.put_str(sm) : b.get_str(sm);
+  w ? b.put_str(fn) : b.get_str(fn);
+  if (!w) {
+    r.out.summary = json::parse(sm);
+    r.first_nonfinite = json::parse(fn);
+  }
+}
+
 template <class T> static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   const std::string tensor_dir = run_dir + "/tensors";
   MlpRun<T> r(spec);
@@ -350,10 +470,6 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
   if (r.have_theory) r.theory = theory_layers(tin);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  size_t next_probe = 0;
-  mlp_probe(r, 0, tensor_dir);
-  ++next_probe;
-
   // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (PyTorch's convention) ----
   if (c.train.steps > 0) {
     r.velocity = r.net;
@@ -363,9 +479,24 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
       layer.slope = 0;
     }
   }
+  size_t next_probe = 0;
   double loss_sum = 0;
   int64_t loss_n = 0;
-  for (int64_t step = 1; step <= c.train.steps; ++step) {
+  int64_t done = 0;  // steps already taken (resumed from a checkpoint)
+  const std::string ckpt = run_dir + "/checkpoint.bin";
+  const uint64_t key = checkpoint_key(spec);
+  if (c.train.checkpoint_every > 0 && std::filesystem::exists(ckpt)) {
+    Bytes b{file_read(ckpt)};
+    uint64_t k = 0;
+    b.get(k);
+    if (k == key) mlp_state_io(b, r, rng, done, next_probe, loss_sum, loss_n, false);
+  }
+  if (done == 0) {
+    mlp_probe(r, 0, tensor_dir);
+    next_probe = 1;
+  }
+
+  for (int64_t step = done + 1; step <= c.train.steps; ++step) {
     const auto ts = Clock::now();
     dataset_sample(r.data, Split::train, c.train.batch_size, r.bx, r.bt);
     mlp_forward(r.net, r.bx, r.cache, &rng);  // rng: rrelu's training-time slopes
@@ -410,7 +541,15 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
         r.first_nonfinite = {{"step", step}, {"layer", nullptr}, {"quantity", "loss"}};
       break;
     }
+    if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 && step < c.train.steps) {
+      Bytes b;
+      b.put(key);
+      int64_t at = step;
+      mlp_state_io(b, r, rng, at, next_probe, loss_sum, loss_n, true);
+      file_write_atomic(ckpt, b.buf);
+    }
   }
+  std::filesystem::remove(ckpt);
 
   json& sm = r.out.summary;
   const StepRow& last = r.out.steps.back();

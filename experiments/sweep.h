@@ -1,6 +1,7 @@
 // Running an experiment into its result folder (design §2, §5): the manifest, one folder per run
-// (written under runs/.tmp-<id>/ and renamed when complete), --jobs, --shard, resume, and
-// collect, which rebuilds the combined tables from the run folders.
+// (written under runs/.tmp-<id>/ with a lease, and renamed when complete), --jobs, --shard,
+// resume after a kill (from checkpoints where there are), progress, and collect, which rebuilds
+// the combined tables from the run folders. docs/cluster.md is the user's guide.
 #pragma once
 
 #include <string>
@@ -17,12 +18,19 @@ struct SweepOptions {
   bool quiet = false;
 };
 
-// Runs what is missing of e; returns the exit status (0 all ok, 1 some run failed or diverged).
-// Throws UsageError (exit 2) for a foreign manifest, EnvError (exit 3) for an unwritable folder.
+// Runs what is missing of e (this process's shard of it) into its result folder: writes or
+// extends the manifest, cleans what killed processes left (resuming runs from their
+// checkpoints), runs o.jobs runs at a time with leases, and collects when the whole sweep is
+// complete. Returns the exit status: 0 all ok, 1 some run failed or diverged (or, once the sweep
+// is complete, some run of another shard did). Throws UsageError (exit 2) for a foreign or
+// unreadable manifest or a run too big for memory — before anything is written — and EnvError
+// (exit 3) for a folder that cannot be written.
 int sweep_run(const Experiment& e, const SweepOptions& o);
 
-// Rebuilds runs.csv and the combined tables of a result folder from its complete run folders.
-// Returns 0 when every run of the manifest is complete, 1 when some are missing or failed.
+// Rebuilds runs.csv and the combined tables of a result folder from its complete run folders
+// (each table replaced atomically) and reports, on stderr, the runs missing, failed or diverged.
+// Returns 0 when every run of the manifest is complete and ok, else 1. Throws UsageError when dir
+// has no readable manifest. quiet: print only when something is wrong.
 int collect_dir(const std::string& dir, bool quiet);
 
 int cpus_available();

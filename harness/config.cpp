@@ -479,8 +479,8 @@ InitSpec init_of(Init k) {
 InitSpec read_init(const json& v, const std::string& path, Init def, Issues& issues) {
   InitSpec s;
   if (!v.is_object()) {
-    issues.push_back(
-        {path, "expected an initializer name or an object {\"name\": ...}, found " + found_text(v)});
+    issues.push_back({path, "expected an initializer name or an object {\"name\": ...}, found " +
+                                found_text(v)});
     return s;
   }
   const Reader r{&v, path, &issues};
@@ -693,7 +693,8 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
   }
 
   m.activation = read_activation_key(r, "activation");
-  if (const json* b = r.find("bias_init")) m.bias_init = read_bias(*b, at(path, "bias_init"), issues);
+  if (const json* b = r.find("bias_init"))
+    m.bias_init = read_bias(*b, at(path, "bias_init"), issues);
 
   if (!rnn) {
     read_mlp_shape(r, m);
@@ -1063,7 +1064,8 @@ json config_parse(const std::string& text, const std::string& file) {
 
 json config_read_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw ConfigError({fmt::format("{}: cannot read config: {}", path, std::strerror(errno))});
+  if (!f)
+    throw ConfigError({fmt::format("{}: cannot read config: {}", path, std::strerror(errno))});
   std::string text;
   char buf[65536];
   size_t n = 0;
@@ -1071,7 +1073,8 @@ json config_read_file(const std::string& path) {
   const bool failed = std::ferror(f) != 0;
   const int err = errno;
   std::fclose(f);
-  if (failed) throw ConfigError({fmt::format("{}: cannot read config: {}", path, std::strerror(err))});
+  if (failed)
+    throw ConfigError({fmt::format("{}: cannot read config: {}", path, std::strerror(err))});
   return config_parse(text, path);
 }
 
@@ -1202,25 +1205,31 @@ json config_to_json(const Config& c) {
 std::string config_catalog() {
   std::string s;
   auto line = [&](std::string_view name, std::string_view rest) {
-    s += fmt::format("  {:<18}{}\n", name, rest);
+    s += rest.empty() ? fmt::format("  {}\n", name) : fmt::format("  {:<18}{}\n", name, rest);
   };
-  s += "activations (model.activation: a name, or {\"name\": ..., parameters})\n";
-  for (int i = 0; i < activation_count; ++i) {
-    const auto a = static_cast<Activation>(i);
-    const json d = activation_to_json(ActivationSpec{.kind = a,
-                                                     .slope = a == Activation::prelu ? 0.25 : 0.01});
-    std::string params;
-    for (const auto& [k, v] : d.items())
-      if (k != "name") params += fmt::format("{}{}={}", params.empty() ? "" : "  ", k, dump_compact(v));
-    if (a == Activation::rrelu) params += "  (convention: pytorch | paper)";
-    if (a == Activation::softplus) params += "  (beta > 0)";
-    if (a == Activation::maxout) params += "  (pieces in 2..64)";
-    if (a == Activation::prelu) params += "  (initial slope, learned)";
-    if (a == Activation::swish) params += "alias: silu";
-    line(activation_names[static_cast<size_t>(i)], params);
-  }
+  s += "activations (model.activation: a name, or {\"name\": ..., parameters}; default tanh)\n";
+  const char* act[activation_count] = {
+      "",
+      "1/(1+e^-z)",
+      "",
+      "z/(1+|z|)",
+      "atan(z)",
+      "max(z, 0)",
+      "min(max(z, 0), 6)",
+      "slope=0.01",
+      "slope=0.25 (the initial slope; learned in training)",
+      "lower=1/8  upper=1/3  convention=pytorch | paper (paper: slope 1/U(3, 8))",
+      "alpha=1 (>= 0)",
+      "lambda=1.0507009873554805  alpha=1.6732632423543772 (fixed)",
+      "beta=1 (> 0): (1/beta) log(1 + e^(beta z))",
+      "z sigmoid(z)                                 alias: silu",
+      "exact: z Phi(z)",
+      "clip(z, -1, 1)",
+      "1[z > 0], derivative 0 everywhere",
+      "pieces=2 (2..64): the largest of k affine pieces"};
+  for (int i = 0; i < activation_count; ++i) line(activation_names[static_cast<size_t>(i)], act[i]);
   s += "\ninitializers (model.init, output_init, recurrent_init, input_init: a name, or "
-       "{\"name\": ..., parameters})\n"
+       "{\"name\": ..., parameters}; default glorot_uniform, recurrent_init orthogonal)\n"
        "  every one takes gain=1, spectral_radius (> 0) or spectral_norm (> 0)\n";
   const char* what[init_count] = {
       "U[-1/sqrt(fan_in), 1/sqrt(fan_in)]            alias: standard",

@@ -124,7 +124,7 @@ Config config_from_json(const json& j, std::vector<ConfigIssue>& issues);
 // The resolved config: every key present with its value or default, objects in canonical form.
 json config_to_json(const Config& c);
 
-// One issue as a line of a ConfigError: "<file>: <path>: <message>" ("<file>: <message>" at the root).
+// One issue as a line of a ConfigError: "<file>: <path>: <message>" (at the root, no path).
 std::string config_issue_format(const std::string& file, const ConfigIssue& issue);
 // A value as error messages show it: compact JSON (nan/inf spelled out), at most 60 characters.
 std::string config_value_text(const json& v);

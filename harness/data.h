@@ -40,7 +40,9 @@ struct DataInfo {
   Index image_rows = 0, image_cols = 0;  // image datasets: x holds a rows×cols image (else 0)
 };
 
-// Sizes only (no data is read): what the model needs to be built, and what validation checks.
+// Sizes only: what the model needs to be built, and what validation checks. No data is read,
+// except for idx/fashion_mnist: the image headers and the (small) label files, whose problems
+// (missing, malformed, counts) throw here; a missing Fashion-MNIST package is an EnvError.
 DataInfo data_info(const Config& c);
 
 template <class T> struct Dataset {

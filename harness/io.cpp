@@ -139,6 +139,13 @@ template <class T> void npy_write_vector(const std::string& path, const Vec<T>& 
   npy_write_raw(path, v.data(), static_cast<size_t>(v.size()), {v.size()});
 }
 
+template <class T>
+void npy_write_array(const std::string& path, const T* data, const std::vector<Index>& shape) {
+  size_t n = 1;
+  for (Index k : shape) n *= static_cast<size_t>(k);
+  npy_write_raw(path, data, n, shape);
+}
+
 void npy_write_labels(const std::string& path, const std::vector<int32_t>& labels) {
   std::vector<int64_t> l(labels.begin(), labels.end());
   npy_write_raw(path, l.data(), l.size(), {static_cast<Index>(l.size())});
@@ -150,5 +157,8 @@ template void npy_write_examples<float>(const std::string&, const Mat<float>&);
 template void npy_write_examples<double>(const std::string&, const Mat<double>&);
 template void npy_write_vector<float>(const std::string&, const Vec<float>&);
 template void npy_write_vector<double>(const std::string&, const Vec<double>&);
+template void npy_write_array<float>(const std::string&, const float*, const std::vector<Index>&);
+template void npy_write_array<double>(const std::string&, const double*, const std::vector<Index>&);
+template void npy_write_array<int64_t>(const std::string&, const int64_t*, const std::vector<Index>&);
 
 }  // namespace gl

@@ -32,5 +32,9 @@ template <class T> void npy_write_matrix(const std::string& path, const Mat<T>& 
 template <class T> void npy_write_examples(const std::string& path, const Mat<T>& m);
 void npy_write_labels(const std::string& path, const std::vector<int32_t>& labels);  // int64
 template <class T> void npy_write_vector(const std::string& path, const Vec<T>& v);
+// An array of any shape whose data is already in C order (last index fastest); T is float,
+// double or int64_t.
+template <class T>
+void npy_write_array(const std::string& path, const T* data, const std::vector<Index>& shape);
 
 }  // namespace gl

@@ -78,12 +78,12 @@ void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_
       }
       if (train_rng && net.act.kind == Activation::rrelu) {
         const bool paper = net.act.convention == RreluConvention::paper;
-        for (Index k = 0; k < c.z[l].size(); ++k) {
-          if (c.z[l](k) > T(0)) continue;
+        for (Index e = 0; e < c.z[l].size(); ++e) {
+          if (c.z[l](e) > T(0)) continue;
           const double u = paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
                                  : rng_uniform(*train_rng, net.act.lower, net.act.upper);
-          c.dphi[l](k) = static_cast<T>(u);
-          c.a[l + 1](k) = static_cast<T>(u) * c.z[l](k);
+          c.dphi[l](e) = static_cast<T>(u);
+          c.a[l + 1](e) = static_cast<T>(u) * c.z[l](e);
         }
       }
     } else {
@@ -129,8 +129,8 @@ void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, 
       // a = slope·z for z ≤ 0: ∂L/∂slope = (1/B) Σ_{i,j} [z ≤ 0] z · ∂ℓ_i/∂a
       const Mat<T>& z = c.z[l - 1];
       double s = 0;
-      for (Index k = 0; k < z.size(); ++k)
-        if (z(k) <= T(0)) s += static_cast<double>(z(k)) * static_cast<double>(g.back(k));
+      for (Index e = 0; e < z.size(); ++e)
+        if (z(e) <= T(0)) s += static_cast<double>(z(e)) * static_cast<double>(g.back(e));
       g.dslope[l - 1] = s / static_cast<double>(B);
     }
   }

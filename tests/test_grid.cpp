@@ -181,6 +181,7 @@ TEST_F(Grid, RepSuffixOnlyWithRepeats) {
             (std::vector<std::string>{"seed=1", "seed=2"}));
   EXPECT_EQ(ids(load(cfg(R"("repeats": 2, "grid": {"seed": [1]})"))),
             (std::vector<std::string>{"seed=1,rep=0", "seed=1,rep=1"}));
+  EXPECT_EQ(load(cfg(R"("repeats": 2.0)")).runs.size(), 2u);
 }
 
 TEST_F(Grid, DuplicateIdsAreAnError) {

@@ -139,7 +139,7 @@ TEST(Idx, ErrorsNameTheFile) {
   write_gz(whole_gz, im);
   const std::string gz = read_all(whole_gz);
   write_plain(broken_gz, gz.substr(0, gz.size() / 2));
-  expect_usage_error([&] { idx_read_images(broken_gz); }, {broken_gz});
+  expect_usage_error([&] { idx_read_images(broken_gz); }, {broken_gz, "truncated"});
 
   // Extra bytes after the announced data.
   const std::string extra = dir.file("extra");

@@ -24,18 +24,89 @@ bad bad_grid_value 2 '/grid/model.activation/1: unknown activation' '{ "model": 
 bad empty_axis 2 '/grid/model.depth' '{ "model": { "depth": 2, "width": 4 }, "grid": { "model.depth": [] } }'
 bad two_errors 2 '/model/width' '{ "model": { "depth": 0, "width": 0 } }'
 check "two_errors: both reported" test "$(grep -c 'expected' "$T/last.err")" -ge 2
+bad malformed_col 2 'malformed_col.json:1:25: malformed JSON' '{ "model": { "depth": 2 ] }'
+bad not_json 2 'not_json.json:1:1: malformed JSON' 'model: { depth: 2 }'
+bad empty_file 2 'empty_file.json:.*malformed JSON' ''
+bad top_level_array 2 'expected a JSON object at the top level' '[1, 2]'
+bad zero_width 2 '/model/width: expected an integer in 1\.\.' '{ "model": { "depth": 2, "width": 0 } }'
+bad negative_lr 2 '/train/lr: expected a number > 0, found -1' '{ "model": { "depth": 2, "width": 4 }, "train": { "lr": -1 } }'
+bad negative_seed 2 '/seed: expected an integer >= 0' '{ "model": { "depth": 2, "width": 4 }, "seed": -1 }'
+bad absurd_width 2 '/model/width: expected an integer in 1\.\.[0-9]+, found 1000000000000' '{ "model": { "depth": 2, "width": 1e12 } }'
+bad absurd_repeats 2 '/repeats: expected an integer in 1\.\.' '{ "model": { "depth": 2, "width": 4 }, "repeats": 1000000 }'
+bad number_overflow 2 'number overflow' '{ "model": { "depth": 1e400, "width": 4 } }'
+bad over_memory 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available' '{ "model": { "depth": 2, "width": 1000000 }, "data": { "dim": 3 }, "probe": { "samples": 4 } }'
+bad grid_not_list 2 '/grid/model.depth: expected a non-empty list of values, found 3' '{ "model": { "depth": 2, "width": 4 }, "grid": { "model.depth": 3 } }'
+bad grid_not_object 2 '/grid: expected an object' '{ "model": { "depth": 2, "width": 4 }, "grid": [1] }'
+bad grid_duplicate_value 2 '/grid/model.depth/1: duplicate of value 0' '{ "model": { "depth": 2, "width": 4 }, "grid": { "model.depth": [2, 2] } }'
+bad grid_unknown_nested 2 '/grid/model.init.sigma: unknown key' '{ "model": { "depth": 2, "width": 4, "init": "gaussian" }, "grid": { "model.init.sigma": [1, 2] } }'
+bad duplicate_run_ids 2 '/grid: run id "description=a_b" is not unique' '{ "model": { "depth": 2, "width": 4 }, "grid": { "description": ["a b", "a_b"] } }'
+bad too_many_runs 2 '/grid: expected at most 1000000 runs' '{ "model": { "depth": 2, "width": 4 }, "repeats": 100000, "grid": { "seed": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] } }'
+
+# Command-line mistakes on a good config: status, message, nothing written.
 printf '%s\n' "$good" > good.json
-expect_status 2 "missing config" "$GRADLAB" run nope.json --out out-missing
-check "missing config named" grep -q "nope.json" "$T/last.err"
-check "missing config: nothing written" test ! -e out-missing
-expect_status 2 "shard out of range" "$GRADLAB" run good.json --out out-shard --shard 3/3
-check "shard: nothing written" test ! -e out-shard
-expect_status 2 "--set bad value" "$GRADLAB" run good.json --out out-set --set model.depth=-1
-check "--set: nothing written" test ! -e out-set
+printf '%s\n' '{ "model": { "depth": 2, "width": 4 }, "data": { "dim": 3 }, "probe": { "samples": 4 }, "grid": { "model.depth": [1, 2] } }' > grid.json
+bad_args() {  # bad_args NAME STATUS MESSAGE-REGEX CONFIG [args...]: gradlab run CONFIG --out out-NAME args
+  local name=$1 status=$2 msg=$3 config=$4; shift 4
+  expect_status "$status" "$name" "$GRADLAB" run "$config" --out "out-$name" "$@"
+  check "$name: message /$msg/" grep -qE -- "$msg" "$T/last.err"
+  check "$name: nothing written" test ! -e "out-$name"
+}
+bad_args missing_config 2 'nope.json: cannot read config: No such file' nope.json
+bad_args config_is_folder 2 'cannot read config: Is a directory' "$T"
+bad_args shard_out_of_range 2 '--shard 3/3: expected K/N with 0 <= K < N' good.json --shard 3/3
+bad_args shard_zero_n 2 '--shard 0/0: expected K/N' good.json --shard 0/0
+bad_args shard_negative 2 '--shard -1/3: expected K/N' good.json --shard -1/3
+bad_args shard_not_numbers 2 '--shard a/b: expected K/N' good.json --shard a/b
+bad_args shard_trailing 2 '--shard 1/3x: expected K/N' good.json --shard 1/3x
+bad_args shard_no_slash 2 '--shard 1: expected K/N' good.json --shard 1
+bad_args jobs_zero 2 '--jobs: Value 0 not in range' good.json --jobs 0
+bad_args set_bad_value 2 '/model/depth: expected an integer in 1\.\..*found -1' good.json --set model.depth=-1
+bad_args set_bad_type 2 '/model/width: expected an integer.*found "abc"' good.json --set model.width=abc
+bad_args set_bad_path 2 '/model/widht: unknown key.*did you mean "width"' good.json --set model.widht=3
+bad_args set_no_value 2 '--set model.depth: expected KEY=VALUE' good.json --set model.depth
+bad_args set_empty_key 2 '--set : expected KEY as a dotted path' good.json --set =3
+bad_args set_grid_axis 2 '--set model.depth: is a grid axis; set grid.model.depth instead' grid.json --set model.depth=3
+bad_args only_no_match 2 '--only model.depth=5: matches no run' grid.json --only model.depth=5
+bad_args only_unknown_axis 2 '--only width=5: unknown grid axis; expected one of model.depth' grid.json --only width=5
+bad_args only_without_grid 2 '--only depth=2: unknown grid axis \(the config has no grid\)' good.json --only depth=2
 expect_status 2 "unknown option" "$GRADLAB" run good.json --bogus
+check "unknown option named" grep -q -- "--bogus" "$T/last.err"
+
+# Unwritable output folders: exit 3 (tests run as root, so no chmod: paths no one can create).
 mkdir ro && chmod 555 ro
 if [ "$(id -u)" != 0 ]; then
-  expect_status 3 "unwritable folder" "$GRADLAB" run good.json --out ro/x
+  bad_args unwritable_folder 3 'cannot write the result folder' good.json --out ro/x
 fi
-expect_status 3 "output path is a file" bash -c "touch afile && '$GRADLAB' run good.json --out afile/x"
+touch afile
+expect_status 3 "output under a regular file" "$GRADLAB" run good.json --out afile/x
+check "output under a file: message" grep -q "afile/x: cannot write the result folder: Not a directory" "$T/last.err"
+expect_status 3 "output is a regular file" "$GRADLAB" run good.json --out afile
+check "output is a file: message" grep -q "afile: cannot write the result folder" "$T/last.err"
+check "output is a file: the file is untouched" test ! -s afile
+expect_status 3 "output in /proc" "$GRADLAB" run good.json --out /proc/gradlab-e2e
+check "output in /proc: message" grep -q "/proc/gradlab-e2e: cannot write the result folder" "$T/last.err"
+
+# A folder holding another experiment's results is refused and left as it was; --force replaces.
+snapshot() { (cd "$1" && find . -type f | sort | xargs md5sum); }
+expect_status 0 "a first experiment" "$GRADLAB" run grid.json --out held --quiet
+snapshot held > held.before
+expect_status 2 "another experiment into the same folder" "$GRADLAB" run good.json --out held
+check "foreign manifest: message with the hint" grep -qE "held: holds the results of a different experiment .*use --out DIR.*--force" "$T/last.err"
+check "foreign manifest: folder unchanged" diff held.before <(snapshot held)
+echo '{ "name": "x", "hash": ' > held/manifest.json
+snapshot held > held.before
+expect_status 2 "an unreadable manifest" "$GRADLAB" run grid.json --out held
+check "unreadable manifest: message" grep -q "held/manifest.json: unreadable manifest" "$T/last.err"
+check "unreadable manifest: folder unchanged" diff held.before <(snapshot held)
+expect_status 0 "--force replaces a foreign folder" "$GRADLAB" run good.json --out held --force --quiet
+check "--force: only the new experiment's run is left" test "$(ls held/runs)" = run
+check "--force: its manifest" grep -q '"name": "ok"' held/manifest.json
+
+# collect on something that is not a result folder: exit 2, nothing written.
+mkdir plain
+expect_status 2 "collect without manifest" "$GRADLAB" collect plain
+check "collect without manifest: message" grep -q "plain: no manifest.json: not a gradlab result folder" "$T/last.err"
+check "collect without manifest: nothing written" test -z "$(ls -A plain)"
+expect_status 2 "collect of a missing folder" "$GRADLAB" collect nowhere
+check "collect of a missing folder: nothing written" test ! -e nowhere
 finish

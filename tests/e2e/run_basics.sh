@@ -18,6 +18,8 @@ for f in runs.csv layers.csv steps.csv histograms.csv manifest.json; do
   check "$f identical across runs" cmp -s a/$f b/$f
   check "$f identical for --jobs 1 and 2" cmp -s b/$f c/$f
 done
+check "every file of every run folder identical for --jobs 1 and 2" same_results b c
+check "and for the default --jobs" same_results a b
 check "8 runs" test "$(ls a/runs | wc -l)" = 8
 check "runs.csv has 8 rows" test "$(($(wc -l < a/runs.csv) - 1))" = 8
 

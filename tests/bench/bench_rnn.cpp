@@ -1,0 +1,70 @@
+// Google Benchmark cases for the chain hot path (run: build/tests/gradlab_bench --benchmark_filter=Rnn).
+//   probe: forward + loss + BPTT + every per-step statistic (timesteps.csv rows)
+//   step:  forward + loss + BPTT only (a training step without the update)
+// T = 1000, hidden 256, input 32 at every step, batch 32, tanh, loss at the last step (mse).
+#include <benchmark/benchmark.h>
+
+#include "harness/loss.h"
+#include "harness/rnn.h"
+
+using namespace gl;
+
+namespace {
+
+template <class T> struct RnnFixture {
+  static constexpr Index steps = 1000, H = 256, inputs = 32, B = 32, outputs = 10;
+  Rnn<T> net;
+  Mat<T> x, dy;
+  RnnRowScratch<T> scratch;
+  Targets<T> y;
+  RnnCache<T> cache;
+  RnnGrads<T> grads;
+  Eigen::VectorXd loss;
+  std::vector<TimestepRow> rows;
+  RnnFixture() {
+    ModelConfig m;
+    m.type = ModelType::rnn;
+    m.activation.kind = Activation::tanh;
+    m.recurrent_init.kind = Init::orthogonal;
+    m.input_init.kind = Init::glorot_uniform;
+    m.output_init.kind = Init::glorot_uniform;
+    Rng r = rng_make(1);
+    net = rnn_init<T>({inputs, H, outputs}, m, r);
+    x.resize(inputs, steps * B);
+    for (Index i = 0; i < x.size(); ++i) x(i) = static_cast<T>(rng_normal(r));
+    y.y = Mat<T>::Zero(outputs, B);
+    rows.reserve(steps);
+  }
+  void fwd_bwd() {
+    rnn_forward(net, x, steps, B, cache);
+    loss_forward(Loss::mse, cache.yhat, y, loss);
+    loss_backward(Loss::mse, cache.yhat, y, dy);
+    rnn_backward(net, x, cache, dy, grads);
+  }
+};
+
+template <class T> void BM_RnnProbeT1000H256(benchmark::State& st) {
+  RnnFixture<T> f;
+  for (auto _ : st) {
+    f.fwd_bwd();
+    f.rows.clear();
+    rnn_timestep_rows(f.net, f.cache, f.grads, static_cast<const RnnGrads<T>*>(nullptr), 0.05, 0,
+                      f.rows, f.scratch);
+    benchmark::DoNotOptimize(f.rows.data());
+  }
+}
+
+template <class T> void BM_RnnFwdBwdT1000H256(benchmark::State& st) {
+  RnnFixture<T> f;
+  for (auto _ : st) {
+    f.fwd_bwd();
+    benchmark::DoNotOptimize(f.grads.dW.data());
+  }
+}
+
+}  // namespace
+
+BENCHMARK(BM_RnnProbeT1000H256<float>)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnProbeT1000H256<double>)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnFwdBwdT1000H256<float>)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnFwdBwdT1000H256<double>)->Unit(benchmark::kMillisecond);
