@@ -3,10 +3,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "experiments/grid.h"
 #include "harness/data.h"
@@ -28,7 +28,8 @@ static std::string exe_dir() {
 static std::vector<std::string> data_dirs() {
   std::vector<std::string> d;
   const std::string e = exe_dir();
-  if (!e.empty()) d.push_back((fs::path(e) / ".." / "share" / "gradlab").lexically_normal().string());
+  if (!e.empty())
+    d.push_back((fs::path(e) / ".." / "share" / "gradlab").lexically_normal().string());
   d.emplace_back(GRADLAB_DATADIR);
   return d;
 }
@@ -49,8 +50,9 @@ std::string resolve_script_path(const std::string& name) {
     const fs::path p = fs::path(d) / "scripts" / name;
     if (fs::exists(p)) return p.string();
   }
-  throw EnvError(fmt::format("cannot find scripts/{} (looked in {} and the installed share/gradlab)",
-                             name, GRADLAB_SOURCE_DIR));
+  throw EnvError(
+      fmt::format("cannot find scripts/{} (looked in {} and the installed share/gradlab)", name,
+                  GRADLAB_SOURCE_DIR));
 }
 
 int validate_command(const std::string& path, const std::vector<std::string>& sets, bool as_json) {
@@ -66,7 +68,8 @@ int validate_command(const std::string& path, const std::vector<std::string>& se
     fmt::print(" over");
     for (const GridAxis& a : e.axes) fmt::print(" {} ({})", a.name, a.values.size());
   }
-  fmt::print("\nresolved config of run {}:\n{}\n", e.runs.front().id, e.runs.front().resolved.dump(2));
+  fmt::print("\nresolved config of run {}:\n{}\n", e.runs.front().id,
+             e.runs.front().resolved.dump(2));
   return 0;
 }
 
@@ -85,7 +88,8 @@ static TheoryInput theory_input_of(const RunSpec& r) {
   const size_t L = c.model.hidden.size();
   for (size_t l = 0; l <= L; ++l) {
     const Index fan_out = l < L ? c.model.hidden[l] : data.info.outputs;
-    in.sigma_w2.push_back(init_sigma_w2(l < L ? c.model.init : c.model.output_init, fan_in, fan_out));
+    in.sigma_w2.push_back(
+        init_sigma_w2(l < L ? c.model.init : c.model.output_init, fan_in, fan_out));
     in.sigma_b2.push_back(bias_sigma_b2(c.model.bias_init));
     fan_in = fan_out;
   }
@@ -105,8 +109,8 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
     json j = {{"run", r.id}};
     if (c.model.type != ModelType::mlp || !theory_applies(c.model.activation)) {
       j["applies"] = false;
-      j["reason"] = c.model.type != ModelType::mlp ? "mean-field theory here is for MLPs"
-                                                   : "not for maxout";
+      j["reason"] =
+          c.model.type != ModelType::mlp ? "mean-field theory here is for MLPs" : "not for maxout";
       all.push_back(j);
       continue;
     }
@@ -114,7 +118,8 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
     // The fixed point uses the hidden layers' (σ_w², σ_b²): layer 2's when there is one (layer 1
     // and the output layer may have other fan-ins).
     const size_t k = in.sigma_w2.size() > 2 ? 1 : 0;
-    if (!std::all_of(in.sigma_w2.begin(), in.sigma_w2.end(), [](double v) { return std::isfinite(v); })) {
+    if (!std::all_of(in.sigma_w2.begin(), in.sigma_w2.end(),
+                     [](double v) { return std::isfinite(v); })) {
       j["applies"] = false;
       j["reason"] = "the init is not i.i.d. (sparse, identity or spectrally rescaled)";
       all.push_back(j);
@@ -135,11 +140,13 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
     json layers = json::array();
     for (size_t l = 0; l < t.q.size(); ++l) {
       const double chi = l < t.chi.size() ? t.chi[l] : nan_v;
-      layers.push_back({{"layer", l + 1}, {"q", json_num(t.q[l])},
+      layers.push_back({{"layer", l + 1},
+                        {"q", json_num(t.q[l])},
                         {"chi", l < t.chi.size() ? json_num(chi) : json(nullptr)}});
       csv += csv_cell(r.id);
       for (const GridAxis& a : e.axes) csv += "," + csv_cell(axis_value_text(r.point.at(a.name)));
-      csv += fmt::format(",{},{},{},{},{}\n", r.repeat, r.seed, l + 1, num_text(t.q[l], Precision::float64),
+      csv += fmt::format(",{},{},{},{},{}\n", r.repeat, r.seed, l + 1,
+                         num_text(t.q[l], Precision::float64),
                          l < t.chi.size() ? num_text(chi, Precision::float64) : "");
     }
     j["layers"] = layers;
@@ -169,8 +176,10 @@ int plot_command(const std::string& dir, const std::string& format) {
   if (pid == 0) {
     execlp(python, python, script.c_str(), dir.c_str(), "--format", format.c_str(),
            static_cast<char*>(nullptr));
-    fmt::print(stderr, "gradlab plot: cannot run {}: needs python3 (apt-get install python3 "
-               "python3-numpy python3-matplotlib)\n", python);
+    fmt::print(stderr,
+               "gradlab plot: cannot run {}: needs python3 (apt-get install python3 "
+               "python3-numpy python3-matplotlib)\n",
+               python);
     _exit(3);
   }
   int status = 0;

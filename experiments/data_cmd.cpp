@@ -23,9 +23,9 @@ namespace {
 
 const std::vector<std::string> data_command_names = {"gaussian", "shapeset3x2", "fashion_mnist"};
 
-constexpr int preview_max = 64;      // examples shown
-constexpr int preview_columns = 8;   // tiles per row
-constexpr int preview_tile_min = 96; // images are scaled up to at least this width (pixels)
+constexpr int preview_max = 64;       // examples shown
+constexpr int preview_columns = 8;    // tiles per row
+constexpr int preview_tile_min = 96;  // images are scaled up to at least this width (pixels)
 constexpr int preview_pad = 6;
 const Rgb preview_background{38, 42, 56};
 const Rgb preview_ink{235, 235, 235};
@@ -38,8 +38,8 @@ Config data_command_config(const std::string& name) {
         "test_labels), which only a config's \"data\" block can give; gradlab data takes one of {}",
         valid));
   if (name == "temporal_order" || name == "addition")
-    throw UsageError(fmt::format("\"{}\" is a sequence task (RNN data); gradlab data takes one of {}",
-                                 name, valid));
+    throw UsageError(fmt::format(
+        "\"{}\" is a sequence task (RNN data); gradlab data takes one of {}", name, valid));
   if (std::find(data_command_names.begin(), data_command_names.end(), name) ==
       data_command_names.end())
     throw UsageError(fmt::format("unknown dataset \"{}\"; expected one of {}", name, valid));
@@ -49,7 +49,8 @@ Config data_command_config(const std::string& name) {
   std::vector<ConfigIssue> issues;
   Config c = config_from_json(j, issues);
   if (!issues.empty())
-    throw UsageError(fmt::format("data {}: {}", name, config_issue_format("default config", issues[0])));
+    throw UsageError(
+        fmt::format("data {}: {}", name, config_issue_format("default config", issues[0])));
   return c;
 }
 
@@ -91,8 +92,11 @@ Canvas preview_images(const Mat<float>& x, const std::vector<int32_t>& labels, c
   size_t text_lines = 1;
   for (int i = 0; i < shown; ++i)
     text_lines = std::max(
-        text_lines, label_lines(info.class_names[static_cast<size_t>(labels[static_cast<size_t>(i)])], chars).size());
-  const int cell_w = tile_w + preview_pad, cell_h = tile_h + 3 + static_cast<int>(text_lines) * font_line + preview_pad;
+        text_lines,
+        label_lines(info.class_names[static_cast<size_t>(labels[static_cast<size_t>(i)])], chars)
+            .size());
+  const int cell_w = tile_w + preview_pad,
+            cell_h = tile_h + 3 + static_cast<int>(text_lines) * font_line + preview_pad;
   const int grid_cols = std::min(shown, preview_columns);
   const int grid_rows = (shown + preview_columns - 1) / preview_columns;
   Canvas c = canvas_make(grid_cols * cell_w + preview_pad, grid_rows * cell_h + preview_pad, 3,
@@ -115,14 +119,17 @@ Canvas preview_images(const Mat<float>& x, const std::vector<int32_t>& labels, c
 
 // Vector data: one strip per example, its features as cells mapped from [−3, 3] to 0..255 (at most
 // the first 512 features), the class name at the left.
-Canvas preview_vectors(const Mat<float>& x, const std::vector<int32_t>& labels, const DataInfo& info) {
+Canvas preview_vectors(const Mat<float>& x, const std::vector<int32_t>& labels,
+                       const DataInfo& info) {
   const int shown = static_cast<int>(std::min<Index>(x.cols(), preview_max));
   const int features = static_cast<int>(std::min<Index>(x.rows(), 512));
   const int cell = std::max(1, std::min(8, 512 / features));
   int text_w = 0;
   if (info.labels)
     for (int i = 0; i < shown; ++i)
-      text_w = std::max(text_w, canvas_text_width(info.class_names[static_cast<size_t>(labels[static_cast<size_t>(i)])]));
+      text_w = std::max(
+          text_w,
+          canvas_text_width(info.class_names[static_cast<size_t>(labels[static_cast<size_t>(i)])]));
   const int left = preview_pad + text_w + (text_w ? preview_pad : 0);
   const int strip = font_line + 1;
   Canvas c = canvas_make(left + features * cell + preview_pad, 2 * preview_pad + shown * strip, 3,
@@ -130,7 +137,8 @@ Canvas preview_vectors(const Mat<float>& x, const std::vector<int32_t>& labels, 
   for (int i = 0; i < shown; ++i) {
     const int y0 = preview_pad + i * strip;
     if (info.labels)
-      canvas_text(c, preview_pad, y0 + 1, info.class_names[static_cast<size_t>(labels[static_cast<size_t>(i)])],
+      canvas_text(c, preview_pad, y0 + 1,
+                  info.class_names[static_cast<size_t>(labels[static_cast<size_t>(i)])],
                   preview_ink);
     for (int k = 0; k < features; ++k) {
       const uint8_t g = grey_of(x(k, i), -3.0, 3.0);
@@ -166,7 +174,9 @@ int data_command(const std::string& name, const std::string& out, int64_t n, uin
   std::string meaning;
   double lo = 0, hi = 1;
   switch (c.data.name) {
-    case DataName::gaussian: meaning = "N(0, 1) entries"; break;
+    case DataName::gaussian:
+      meaning = "N(0, 1) entries";
+      break;
     case DataName::shapeset3x2:
       meaning = "grey level g in 0..255 as g/255*2 - 1, in [-1, 1]";
       lo = -1, hi = 1;
@@ -178,7 +188,8 @@ int data_command(const std::string& name, const std::string& out, int64_t n, uin
       lo = (0 - d.idx->mean) / d.idx->std, hi = (1 - d.idx->mean) / d.idx->std;
       break;
     case DataName::temporal_order:
-    case DataName::addition: break;
+    case DataName::addition:
+      break;
   }
   const Canvas preview = info.image_rows > 0 ? preview_images(x, t.labels, info, lo, hi)
                                              : preview_vectors(x, t.labels, info);
@@ -190,12 +201,13 @@ int data_command(const std::string& name, const std::string& out, int64_t n, uin
     fmt::print("wrote {}  ({} int64 class labels)\n", yp, t.labels.size());
   else
     fmt::print("wrote {}  ({} x {} float32 targets)\n", yp, t.y.cols(), t.y.rows());
-  fmt::print("wrote {}  ({} x {} pixels, the first {} examples)\n", pp, preview.width, preview.height,
-             std::min<int64_t>(n, preview_max));
+  fmt::print("wrote {}  ({} x {} pixels, the first {} examples)\n", pp, preview.width,
+             preview.height, std::min<int64_t>(n, preview_max));
   const Eigen::ArrayXd v = x.cast<double>().reshaped().array();
   const double mean = v.mean();
   const double sd = std::sqrt((v - mean).square().mean());
-  fmt::print("x: mean {:.6g}  std {:.6g}  min {:.6g}  max {:.6g}\n", mean, sd, v.minCoeff(), v.maxCoeff());
+  fmt::print("x: mean {:.6g}  std {:.6g}  min {:.6g}  max {:.6g}\n", mean, sd, v.minCoeff(),
+             v.maxCoeff());
   if (info.labels) {
     std::vector<int64_t> count(static_cast<size_t>(info.outputs), 0);
     for (const int32_t l : t.labels) ++count[static_cast<size_t>(l)];

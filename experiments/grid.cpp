@@ -83,8 +83,8 @@ bool set_path(json& root, const std::vector<std::string>& comps, const json& val
     json& next = (*cur)[comps[i]];
     if (next.is_null()) next = json::object();
     if (!next.is_object()) {
-      err = fmt::format("{} is {}, not an object", join(comps, ".", i + 1),
-                        config_value_text(next));
+      err =
+          fmt::format("{} is {}, not an object", join(comps, ".", i + 1), config_value_text(next));
       return false;
     }
     cur = &next;
@@ -167,16 +167,16 @@ std::string sanitize_id(const std::string& s) {
   std::string out = s;
   for (char& ch : out) {
     const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' ||
-                    ch == '=' || ch == ',' || ch == '-';
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' || ch == '=' ||
+                    ch == ',' || ch == '-';
     if (!ok) ch = '_';
   }
   return out;
 }
 
 struct AxisInfo {
-  std::vector<std::string> comps;               // dotted path (empty for variants)
-  std::string pointer;                          // JSON pointer of the path
+  std::vector<std::string> comps;  // dotted path (empty for variants)
+  std::string pointer;             // JSON pointer of the path
   bool variants = false;
   std::vector<std::vector<std::string>> leaves;  // variants: what value i sets
 };
@@ -184,7 +184,7 @@ struct AxisInfo {
 // An issue of one point, as reported: where the user wrote the value that caused it.
 struct Mapped {
   std::string path, message;
-  int axis = -1;       // the value axis it maps to with nothing below (can merge into one line)
+  int axis = -1;  // the value axis it maps to with nothing below (can merge into one line)
   size_t value = 0;
 };
 
@@ -304,8 +304,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
   const json base = without(input, "grid");
   const json grid = input.value("grid", json());
   if (!grid.is_null() && !grid.is_object())
-    add("/grid", "expected an object {\"dotted.path\": [values, ...]}, found " +
-                     config_value_text(grid));
+    add("/grid",
+        "expected an object {\"dotted.path\": [values, ...]}, found " + config_value_text(grid));
   std::vector<AxisInfo> info;
   if (grid.is_object()) {
     for (const auto& [name, vals] : grid.items()) {
@@ -467,8 +467,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
 
   // ---- run ids: key=value pairs in axis order ----
   std::vector<std::string> keys(n_axes);
-  for (size_t k = 0; k < n_axes; ++k)
-    keys[k] = info[k].variants ? "variant" : info[k].comps.back();
+  for (size_t k = 0; k < n_axes; ++k) keys[k] = info[k].variants ? "variant" : info[k].comps.back();
   for (size_t k = 0; k < n_axes; ++k) {
     if (info[k].variants) continue;
     bool shared = keys[k] == "rep";
@@ -497,8 +496,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       RunSpec run;
       run.index = static_cast<int>(runs.size());
       const std::string rep = repeats > 1 ? fmt::format("rep={}", r) : "";
-      std::string id = n_axes == 0 ? (rep.empty() ? "run" : rep)
-                                   : (rep.empty() ? pairs : pairs + "," + rep);
+      std::string id =
+          n_axes == 0 ? (rep.empty() ? "run" : rep) : (rep.empty() ? pairs : pairs + "," + rep);
       id = sanitize_id(id);
       if (id.size() > id_max)
         id = id.substr(0, id_keep) + "~" +
@@ -591,8 +590,8 @@ json experiment_to_json(const Experiment& e) {
                     {"point", r.point},
                     {"repeat", r.repeat},
                     {"seed", r.seed}});
-  return {{"name", e.name}, {"file", e.file}, {"hash", e.hash},
-          {"config", e.input}, {"axes", axes},  {"runs", runs}};
+  return {{"name", e.name},    {"file", e.file}, {"hash", e.hash},
+          {"config", e.input}, {"axes", axes},   {"runs", runs}};
 }
 
 }  // namespace gl

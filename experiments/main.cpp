@@ -2,13 +2,13 @@
 // collect found runs missing), 2 usage or config error, 3 environment error.
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <sys/wait.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
-#include <sys/wait.h>
 
 #include "experiments/commands.h"
 #include "experiments/grid.h"
@@ -21,7 +21,8 @@ using namespace gl;
 // --shard K/N: two decimal numbers with 0 <= K < N (UsageError otherwise, before anything runs).
 static void parse_shard(const std::string& text, int& k, int& n) {
   const auto bad = [&] {
-    return UsageError(fmt::format("--shard {}: expected K/N with 0 <= K < N, e.g. --shard 0/4", text));
+    return UsageError(
+        fmt::format("--shard {}: expected K/N with 0 <= K < N, e.g. --shard 0/4", text));
   };
   const size_t slash = text.find('/');
   if (slash == std::string::npos) throw bad();
@@ -47,12 +48,15 @@ int main(int argc, char** argv) {
   int64_t data_n = 16;
   uint64_t data_seed = 0;
 
-  CLI::App* run = app.add_subcommand("run", "run an experiment (every grid point) into its result folder");
+  CLI::App* run =
+      app.add_subcommand("run", "run an experiment (every grid point) into its result folder");
   run->add_option("config", config, "experiment config (JSON)")->required();
   run->add_option("--out", out, "result folder (default results/<name>)");
-  run->add_option("--jobs", jobs, "runs at once (default: the CPUs this process may use)")->check(CLI::Range(1, 4096));
+  run->add_option("--jobs", jobs, "runs at once (default: the CPUs this process may use)")
+      ->check(CLI::Range(1, 4096));
   run->add_option("--shard", shard, "K/N: run only the runs with index mod N == K");
-  run->add_option("--set", sets, "KEY=VALUE: override a config key (dotted path; VALUE is JSON or a string)");
+  run->add_option("--set", sets,
+                  "KEY=VALUE: override a config key (dotted path; VALUE is JSON or a string)");
   run->add_option("--only", onlys, "KEY=VALUE: run only the grid points whose axis KEY has VALUE");
   run->add_flag("--force", force, "rerun complete runs; replace a foreign manifest");
   run->add_flag("--quiet", quiet, "print errors only");
@@ -62,13 +66,15 @@ int main(int argc, char** argv) {
   validate->add_option("--set", sets, "KEY=VALUE override");
   validate->add_flag("--json", as_json, "machine-readable output");
 
-  CLI::App* theory = app.add_subcommand("theory", "mean-field predictions for a config (no network is built)");
+  CLI::App* theory =
+      app.add_subcommand("theory", "mean-field predictions for a config (no network is built)");
   theory->add_option("config", config, "experiment config (JSON)")->required();
   theory->add_option("--set", sets, "KEY=VALUE override");
   theory->add_option("--out", out, "also write theory.csv and theory.json here");
   theory->add_flag("--json", as_json, "machine-readable output");
 
-  CLI::App* collect = app.add_subcommand("collect", "rebuild the combined tables of a result folder");
+  CLI::App* collect =
+      app.add_subcommand("collect", "rebuild the combined tables of a result folder");
   collect->add_option("dir", dir, "result folder")->required();
   collect->add_flag("--quiet", quiet, "report only missing or failed runs");
 
@@ -76,13 +82,16 @@ int main(int argc, char** argv) {
   plot->add_option("dir", dir, "result folder")->required();
   plot->add_option("--format", format, "png or svg")->check(CLI::IsMember({"png", "svg"}));
 
-  CLI::App* data = app.add_subcommand("data", "write samples of a dataset: x.npy, y.npy, preview.png");
+  CLI::App* data =
+      app.add_subcommand("data", "write samples of a dataset: x.npy, y.npy, preview.png");
   data->add_option("name", data_name, "dataset name")->required();
   data->add_option("--out", out, "output folder")->required();
-  data->add_option("--n", data_n, "number of samples")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  data->add_option("--n", data_n, "number of samples")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   data->add_option("--seed", data_seed, "seed");
 
-  app.add_subcommand("list", "activations, initializers, datasets and tasks, with their parameters");
+  app.add_subcommand("list",
+                     "activations, initializers, datasets and tasks, with their parameters");
 
   try {
     app.parse(argc, argv);

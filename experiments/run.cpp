@@ -1,11 +1,11 @@
 #include "experiments/run.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fmt/format.h>
 #include <cstring>
+#include <filesystem>
 #include <new>
 #include <type_traits>
 
@@ -47,7 +47,8 @@ std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig&
   } else {
     // per_decade log-spaced steps: round(10^(j/per_decade)), j = 0, 1, ...
     for (int j = 0;; ++j) {
-      const auto k = static_cast<int64_t>(std::llround(std::pow(10.0, j / static_cast<double>(probe.per_decade))));
+      const auto k = static_cast<int64_t>(
+          std::llround(std::pow(10.0, j / static_cast<double>(probe.per_decade))));
       if (k >= train.steps) break;
       if (k > s.back()) s.push_back(k);
     }
@@ -103,8 +104,8 @@ json provenance_json(const Config& c, bool flushed) {
 #else
   p["isa"] = "sse2";
 #endif
-  p["blas"] = fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
-                          EIGEN_MINOR_VERSION);
+  p["blas"] =
+      fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION);
   p["threads"] = c.threads;
   p["flush_subnormals"] = flushed;
   p["precision"] = c.precision == Precision::float32 ? "float32" : "float64";
@@ -113,7 +114,8 @@ json provenance_json(const Config& c, bool flushed) {
 
 // ---- the MLP run ----
 
-template <class T> struct MlpRun {
+template <class T>
+struct MlpRun {
   const RunSpec& spec;
   const Config& c;
   Dataset<T> data;
@@ -129,7 +131,7 @@ template <class T> struct MlpRun {
   TheoryLayers theory;           // step-0 predictions (empty when the theory does not apply)
   bool have_theory = false;
   RunResult out;
-  json first_nonfinite;          // null until something is non-finite
+  json first_nonfinite;  // null until something is non-finite
   std::vector<double> probe_times, step_times;
   Clock::time_point t0 = Clock::now();
 
@@ -137,8 +139,9 @@ template <class T> struct MlpRun {
 };
 
 // The first non-finite quantity of a probe, in the order the computation produced them.
-template <class T> static json locate_nonfinite(const std::vector<LayerRow>& rows, size_t first,
-                                                int64_t step, double loss) {
+template <class T>
+static json locate_nonfinite(const std::vector<LayerRow>& rows, size_t first, int64_t step,
+                             double loss) {
   const size_t n = rows.size() - first;
   for (size_t l = 0; l < n; ++l) {
     const LayerRow& r = rows[first + l];
@@ -157,8 +160,8 @@ template <class T> static json locate_nonfinite(const std::vector<LayerRow>& row
   return nullptr;
 }
 
-template <class T> static TheoryInput mlp_theory_input(const Mlp<T>& net, const Config& c,
-                                                       const Mat<T>& px) {
+template <class T>
+static TheoryInput mlp_theory_input(const Mlp<T>& net, const Config& c, const Mat<T>& px) {
   TheoryInput in;
   in.act = net.act;
   for (size_t l = 0; l < net.layers.size(); ++l) {
@@ -171,7 +174,8 @@ template <class T> static TheoryInput mlp_theory_input(const Mlp<T>& net, const 
   return in;
 }
 
-template <class T> static void dump_mlp_tensors(MlpRun<T>& r, const std::string& dir) {
+template <class T>
+static void dump_mlp_tensors(MlpRun<T>& r, const std::string& dir) {
   std::filesystem::create_directories(dir);
   const auto& net = r.net;
   for (size_t l = 0; l < net.layers.size(); ++l) {
@@ -190,7 +194,8 @@ template <class T> static void dump_mlp_tensors(MlpRun<T>& r, const std::string&
     npy_write_examples(dir + "/y.npy", r.pt.y);
 }
 
-template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir) {
+template <class T>
+static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir) {
   const Config& c = r.c;
   const auto tp = Clock::now();
   mlp_forward(r.net, r.px, r.cache);
@@ -223,7 +228,8 @@ template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::
         m2 += b / static_cast<double>(ns);
       }
       const double L = static_cast<double>(r.net.layers.size() - 1);
-      r.out.summary["jac_io"] = {{"m1", json_num(m1)}, {"m2", json_num(m2)},
+      r.out.summary["jac_io"] = {{"m1", json_num(m1)},
+                                 {"m2", json_num(m2)},
                                  {"var_over_L", json_num((m2 - m1 * m1) / L)},
                                  {"samples", ns}};
     }
@@ -317,7 +323,8 @@ template <class T> static void mlp_probe(MlpRun<T>& r, int64_t step, const std::
 }
 
 // Global L2 norm of all parameter gradients (W, b and prelu slopes).
-template <class T> static double grads_norm(const MlpGrads<T>& g) {
+template <class T>
+static double grads_norm(const MlpGrads<T>& g) {
   double s = 0;
   for (size_t l = 0; l < g.dW.size(); ++l) {
     const double a = stable_norm(g.dW[l].data(), g.dW[l].size());
@@ -341,21 +348,25 @@ double clip_scale(double grad_norm, const std::optional<double>& clip_norm) {
 struct Bytes {
   std::string buf;
   size_t pos = 0;
-  template <class V> void put(const V& v) {
+  template <class V>
+  void put(const V& v) {
     static_assert(std::is_trivially_copyable_v<V>);
     buf.append(reinterpret_cast<const char*>(&v), sizeof(V));
   }
-  template <class V> void get(V& v) {
+  template <class V>
+  void get(V& v) {
     static_assert(std::is_trivially_copyable_v<V>);
     if (pos + sizeof(V) > buf.size()) throw std::runtime_error("checkpoint truncated");
     std::memcpy(&v, buf.data() + pos, sizeof(V));
     pos += sizeof(V);
   }
-  template <class V> void put(const std::optional<V>& v) {
+  template <class V>
+  void put(const std::optional<V>& v) {
     put<uint8_t>(v.has_value());
     put(v.value_or(V{}));
   }
-  template <class V> void get(std::optional<V>& v) {
+  template <class V>
+  void get(std::optional<V>& v) {
     uint8_t has = 0;
     V x{};
     get(has);
@@ -373,12 +384,15 @@ struct Bytes {
     t = buf.substr(pos, n);
     pos += n;
   }
-  template <class M> void put_mat(const M& m) {
+  template <class M>
+  void put_mat(const M& m) {
     put<int64_t>(m.rows());
     put<int64_t>(m.cols());
-    buf.append(reinterpret_cast<const char*>(m.data()), sizeof(typename M::Scalar) * static_cast<size_t>(m.size()));
+    buf.append(reinterpret_cast<const char*>(m.data()),
+               sizeof(typename M::Scalar) * static_cast<size_t>(m.size()));
   }
-  template <class M> void get_mat(M& m) {
+  template <class M>
+  void get_mat(M& m) {
     int64_t rows = 0, cols = 0;
     get(rows);
     get(cols);
@@ -389,7 +403,8 @@ struct Bytes {
     pos += n;
   }
   // Rows are plain structs of numbers and optionals: field by field, in declaration order.
-  template <class V> void rows(std::vector<V>& v, bool write);
+  template <class V>
+  void rows(std::vector<V>& v, bool write);
 };
 
 static void row_io(Bytes& b, LayerRow& r, bool w) {
@@ -408,9 +423,11 @@ static void row_io(Bytes& b, StepRow& r, bool w) {
 }
 static void row_io(Bytes& b, HistRow& r, bool w) {
   auto io = [&](auto& x) { w ? b.put(x) : b.get(x); };
-  io(r.step), io(r.layer), io(r.quantity), io(r.bin), io(r.nonfinite), io(r.lo), io(r.hi), io(r.count);
+  io(r.step), io(r.layer), io(r.quantity), io(r.bin), io(r.nonfinite), io(r.lo), io(r.hi),
+      io(r.count);
 }
-template <class V> void Bytes::rows(std::vector<V>& v, bool write) {
+template <class V>
+void Bytes::rows(std::vector<V>& v, bool write) {
   uint64_t n = v.size();
   write ? put(n) : get(n);
   if (!write) v.resize(n);
@@ -418,8 +435,8 @@ template <class V> void Bytes::rows(std::vector<V>& v, bool write) {
 }
 
 static uint64_t checkpoint_key(const RunSpec& spec) {
-  const std::string k = spec.resolved.dump() + "|" + std::to_string(spec.seed) + "|" +
-                        std::to_string(spec.data_seed);
+  const std::string k =
+      spec.resolved.dump() + "|" + std::to_string(spec.seed) + "|" + std::to_string(spec.data_seed);
   return hash_bytes(k.data(), k.size());
 }
 
@@ -451,7 +468,8 @@ static void mlp_state_io(Bytes& b, MlpRun<T>& r, Rng& rng, int64_t& step, size_t
   }
 }
 
-template <class T> static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
+template <class T>
+static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   const std::string tensor_dir = run_dir + "/tensors";
   MlpRun<T> r(spec);
   const Config& c = spec.config;
@@ -464,9 +482,9 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
   if (c.train.steps > 0) dataset_sample(r.data, Split::test, c.data.test_samples, r.tx, r.tt);
 
   const TheoryInput tin = mlp_theory_input(r.net, c, r.px);
-  r.have_theory = theory_applies(c.model.activation) &&
-                  std::all_of(tin.sigma_w2.begin(), tin.sigma_w2.end(),
-                              [](double v) { return std::isfinite(v); });
+  r.have_theory =
+      theory_applies(c.model.activation) && std::all_of(tin.sigma_w2.begin(), tin.sigma_w2.end(),
+                                                        [](double v) { return std::isfinite(v); });
   if (r.have_theory) r.theory = theory_layers(tin);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
@@ -541,7 +559,8 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
         r.first_nonfinite = {{"step", step}, {"layer", nullptr}, {"quantity", "loss"}};
       break;
     }
-    if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 && step < c.train.steps) {
+    if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 &&
+        step < c.train.steps) {
       Bytes b;
       b.put(key);
       int64_t at = step;
@@ -559,9 +578,10 @@ template <class T> static RunResult run_mlp(const RunSpec& spec, const std::stri
   sm["final_test_error"] = last.test_error ? json_num(*last.test_error) : json(nullptr);
   sm["first_nonfinite"] = r.first_nonfinite;
   if (!sm.contains("jac_io")) sm["jac_io"] = nullptr;
-  sm["timing"] = {{"total_s", seconds_since(r.t0)},
-                  {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median_of(r.step_times))},
-                  {"probe_s_median", median_of(r.probe_times)}};
+  sm["timing"] = {
+      {"total_s", seconds_since(r.t0)},
+      {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median_of(r.step_times))},
+      {"probe_s_median", median_of(r.probe_times)}};
   return std::move(r.out);
 }
 

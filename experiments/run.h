@@ -12,10 +12,10 @@ namespace gl {
 
 struct StepRow {
   int64_t step = 0;
-  std::optional<double> loss;          // mean training loss since the previous probe
+  std::optional<double> loss;  // mean training loss since the previous probe
   double probe_loss = 0, probe_error = 0;
-  std::optional<double> test_error;    // only when the run trains (train.steps > 0)
-  std::optional<double> grad_norm;     // of the last update (before clipping)
+  std::optional<double> test_error;  // only when the run trains (train.steps > 0)
+  std::optional<double> grad_norm;   // of the last update (before clipping)
   std::optional<int> clipped;
   std::optional<double> lr;
   std::optional<double> spectral_radius, sigma_max;  // RNN
@@ -29,7 +29,7 @@ struct RunResult {
   std::vector<StepRow> steps;
   std::vector<HistRow> hists;
   std::vector<TimestepRow> timesteps;  // RNN only
-  json summary;               // summary.json
+  json summary;                        // summary.json
 };
 
 // The probe steps of a run (design §4): 0, the schedule, and train.steps; sorted, unique.
@@ -43,7 +43,8 @@ RunResult run_execute(const RunSpec& spec, const std::string& run_dir);
 
 // The RNN run (experiments/run_rnn.cpp): same contract as the MLP run, plus timesteps.
 // tensor_dir = run_dir/tensors.
-template <class T> RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir);
+template <class T>
+RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir);
 
 // Shared by both runs: the median of timings, and the verdict rule of design §4.4.
 double median_of(std::vector<double> v);

@@ -3,10 +3,10 @@
 // t = 1..T on the fixed probe set; training is minibatch SGD with momentum (v ← μv + g,
 // θ ← θ − lr·v) and global-norm clipping over all parameters (Pascanu's Algorithm 1).
 // probe.histograms and probe.jacobian are per-layer (MLP) quantities; a chain does not write them.
+#include <fmt/format.h>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "experiments/run.h"
 #include "harness/io.h"
@@ -22,23 +22,24 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-template <class T> struct RnnRun {
+template <class T>
+struct RnnRun {
   const RunSpec& spec;
   const Config& c;
   SeqData<T> data;
-  Rng test_start;                // the test stream before its first draw: the same set every probe
+  Rng test_start;  // the test stream before its first draw: the same set every probe
   Rnn<T> net;
-  Rnn<T> velocity;               // momentum buffers (same shapes as net)
+  Rnn<T> velocity;  // momentum buffers (same shapes as net)
   SeqBatch<T> probe, batch, test;
-  RnnCache<T> pcache, cache;     // probe set, training batches
-  RnnGrads<T> pgrads, plast;     // probe: every loss; the last step's loss only (every_step)
-  RnnGrads<T> grads;             // training batch
+  RnnCache<T> pcache, cache;  // probe set, training batches
+  RnnGrads<T> pgrads, plast;  // probe: every loss; the last step's loss only (every_step)
+  RnnGrads<T> grads;          // training batch
   Mat<T> dy, dy_last;
   Mat<T> test_yhat, test_h, test_hn;
   RnnRowScratch<T> rows_scratch;
   Eigen::VectorXd lossv, lossi;  // per (step, example) losses; per example ℓ_i
   RunResult out;
-  json first_nonfinite;          // null until something is non-finite
+  json first_nonfinite;  // null until something is non-finite
   std::vector<double> probe_times, step_times;
   Clock::time_point t0 = Clock::now();
 
@@ -51,15 +52,16 @@ void example_losses(const Eigen::VectorXd& lossv, Index B, Eigen::VectorXd& li) 
   for (Index k = 0; k < lossv.size(); ++k) li(k % B) += lossv(k);
 }
 
-template <class T> bool block_finite(const Mat<T>& m, Index col, Index cols) {
+template <class T>
+bool block_finite(const Mat<T>& m, Index col, Index cols) {
   return count_nonfinite(m.data() + col * m.rows(), cols * m.rows()) == 0;
 }
 
 // The first non-finite quantity of a probe, in the order the computation produced it: forward
 // t = 1..T (preact, act), the loss, backward t = T..1 (dh, delta), step t's ∂L/∂W share, the
 // parameter gradients.
-template <class T> json locate_nonfinite(const RnnRun<T>& r, size_t first_row, int64_t step,
-                                         double loss) {
+template <class T>
+json locate_nonfinite(const RnnRun<T>& r, size_t first_row, int64_t step, double loss) {
   const RnnCache<T>& c = r.pcache;
   const RnnGrads<T>& g = r.pgrads;
   const Index B = c.batch, steps = c.steps;
@@ -76,8 +78,10 @@ template <class T> json locate_nonfinite(const RnnRun<T>& r, size_t first_row, i
   for (Index t = 1; t <= steps; ++t)
     if (!std::isfinite(r.out.timesteps[first_row + static_cast<size_t>(t - 1)].grad_w_contrib_norm))
       return at(t, "grad_w");
-  const std::pair<const char*, const T*> params[] = {{"dW_rec", g.dW.data()}, {"dU", g.dU.data()},
-                                                     {"db", g.db.data()},     {"dV", g.dV.data()},
+  const std::pair<const char*, const T*> params[] = {{"dW_rec", g.dW.data()},
+                                                     {"dU", g.dU.data()},
+                                                     {"db", g.db.data()},
+                                                     {"dV", g.dV.data()},
                                                      {"dc", g.dc.data()}};
   const Index sizes[] = {g.dW.size(), g.dU.size(), g.db.size(), g.dV.size(), g.dc.size()};
   for (size_t k = 0; k < 5; ++k)
@@ -87,8 +91,8 @@ template <class T> json locate_nonfinite(const RnnRun<T>& r, size_t first_row, i
 }
 
 // (N, T, F) in C order from a time-major (F, ≥ n·N) matrix holding n ≤ T blocks (the rest 0).
-template <class T> std::vector<T> examples_by_step(const Mat<T>& m, Index blocks, Index steps,
-                                                   Index N) {
+template <class T>
+std::vector<T> examples_by_step(const Mat<T>& m, Index blocks, Index steps, Index N) {
   const Index F = m.rows();
   std::vector<T> out(static_cast<size_t>(N * steps * F), T(0));
   for (Index i = 0; i < N; ++i)
@@ -98,7 +102,8 @@ template <class T> std::vector<T> examples_by_step(const Mat<T>& m, Index blocks
   return out;
 }
 
-template <class T> void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
+template <class T>
+void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
   std::filesystem::create_directories(dir);
   const Rnn<T>& net = r.net;
   const RnnGrads<T>& g = r.pgrads;
@@ -140,7 +145,8 @@ template <class T> void dump_rnn_tensors(const RnnRun<T>& r, const std::string& 
 
 // Classification error (or the task's error rule) over the held-out set, regenerated from the
 // start of the test stream in chunks of ≤ 1000 sequences (no history kept: rnn_predict).
-template <class T> double test_error(RnnRun<T>& r) {
+template <class T>
+double test_error(RnnRun<T>& r) {
   r.data.test_rng = r.test_start;
   double wrong = 0, total = 0;
   for (int64_t i0 = 0; i0 < r.c.data.test_samples; i0 += 1000) {
@@ -154,7 +160,8 @@ template <class T> double test_error(RnnRun<T>& r) {
   return wrong / total;
 }
 
-template <class T> void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
+template <class T>
+void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   const Config& c = r.c;
   const Index N = r.probe.batch, steps = r.probe.steps;
   const bool every = r.net.loss_at == LossAt::every_step;
@@ -182,7 +189,8 @@ template <class T> void rnn_probe(RnnRun<T>& r, int64_t step, const std::string&
   s.spectral_radius = rnn_spectral_radius(r.net.W);  // not part of probe_s (an O(H³) solve)
   s.sigma_max = rnn_sigma_max(r.net.W);
 
-  if (r.first_nonfinite.is_null()) r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
+  if (r.first_nonfinite.is_null())
+    r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
 
   if (step == 0) {
     // design §4.4: gradient_ratio = dz_norm(t = 1)/dz_norm(t = T), the last step's loss only.
@@ -220,7 +228,8 @@ template <class T> void rnn_probe(RnnRun<T>& r, int64_t step, const std::string&
   r.out.steps.push_back(s);
 }
 
-template <class T> void zero_like(Rnn<T>& v) {
+template <class T>
+void zero_like(Rnn<T>& v) {
   v.W.setZero();
   v.U.setZero();
   v.b.setZero();
@@ -231,7 +240,8 @@ template <class T> void zero_like(Rnn<T>& v) {
 
 }  // namespace
 
-template <class T> RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
+template <class T>
+RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
   RnnRun<T> r(spec);
   const Config& c = spec.config;
   r.data = seq_data_make<T>(c, spec.data_seed);
@@ -311,10 +321,10 @@ template <class T> RunResult run_rnn(const RunSpec& spec, const std::string& ten
   sm["final_test_error"] = last.test_error ? json_num(*last.test_error) : json(nullptr);
   sm["first_nonfinite"] = r.first_nonfinite;
   sm["jac_io"] = nullptr;
-  sm["timing"] = {{"total_s", seconds_since(r.t0)},
-                  {"train_step_s_median",
-                   r.step_times.empty() ? json(nullptr) : json(median_of(r.step_times))},
-                  {"probe_s_median", median_of(r.probe_times)}};
+  sm["timing"] = {
+      {"total_s", seconds_since(r.t0)},
+      {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median_of(r.step_times))},
+      {"probe_s_median", median_of(r.probe_times)}};
   return std::move(r.out);
 }
 

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -14,7 +15,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -71,9 +71,9 @@ static std::string layer_csv(const Experiment& e, const RunSpec& r, const RunRes
     c.push_back(std::to_string(x.layer));
     c.push_back(std::to_string(x.fan_in));
     c.push_back(std::to_string(x.fan_out));
-    for (double v : {x.preact_mean, x.preact_std, x.preact_ms, x.act_mean, x.act_std, x.act_p98,
-                     x.dphi_mean, x.saturated_frac, x.dead_frac, x.stuck_frac, x.zero_grad_frac,
-                     x.delta_norm})
+    for (double v :
+         {x.preact_mean, x.preact_std, x.preact_ms, x.act_mean, x.act_std, x.act_p98, x.dphi_mean,
+          x.saturated_frac, x.dead_frac, x.stuck_frac, x.zero_grad_frac, x.delta_norm})
       num(v);
     c.push_back(opt_text(x.delta_factor, p));
     for (double v : {x.grad_w_norm, x.grad_b_norm, x.w_norm, x.grad_w_ratio}) num(v);
@@ -102,7 +102,8 @@ static std::string step_csv(const Experiment& e, const RunSpec& r, const RunResu
     c.push_back(opt_text(x.lr, p));
     c.push_back(opt_text(x.spectral_radius, p));
     c.push_back(opt_text(x.sigma_max, p));
-    c.push_back("");  // elapsed_s: wall clock, kept in summary.json timing (bytes stay reproducible)
+    c.push_back(
+        "");  // elapsed_s: wall clock, kept in summary.json timing (bytes stay reproducible)
     s += csv_line(c);
   }
   return s;
@@ -136,7 +137,8 @@ static std::string timestep_csv(const Experiment& e, const RunSpec& r, const Run
     c.push_back(std::to_string(x.t));
     for (double v : {x.h_norm, x.dh_norm, x.dz_norm}) c.push_back(num_text(v, p));
     c.push_back(opt_text(x.dh_last_norm, p));
-    for (double v : {x.saturated_frac, x.dead_frac, x.grad_w_contrib_norm}) c.push_back(num_text(v, p));
+    for (double v : {x.saturated_frac, x.dead_frac, x.grad_w_contrib_norm})
+      c.push_back(num_text(v, p));
     s += csv_line(c);
   }
   return s;
@@ -196,9 +198,12 @@ static std::string tmp_dir(const std::string& out, const std::string& id) {
 
 // The combined tables of a result folder; a run folder holds the same ones (run.csv: its row of
 // runs.csv). Only those a run has are written.
-static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> tables = {{
-    {"run.csv", "runs.csv"}, {"layers.csv", "layers.csv"}, {"steps.csv", "steps.csv"},
-    {"timesteps.csv", "timesteps.csv"}, {"histograms.csv", "histograms.csv"}}};
+static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> tables = {
+    {{"run.csv", "runs.csv"},
+     {"layers.csv", "layers.csv"},
+     {"steps.csv", "steps.csv"},
+     {"timesteps.csv", "timesteps.csv"},
+     {"histograms.csv", "histograms.csv"}}};
 
 // What a run folder says about its run. A folder appears only by rename when its run is complete,
 // so one with a summary is complete; an unreadable summary counts as a failed run (retried).
@@ -207,7 +212,9 @@ struct RunState {
   std::string status, reason;
   bool ok() const { return complete && status == "ok"; }
   bool failed() const { return complete && status != "ok" && status != "diverged"; }
-  bool settled() const { return complete && !failed(); }  // nothing to redo (a divergence is a result)
+  bool settled() const {
+    return complete && !failed();
+  }  // nothing to redo (a divergence is a result)
 };
 
 static RunState run_state(const std::string& out, const std::string& id) {
@@ -250,15 +257,15 @@ static int64_t process_start(int pid) {
   return 0;
 }
 
-static constexpr int64_t lease_stale_s = 300;     // another host's lease unrefreshed this long
+static constexpr int64_t lease_stale_s = 300;  // another host's lease unrefreshed this long
 static constexpr auto lease_refresh = std::chrono::seconds(10);
 
 // Readers see the old lease or the new one, never half of one (rename). No fsync: after a crash
 // of the machine the lease is stale anyway.
 static void write_lease(const std::string& tmp) {
   const int pid = getpid();
-  const json lease = {{"host", host_name()}, {"pid", pid}, {"start", process_start(pid)},
-                      {"time", now_seconds()}};
+  const json lease = {
+      {"host", host_name()}, {"pid", pid}, {"start", process_start(pid)}, {"time", now_seconds()}};
   const std::string path = tmp + "/lease.json";
   write_file(path + ".tmp", lease.dump() + "\n", false);
   if (::rename((path + ".tmp").c_str(), path.c_str()) != 0)
@@ -366,7 +373,8 @@ class FolderLock {
 // ---- the manifest ----
 
 static std::string foreign_hint(const std::string& out) {
-  return fmt::format("use --out DIR for a new folder, or --force to replace the results in {}", out);
+  return fmt::format("use --out DIR for a new folder, or --force to replace the results in {}",
+                     out);
 }
 
 // Refuses (UsageError, exit 2) a folder whose manifest belongs to another experiment, unless
@@ -378,7 +386,8 @@ static void check_manifest(const std::string& out, const Experiment& e, bool for
   try {
     old = json::parse(file_read(mpath));
   } catch (const std::exception& ex) {
-    throw UsageError(fmt::format("{}: unreadable manifest ({}); {}", mpath, ex.what(), foreign_hint(out)));
+    throw UsageError(
+        fmt::format("{}: unreadable manifest ({}); {}", mpath, ex.what(), foreign_hint(out)));
   }
   const std::string hash = old.is_object() ? old.value("hash", "?") : "?";
   if (hash != e.hash)
@@ -422,7 +431,8 @@ static json manifest_update(const Experiment& e, const std::string& out, bool fo
   try {
     for (const json& r : old.at("runs")) by_index.emplace(r.at("index").get<int>(), r);
   } catch (const json::exception& ex) {
-    throw UsageError(fmt::format("{}: unreadable manifest ({}); {}", mpath, ex.what(), foreign_hint(out)));
+    throw UsageError(
+        fmt::format("{}: unreadable manifest ({}); {}", mpath, ex.what(), foreign_hint(out)));
   }
   const size_t before = by_index.size();
   for (const json& r : fresh["runs"]) by_index.emplace(r["index"].get<int>(), r);
@@ -453,8 +463,8 @@ static void tidy(const std::string& out, const json& manifest) {
     if (name.rfind(tmp_prefix, 0) != 0 || !f.is_directory()) continue;
     const std::string id = name.substr(tmp_prefix.size()), tmp = f.path().string();
     if (lease_alive(tmp)) continue;
-    const bool resumable = ids.count(id) && !run_state(out, id).settled() &&
-                           fs::exists(tmp + "/checkpoint.bin");
+    const bool resumable =
+        ids.count(id) && !run_state(out, id).settled() && fs::exists(tmp + "/checkpoint.bin");
     if (!resumable) fs::remove_all(tmp, ec);
   }
 }
@@ -488,7 +498,9 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
   const std::string tmp = tmp_dir(out, r.id), dst = run_dir(out, r.id);
   try {
     RunResult res = run_execute(r, tmp);
-    const auto put = [&](const char* name, const std::string& data) { write_file(tmp + "/" + name, data, true); };
+    const auto put = [&](const char* name, const std::string& data) {
+      write_file(tmp + "/" + name, data, true);
+    };
     put("config.json", r.resolved.dump(2) + "\n");
     put("summary.json", res.summary.dump(2) + "\n");
     put("layers.csv", layer_csv(e, r, res));
@@ -497,7 +509,8 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
     if (!res.timesteps.empty()) put("timesteps.csv", timestep_csv(e, r, res));
     put("run.csv", run_csv(e, r, res.summary));
     // A failed run may leave its checkpoint; a retry starts afresh.
-    for (const char* leftover : {"checkpoint.bin", "checkpoint.bin.tmp"}) fs::remove(tmp + "/" + leftover);
+    for (const char* leftover : {"checkpoint.bin", "checkpoint.bin.tmp"})
+      fs::remove(tmp + "/" + leftover);
     {
       // Dropping the lease and publishing are one step for other processes: between the two, a
       // shard tidying the folder would take the lease-less folder for a dead run's and delete it.
@@ -518,8 +531,12 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
 
 // ---- console ----
 
-static std::string pct(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", 100 * v) : num_text(v, Precision::float64); }
-static std::string sci(double v) { return std::isfinite(v) ? fmt::format("{:.3e}", v) : num_text(v, Precision::float64); }
+static std::string pct(double v) {
+  return std::isfinite(v) ? fmt::format("{:.1f}", 100 * v) : num_text(v, Precision::float64);
+}
+static std::string sci(double v) {
+  return std::isfinite(v) ? fmt::format("{:.3e}", v) : num_text(v, Precision::float64);
+}
 
 static void print_layer_table(const RunResult& res) {
   if (res.layers.empty()) return;
@@ -553,12 +570,14 @@ static void print_verdict(const json& sm) {
   }
   fmt::print("verdict: {} (gradient_ratio |delta_1|/|delta_L| = {}, per-layer factor {})",
              field(sm, "verdict"), field(sm, "gradient_ratio"), field(sm, "per_layer_factor"));
-  if (field(sm, "status") != "ok") fmt::print(" [status {}: {}]", field(sm, "status"), field(sm, "reason"));
+  if (field(sm, "status") != "ok")
+    fmt::print(" [status {}: {}]", field(sm, "status"), field(sm, "reason"));
   fmt::print("\n");
 }
 
 static void print_summary_table(const std::string& out, const std::vector<std::string>& ids) {
-  fmt::print("{:<48} {:>9} {:>10} {:>14} {:>12}\n", "run", "status", "verdict", "grad_ratio", "layer_factor");
+  fmt::print("{:<48} {:>9} {:>10} {:>14} {:>12}\n", "run", "status", "verdict", "grad_ratio",
+             "layer_factor");
   for (const std::string& id : ids) {
     json sm;
     try {
@@ -609,8 +628,10 @@ class Progress {
     const json timing = sm.value("timing", json());
     const json seconds = timing.is_object() ? timing.value("total_s", json()) : json();
     fmt::print(stderr, "[{}/{}] {}: {}", done_, total_, r.id, field(sm, "status"));
-    if (ok) fmt::print(stderr, ", {}", field(sm, "verdict"));
-    else fmt::print(stderr, " ({})", field(sm, "reason"));
+    if (ok)
+      fmt::print(stderr, ", {}", field(sm, "verdict"));
+    else
+      fmt::print(stderr, " ({})", field(sm, "reason"));
     fmt::print(stderr, ", {}\n", duration_text(seconds.is_number() ? seconds.get<double>() : 0.0));
   }
 
@@ -637,7 +658,8 @@ class Progress {
 
  private:
   void draw() {  // with mu_ held
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const std::string eta = done_ ? duration_text(elapsed / done_ * (total_ - done_)) : "?";
     fmt::print(stderr, "\r\033[K[{}/{}] runs done, {} failed, elapsed {}, ETA {}", done_, total_,
                failed_, duration_text(elapsed), eta);
@@ -668,10 +690,11 @@ static void check_memory(const Experiment& e, int jobs) {
           e.file, r.id, need / 1e9, avail / 1e9));
   }
   if (jobs > 1 && largest * jobs > 0.9 * avail)
-    throw UsageError(fmt::format(
-        "{}: {} runs at once need about {:.1f} GB, more than the {:.1f} GB available; use --jobs {}",
-        e.file, jobs, largest * jobs / 1e9, avail / 1e9,
-        std::max(1, static_cast<int>(0.9 * avail / largest))));
+    throw UsageError(
+        fmt::format("{}: {} runs at once need about {:.1f} GB, more than the {:.1f} GB available; "
+                    "use --jobs {}",
+                    e.file, jobs, largest * jobs / 1e9, avail / 1e9,
+                    std::max(1, static_cast<int>(0.9 * avail / largest))));
 }
 
 // ---- the sweep ----
@@ -679,17 +702,21 @@ static void check_memory(const Experiment& e, int jobs) {
 static std::string plural(size_t n, std::string_view noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
-static std::string plural(int n, std::string_view noun) { return plural(static_cast<size_t>(n), noun); }
+static std::string plural(int n, std::string_view noun) {
+  return plural(static_cast<size_t>(n), noun);
+}
 
 // Creates the result folder (EnvError, exit 3, when it cannot be written).
 static void prepare_folder(const std::string& out) {
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
-    throw EnvError(fmt::format("{}: cannot write the result folder: it exists and is not a folder", out));
+    throw EnvError(
+        fmt::format("{}: cannot write the result folder: it exists and is not a folder", out));
   fs::create_directories(out, ec);
   if (ec) throw EnvError(fmt::format("{}: cannot write the result folder: {}", out, ec.message()));
   if (access(out.c_str(), W_OK | X_OK) != 0)
-    throw EnvError(fmt::format("{}: cannot write the result folder: {}", out, std::strerror(errno)));
+    throw EnvError(
+        fmt::format("{}: cannot write the result folder: {}", out, std::strerror(errno)));
 }
 
 // Runs every run of todo, `jobs` at a time. A run's numerical trouble or exception is its status
@@ -715,7 +742,8 @@ static PoolResult run_pool(const Experiment& e, const std::vector<const RunSpec*
         const Claim c = claim(out, r.id, o.force, leases);
         if (c == Claim::busy) ++busy;
         if (c == Claim::busy || c == Claim::done) continue;
-        if (c == Claim::resume) progress.note(fmt::format("{}: resuming from its checkpoint", r.id));
+        if (c == Claim::resume)
+          progress.note(fmt::format("{}: resuming from its checkpoint", r.id));
         RunResult res = execute_into_folder(e, r, out, leases);
         if (res.summary.value("status", "") != "ok") ++bad;
         progress.finished(r, res.summary);
@@ -771,8 +799,10 @@ int sweep_run(const Experiment& e, const SweepOptions& o) {
 
   // The process that finds the whole sweep complete (the last shard to finish) collects.
   const std::vector<std::string> ids = manifest_ids(manifest);
-  const auto missing = static_cast<size_t>(std::count_if(
-      ids.begin(), ids.end(), [&](const std::string& id) { return !fs::exists(run_dir(out, id) + "/summary.json"); }));
+  const auto missing =
+      static_cast<size_t>(std::count_if(ids.begin(), ids.end(), [&](const std::string& id) {
+        return !fs::exists(run_dir(out, id) + "/summary.json");
+      }));
   int status = pr.bad > 0 ? 1 : 0;
   if (missing == 0) status = std::max(status, collect_dir(out, true));
 
@@ -783,7 +813,9 @@ int sweep_run(const Experiment& e, const SweepOptions& o) {
     } else if (missing == 0) {
       print_summary_table(out, ids);
     } else {
-      fmt::print(stderr, "{} of {} runs still missing{}; `gradlab collect {}` builds the tables when all are done\n",
+      fmt::print(stderr,
+                 "{} of {} runs still missing{}; `gradlab collect {}` builds the tables when all "
+                 "are done\n",
                  missing, ids.size(),
                  pr.busy ? fmt::format(" ({} being run by another process)", pr.busy) : "", out);
     }
@@ -807,7 +839,8 @@ static std::string header_of(const std::string& csv) {
 static void print_some(std::string_view what, const std::vector<std::string>& items) {
   const size_t shown = std::min<size_t>(items.size(), 10);
   for (size_t i = 0; i < shown; ++i) fmt::print(stderr, "  {}: {}\n", what, items[i]);
-  if (items.size() > shown) fmt::print(stderr, "  ... and {} more {}\n", items.size() - shown, what);
+  if (items.size() > shown)
+    fmt::print(stderr, "  ... and {} more {}\n", items.size() - shown, what);
 }
 
 int collect_dir(const std::string& dir, bool quiet) {
@@ -831,7 +864,8 @@ int collect_dir(const std::string& dir, bool quiet) {
       missing.push_back(running ? id + " (running)" : id);
       continue;
     }
-    if (!st.ok()) (st.failed() ? failed : diverged).push_back(fmt::format("{} ({})", id, st.reason));
+    if (!st.ok())
+      (st.failed() ? failed : diverged).push_back(fmt::format("{} ({})", id, st.reason));
     for (size_t k = 0; k < tables.size(); ++k) {
       const std::string f = run_dir(dir, id) + "/" + std::string(tables[k].first);
       if (!fs::exists(f)) continue;
@@ -843,14 +877,16 @@ int collect_dir(const std::string& dir, bool quiet) {
   // Each table is replaced atomically; one that no run has (left from before a --force) goes.
   for (size_t k = 0; k < tables.size(); ++k) {
     const std::string f = dir + "/" + std::string(tables[k].second);
-    if (!headers[k].empty()) file_write_atomic(f, headers[k] + bodies[k]);
-    else fs::remove(f);
+    if (!headers[k].empty())
+      file_write_atomic(f, headers[k] + bodies[k]);
+    else
+      fs::remove(f);
   }
   const bool trouble = !missing.empty() || !failed.empty() || !diverged.empty();
   if (!quiet || trouble) {
     fmt::print(stderr, "collect {}: {}, {} complete, {} missing, {} failed, {} diverged\n", dir,
-               plural(ids.size(), "run"), ids.size() - missing.size(), missing.size(), failed.size(),
-               diverged.size());
+               plural(ids.size(), "run"), ids.size() - missing.size(), missing.size(),
+               failed.size(), diverged.size());
     print_some("missing", missing);
     print_some("failed", failed);
     print_some("diverged", diverged);

@@ -11,8 +11,8 @@
 namespace gl {
 
 struct SweepOptions {
-  std::string out;      // result folder; empty = results/<name>
-  int jobs = 0;         // 0 = the CPUs this process may use
+  std::string out;  // result folder; empty = results/<name>
+  int jobs = 0;     // 0 = the CPUs this process may use
   int shard_k = 0, shard_n = 1;
   bool force = false;
   bool quiet = false;

@@ -309,17 +309,22 @@ bool block_ok(const json* v, const std::string& path, Issues& issues) {
 
 // ---- activations ----
 
-const Names all_activation_params = {"slope", "lower", "upper", "convention", "alpha", "beta",
-                                     "pieces"};
+const Names all_activation_params = {"slope", "lower", "upper", "convention",
+                                     "alpha", "beta",  "pieces"};
 
 Names activation_params(Activation a) {
   switch (a) {
     case Activation::leaky_relu:
-    case Activation::prelu: return {"slope"};
-    case Activation::rrelu: return {"lower", "upper", "convention"};
-    case Activation::elu: return {"alpha"};
-    case Activation::softplus: return {"beta"};
-    case Activation::maxout: return {"pieces"};
+    case Activation::prelu:
+      return {"slope"};
+    case Activation::rrelu:
+      return {"lower", "upper", "convention"};
+    case Activation::elu:
+      return {"alpha"};
+    case Activation::softplus:
+      return {"beta"};
+    case Activation::maxout:
+      return {"pieces"};
     case Activation::identity:
     case Activation::sigmoid:
     case Activation::tanh:
@@ -331,7 +336,8 @@ Names activation_params(Activation a) {
     case Activation::swish:
     case Activation::gelu:
     case Activation::hard_tanh:
-    case Activation::binary_step: return {};
+    case Activation::binary_step:
+      return {};
   }
   throw std::logic_error("unreachable");
 }
@@ -359,8 +365,9 @@ ActivationSpec read_activation(const json& v, const std::string& path, Issues& i
   const Reader r{&v, path, &issues};
   const json* name = r.find("name");  // absent: the default, so "model.activation.x" axes work
   std::optional<Activation> kind = Activation::tanh;
-  if (name) kind = name->is_string() ? activation_from_name(name->get_ref<const std::string&>())
-                                     : std::nullopt;
+  if (name)
+    kind = name->is_string() ? activation_from_name(name->get_ref<const std::string&>())
+                             : std::nullopt;
   if (!kind) {
     // Reported at the activation itself, as the user may have written the shorthand.
     issues.push_back({path, fmt::format("unknown activation {}; expected one of {}",
@@ -370,13 +377,16 @@ ActivationSpec read_activation(const json& v, const std::string& path, Issues& i
   a.kind = *kind;
   check_param_keys(r, activation_params(a.kind), all_activation_params, activation_name(a.kind));
   switch (a.kind) {
-    case Activation::leaky_relu: a.slope = read_num(r, "slope", any_number, 0.01); break;
-    case Activation::prelu: a.slope = read_num(r, "slope", any_number, 0.25); break;
+    case Activation::leaky_relu:
+      a.slope = read_num(r, "slope", any_number, 0.01);
+      break;
+    case Activation::prelu:
+      a.slope = read_num(r, "slope", any_number, 0.25);
+      break;
     case Activation::rrelu: {
-      a.convention = static_cast<RreluConvention>(
-          read_choice(r, "convention", {"pytorch", "paper"}, 0));
-      const NumRange lower_range =
-          a.convention == RreluConvention::paper ? positive : non_negative;
+      a.convention =
+          static_cast<RreluConvention>(read_choice(r, "convention", {"pytorch", "paper"}, 0));
+      const NumRange lower_range = a.convention == RreluConvention::paper ? positive : non_negative;
       a.lower = read_num(r, "lower", lower_range, 1.0 / 8);
       a.upper = read_num(r, "upper", non_negative, 1.0 / 3);
       if (a.upper < a.lower && r.has("upper"))
@@ -385,9 +395,15 @@ ActivationSpec read_activation(const json& v, const std::string& path, Issues& i
         r.bad("lower", fmt::format("a number <= upper ({})", a.upper), *r.find("lower"));
       break;
     }
-    case Activation::elu: a.alpha = read_num(r, "alpha", non_negative, 1.0); break;
-    case Activation::softplus: a.beta = read_num(r, "beta", positive, 1.0); break;
-    case Activation::maxout: a.pieces = read_int32(r, "pieces", 2, 64, 2); break;
+    case Activation::elu:
+      a.alpha = read_num(r, "alpha", non_negative, 1.0);
+      break;
+    case Activation::softplus:
+      a.beta = read_num(r, "beta", positive, 1.0);
+      break;
+    case Activation::maxout:
+      a.pieces = read_int32(r, "pieces", 2, 64, 2);
+      break;
     case Activation::identity:
     case Activation::sigmoid:
     case Activation::tanh:
@@ -399,7 +415,8 @@ ActivationSpec read_activation(const json& v, const std::string& path, Issues& i
     case Activation::swish:
     case Activation::gelu:
     case Activation::hard_tanh:
-    case Activation::binary_step: break;
+    case Activation::binary_step:
+      break;
   }
   return a;
 }
@@ -408,15 +425,23 @@ json activation_to_json(const ActivationSpec& a) {
   json j = {{"name", activation_name(a.kind)}};
   switch (a.kind) {
     case Activation::leaky_relu:
-    case Activation::prelu: j["slope"] = a.slope; break;
+    case Activation::prelu:
+      j["slope"] = a.slope;
+      break;
     case Activation::rrelu:
       j["lower"] = a.lower;
       j["upper"] = a.upper;
       j["convention"] = a.convention == RreluConvention::pytorch ? "pytorch" : "paper";
       break;
-    case Activation::elu: j["alpha"] = a.alpha; break;
-    case Activation::softplus: j["beta"] = a.beta; break;
-    case Activation::maxout: j["pieces"] = a.pieces; break;
+    case Activation::elu:
+      j["alpha"] = a.alpha;
+      break;
+    case Activation::softplus:
+      j["beta"] = a.beta;
+      break;
+    case Activation::maxout:
+      j["pieces"] = a.pieces;
+      break;
     case Activation::identity:
     case Activation::sigmoid:
     case Activation::tanh:
@@ -428,15 +453,17 @@ json activation_to_json(const ActivationSpec& a) {
     case Activation::swish:
     case Activation::gelu:
     case Activation::hard_tanh:
-    case Activation::binary_step: break;
+    case Activation::binary_step:
+      break;
   }
   return j;
 }
 
 // ---- initializers ----
 
-const Names all_init_params = {"gain",  "mode",           "sigma_w2",        "std",
-                               "scale", "nonzero_per_row", "spectral_radius", "spectral_norm"};
+const Names all_init_params = {
+    "gain",         "mode", "sigma_w2", "std", "scale", "nonzero_per_row", "spectral_radius",
+    "spectral_norm"};
 
 bool init_has_mode(Init k) {
   return k == Init::he_normal || k == Init::he_uniform || k == Init::lecun_normal ||
@@ -449,12 +476,16 @@ Names init_params(Init k) {
     case Init::he_normal:
     case Init::he_uniform:
     case Init::lecun_normal:
-    case Init::lecun_uniform: p.push_back("mode"); break;
+    case Init::lecun_uniform:
+      p.push_back("mode");
+      break;
     case Init::gaussian:
       p.push_back("sigma_w2");
       p.push_back("std");
       break;
-    case Init::uniform: p.push_back("scale"); break;
+    case Init::uniform:
+      p.push_back("scale");
+      break;
     case Init::sparse:
       p.push_back("nonzero_per_row");
       p.push_back("std");
@@ -463,7 +494,8 @@ Names init_params(Init k) {
     case Init::glorot_uniform:
     case Init::glorot_normal:
     case Init::orthogonal:
-    case Init::identity: break;
+    case Init::identity:
+      break;
   }
   p.push_back("spectral_radius");
   p.push_back("spectral_norm");
@@ -543,9 +575,10 @@ json init_to_json(const InitSpec& s) {
 BiasSpec read_bias(const json& v, const std::string& path, Issues& issues) {
   BiasSpec b;
   if (!v.is_object()) {
-    issues.push_back({path, "expected a number or an object {\"name\": \"constant\" | "
-                            "\"gaussian\", ...}, found " +
-                                found_text(v)});
+    issues.push_back({path,
+                      "expected a number or an object {\"name\": \"constant\" | "
+                      "\"gaussian\", ...}, found " +
+                          found_text(v)});
     return b;
   }
   const Reader r{&v, path, &issues};
@@ -592,13 +625,12 @@ bool is_sequence_task(DataName d) {
 
 std::string_view data_name_text(DataName d) { return data_names[static_cast<size_t>(d)]; }
 
-const Names mlp_keys = {"type", "depth", "width", "hidden", "activation", "init", "output_init",
-                        "bias_init"};
-const Names rnn_keys = {"type",           "width",       "length",    "activation",
-                        "recurrent_init", "input_init",  "output_init", "bias_init",
-                        "inputs",         "loss_at"};
-const Names teacher_keys = {"depth", "width", "hidden", "activation", "init", "output_init",
-                            "bias_init"};
+const Names mlp_keys = {"type",       "depth", "width",       "hidden",
+                        "activation", "init",  "output_init", "bias_init"};
+const Names rnn_keys = {"type",       "width",       "length",    "activation", "recurrent_init",
+                        "input_init", "output_init", "bias_init", "inputs",     "loss_at"};
+const Names teacher_keys = {"depth", "width",       "hidden",   "activation",
+                            "init",  "output_init", "bias_init"};
 constexpr int64_t max_width = 10'000'000;
 constexpr int64_t max_depth = 100'000;
 constexpr int64_t max_length = 100'000;
@@ -658,12 +690,13 @@ void read_mlp_shape(const Reader& r, ModelConfig& m) {
 }
 
 // The model block, or (teacher = true) a gaussian teacher's mlp block.
-ModelConfig read_model(const json* v, const std::string& path, const DataFacts& data,
-                       bool teacher, Issues& issues) {
+ModelConfig read_model(const json* v, const std::string& path, const DataFacts& data, bool teacher,
+                       Issues& issues) {
   ModelConfig m;
   if (!v) {
-    issues.push_back({path, "missing (expected an object with \"depth\" and \"width\", or "
-                            "\"hidden\")"});
+    issues.push_back({path,
+                      "missing (expected an object with \"depth\" and \"width\", or "
+                      "\"hidden\")"});
     return m;
   }
   if (!block_ok(v, path, issues)) return m;
@@ -738,8 +771,8 @@ json model_to_json(const ModelConfig& m, const DataConfig& d, bool teacher) {
   if (m.type == ModelType::mlp) {
     if (!teacher) j["type"] = "mlp";
     const bool uniform =
-        !m.hidden.empty() && std::all_of(m.hidden.begin(), m.hidden.end(),
-                                         [&](int w) { return w == m.hidden.front(); });
+        !m.hidden.empty() &&
+        std::all_of(m.hidden.begin(), m.hidden.end(), [&](int w) { return w == m.hidden.front(); });
     if (uniform) {
       j["depth"] = m.hidden.size();
       j["width"] = m.hidden.front();
@@ -769,19 +802,23 @@ json model_to_json(const ModelConfig& m, const DataConfig& d, bool teacher) {
 
 Names data_params(DataName d) {
   switch (d) {
-    case DataName::gaussian: return {"dim", "classes", "outputs", "teacher"};
-    case DataName::idx: return {"train_images", "train_labels", "test_images", "test_labels"};
+    case DataName::gaussian:
+      return {"dim", "classes", "outputs", "teacher"};
+    case DataName::idx:
+      return {"train_images", "train_labels", "test_images", "test_labels"};
     case DataName::temporal_order:
-    case DataName::addition: return {"length"};
+    case DataName::addition:
+      return {"length"};
     case DataName::shapeset3x2:
-    case DataName::fashion_mnist: return {};
+    case DataName::fashion_mnist:
+      return {};
   }
   throw std::logic_error("unreachable");
 }
 
-const Names all_data_params = {"dim",         "classes",      "outputs",     "teacher",
-                               "train_images", "train_labels", "test_images", "test_labels",
-                               "length"};
+const Names all_data_params = {"dim",         "classes",      "outputs",
+                               "teacher",     "train_images", "train_labels",
+                               "test_images", "test_labels",  "length"};
 
 DataFacts peek_data(const json& root) {
   DataFacts f;
@@ -856,9 +893,12 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
       d.test_labels = read_string(r, "test_labels", "", true, true);
       break;
     case DataName::temporal_order:
-    case DataName::addition: d.length = read_int32(r, "length", 1, max_length, 0, true); break;
+    case DataName::addition:
+      d.length = read_int32(r, "length", 1, max_length, 0, true);
+      break;
     case DataName::shapeset3x2:
-    case DataName::fashion_mnist: break;
+    case DataName::fashion_mnist:
+      break;
   }
   // What the model type can consume.
   if (model_type == ModelType::mlp && is_sequence_task(d.name))
@@ -886,9 +926,12 @@ json data_to_json(const DataConfig& d) {
       j["test_labels"] = d.test_labels;
       break;
     case DataName::temporal_order:
-    case DataName::addition: j["length"] = d.length; break;
+    case DataName::addition:
+      j["length"] = d.length;
+      break;
     case DataName::shapeset3x2:
-    case DataName::fashion_mnist: break;
+    case DataName::fashion_mnist:
+      break;
   }
   return j;
 }
@@ -911,8 +954,8 @@ TrainConfig read_train(const json* v, Issues& issues) {
   const std::string path = "/train";
   if (!block_ok(v, path, issues)) return t;
   const Reader r{v, path, &issues};
-  check_keys(r, {"steps", "batch_size", "optimizer", "lr", "momentum", "clip_norm",
-                 "checkpoint_every"});
+  check_keys(
+      r, {"steps", "batch_size", "optimizer", "lr", "momentum", "clip_norm", "checkpoint_every"});
   t.steps = read_int(r, "steps", 0, int_max, 0);
   t.batch_size = read_int32(r, "batch_size", 1, 1'000'000, 10);
   t.optimizer = static_cast<Optimizer>(read_choice(r, "optimizer", {"sgd"}, 0));
@@ -959,8 +1002,8 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
   return p;
 }
 
-const Names top_keys = {"name", "description", "seed",  "repeats", "precision", "threads",
-                        "model", "data",       "loss",  "train",   "probe",     "grid"};
+const Names top_keys = {"name",  "description", "seed", "repeats", "precision", "threads",
+                        "model", "data",        "loss", "train",   "probe",     "grid"};
 
 // The shorthand forms of one model block, rewritten in place.
 void normalize_model(json& m) {
@@ -1016,7 +1059,9 @@ json config_parse(const std::string& text, const std::string& file) {
       case json::parse_event_t::array_end:
         if (!stack.empty()) stack.pop_back();
         break;
-      case json::parse_event_t::value: element(); break;
+      case json::parse_event_t::value:
+        element();
+        break;
       case json::parse_event_t::key: {
         if (stack.empty() || !parsed.is_string()) break;
         Frame& top = stack.back();

@@ -33,14 +33,14 @@ enum class DataName { gaussian, shapeset3x2, idx, fashion_mnist, temporal_order,
 
 struct ModelConfig {
   ModelType type = ModelType::mlp;
-  std::vector<int> hidden;          // mlp: hidden widths l = 1..L (from depth × width, or "hidden")
-  int width = 0;                    // rnn: hidden size
-  int length = 0;                   // rnn: chain length T (sequence tasks: from data.length)
+  std::vector<int> hidden;  // mlp: hidden widths l = 1..L (from depth × width, or "hidden")
+  int width = 0;            // rnn: hidden size
+  int length = 0;           // rnn: chain length T (sequence tasks: from data.length)
   ActivationSpec activation;
-  InitSpec init;                    // mlp hidden layers
-  InitSpec output_init;             // the output layer (default: = init)
-  InitSpec recurrent_init;          // rnn: W (shared)
-  InitSpec input_init;              // rnn: U
+  InitSpec init;            // mlp hidden layers
+  InitSpec output_init;     // the output layer (default: = init)
+  InitSpec recurrent_init;  // rnn: W (shared)
+  InitSpec input_init;      // rnn: U
   BiasSpec bias_init;
   RnnInputs inputs = RnnInputs::every_step;
   LossAt loss_at = LossAt::last;
@@ -48,17 +48,17 @@ struct ModelConfig {
 
 struct DataConfig {
   DataName name = DataName::gaussian;
-  int dim = 0;                 // gaussian: input size
-  int classes = 0;             // gaussian + cross_entropy: number of random labels
-  int outputs = 0;             // gaussian + mse: target size
-  json teacher;                // gaussian: null, or model keys of a random teacher network
-  int64_t test_samples = 0;    // held-out examples for test_error
+  int dim = 0;               // gaussian: input size
+  int classes = 0;           // gaussian + cross_entropy: number of random labels
+  int outputs = 0;           // gaussian + mse: target size
+  json teacher;              // gaussian: null, or model keys of a random teacher network
+  int64_t test_samples = 0;  // held-out examples for test_error
   std::string train_images, train_labels, test_images, test_labels;  // idx
-  int length = 0;              // temporal_order, addition: sequence length T
+  int length = 0;  // temporal_order, addition: sequence length T
 };
 
 struct TrainConfig {
-  int64_t steps = 0;           // 0 = a study at initialization only
+  int64_t steps = 0;  // 0 = a study at initialization only
   int batch_size = 10;
   Optimizer optimizer = Optimizer::sgd;
   double lr = 0.01;
@@ -89,7 +89,7 @@ struct Config {
   uint64_t seed = 0;
   int repeats = 1;
   Precision precision = Precision::float64;
-  int threads = 1;             // 0 = "auto" (all CPUs)
+  int threads = 1;  // 0 = "auto" (all CPUs)
   ModelConfig model;
   DataConfig data;
   Loss loss = Loss::cross_entropy;

@@ -14,11 +14,19 @@ static void data_sizes(const Config& c, double& in, double& out) {
       in = d.dim;
       out = c.loss == Loss::cross_entropy ? d.classes : d.outputs;
       return;
-    case DataName::shapeset3x2: in = 1024, out = 9; return;
+    case DataName::shapeset3x2:
+      in = 1024, out = 9;
+      return;
     case DataName::idx:
-    case DataName::fashion_mnist: in = 784, out = 10; return;
-    case DataName::temporal_order: in = 6, out = 4; return;
-    case DataName::addition: in = 2, out = 1; return;
+    case DataName::fashion_mnist:
+      in = 784, out = 10;
+      return;
+    case DataName::temporal_order:
+      in = 6, out = 4;
+      return;
+    case DataName::addition:
+      in = 2, out = 1;
+      return;
   }
 }
 
@@ -29,14 +37,15 @@ RunCost run_cost(const Config& c) {
   const double N = c.probe.samples, B = c.train.batch_size;
   const double rows = std::max(N, B);
   const double steps = static_cast<double>(c.train.steps);
-  const double probes = 2.0 + (c.probe.schedule == Schedule::linear
-                                   ? steps / static_cast<double>(c.probe.every)
-                                   : c.probe.per_decade * 7.0);
+  const double probes =
+      2.0 + (c.probe.schedule == Schedule::linear ? steps / static_cast<double>(c.probe.every)
+                                                  : c.probe.per_decade * 7.0);
   const double test = steps > 0 ? static_cast<double>(c.data.test_samples) : 0.0;
   RunCost cost;
   if (c.model.type == ModelType::mlp) {
     double params = 0, units = 0, prev = in;
-    const double pieces = c.model.activation.kind == Activation::maxout ? c.model.activation.pieces : 1;
+    const double pieces =
+        c.model.activation.kind == Activation::maxout ? c.model.activation.pieces : 1;
     for (int w : c.model.hidden) {
       params += pieces * w * (prev + 1);
       units += pieces * w;

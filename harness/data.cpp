@@ -55,7 +55,8 @@ DataInfo data_info(const Config& c) {
   throw std::logic_error("unreachable");
 }
 
-template <class T> Dataset<T> dataset_make(const Config& c, uint64_t data_seed) {
+template <class T>
+Dataset<T> dataset_make(const Config& c, uint64_t data_seed) {
   Dataset<T> d;
   d.cfg = c;
   d.info = data_info(c);
@@ -71,7 +72,8 @@ template <class T> Dataset<T> dataset_make(const Config& c, uint64_t data_seed) 
     tj["loss"] = "mse";
     tj["data"] = {{"name", "gaussian"}, {"dim", c.data.dim}, {"outputs", c.data.outputs}};
     const Config tc = config_from_json(tj, issues);
-    if (!issues.empty()) throw UsageError("data.teacher: " + issues[0].path + ": " + issues[0].message);
+    if (!issues.empty())
+      throw UsageError("data.teacher: " + issues[0].path + ": " + issues[0].message);
     MlpShape shape{d.info.inputs, tc.model.hidden, d.info.outputs};
     d.teacher = mlp_init<T>(shape, tc.model.activation, tc.model.init, tc.model.output_init,
                             tc.model.bias_init, r);
@@ -116,7 +118,8 @@ void dataset_sample(Dataset<T>& d, Split split, Index n, Mat<T>& x, Targets<T>& 
       uint8_t grey[shapeset_pixels];
       for (Index i = 0; i < n; ++i) {
         t.labels[static_cast<size_t>(i)] = shapeset_sample(r, grey);
-        for (Index k = 0; k < shapeset_pixels; ++k) x(k, i) = static_cast<T>(shapeset_value(grey[k]));
+        for (Index k = 0; k < shapeset_pixels; ++k)
+          x(k, i) = static_cast<T>(shapeset_value(grey[k]));
       }
       return;
     }
@@ -151,7 +154,8 @@ void dataset_sample(Dataset<T>& d, Split split, Index n, Mat<T>& x, Targets<T>& 
       return;
     }
     case DataName::temporal_order:
-    case DataName::addition: throw UsageError("dataset not available in this build");
+    case DataName::addition:
+      throw UsageError("dataset not available in this build");
   }
 }
 

@@ -33,9 +33,9 @@ struct IdxSet;  // harness/idx.h
 enum class Split { train, probe, test };
 
 struct DataInfo {
-  Index inputs = 0;     // features per example (per time step for sequence tasks)
-  Index outputs = 0;    // network outputs (classes for cross_entropy)
-  bool labels = true;   // class labels (cross_entropy) or target vectors (mse)
+  Index inputs = 0;    // features per example (per time step for sequence tasks)
+  Index outputs = 0;   // network outputs (classes for cross_entropy)
+  bool labels = true;  // class labels (cross_entropy) or target vectors (mse)
   std::vector<std::string> class_names;
   Index image_rows = 0, image_cols = 0;  // image datasets: x holds a rows×cols image (else 0)
 };
@@ -45,7 +45,8 @@ struct DataInfo {
 // (missing, malformed, counts) throw here; a missing Fashion-MNIST package is an EnvError.
 DataInfo data_info(const Config& c);
 
-template <class T> struct Dataset {
+template <class T>
+struct Dataset {
   Config cfg;
   DataInfo info;
   Rng train_rng, probe_rng, test_rng;
@@ -56,7 +57,8 @@ template <class T> struct Dataset {
 };
 
 // Stream seeds: train = seed_mix(data_seed, 1), probe = 2, test = 3, teacher weights = 4.
-template <class T> Dataset<T> dataset_make(const Config& c, uint64_t data_seed);
+template <class T>
+Dataset<T> dataset_make(const Config& c, uint64_t data_seed);
 // n fresh examples of a split. Draw order (gaussian): per example, x's entries, then its target.
 // idx/fashion_mnist probe and test splits return min(n, test split size) examples.
 template <class T>

@@ -68,16 +68,16 @@ struct IdxFile {
   void read_exact(void* dst, size_t n, const char* what) {
     const size_t got = read(dst, n);
     if (got != n)
-      throw UsageError(fmt::format("{}: truncated: expected {} bytes of {}, found {}", path, n,
-                                   what, got));
+      throw UsageError(
+          fmt::format("{}: truncated: expected {} bytes of {}, found {}", path, n, what, got));
   }
 
   // The file must end here: extra bytes mean the header's sizes do not describe the file.
   void expect_end(const char* what) {
     unsigned char extra;
     if (read(&extra, 1) != 0)
-      throw UsageError(fmt::format("{}: unexpected data after the {} that the header announces", path,
-                                   what));
+      throw UsageError(
+          fmt::format("{}: unexpected data after the {} that the header announces", path, what));
   }
 
   uint32_t read_u32(const char* what) {
@@ -89,11 +89,15 @@ struct IdxFile {
 
 const char* magic_meaning(uint32_t magic) {
   switch (magic) {
-    case idx_magic_images: return "IDX images";
-    case idx_magic_labels: return "IDX labels";
+    case idx_magic_images:
+      return "IDX images";
+    case idx_magic_labels:
+      return "IDX labels";
     case 0x1f8b0800u:
-    case 0x1f8b0808u: return "a gzip stream inside a gzip stream";
-    default: return "not an IDX file of unsigned bytes";
+    case 0x1f8b0808u:
+      return "a gzip stream inside a gzip stream";
+    default:
+      return "not an IDX file of unsigned bytes";
   }
 }
 
@@ -111,13 +115,15 @@ int32_t dim_read(IdxFile& file, const char* name, int64_t lo) {
 }
 
 IdxImagesHeader images_header_read(IdxFile& file) {
-  check_magic(file, file.read_u32("header"), idx_magic_images, "IDX images: unsigned bytes, 3 dimensions");
+  check_magic(file, file.read_u32("header"), idx_magic_images,
+              "IDX images: unsigned bytes, 3 dimensions");
   IdxImagesHeader h;
   h.n = dim_read(file, "images", 0);
   h.rows = dim_read(file, "rows", 1);
   h.cols = dim_read(file, "cols", 1);
   if (static_cast<int64_t>(h.rows) * h.cols > (int64_t{1} << 24))
-    throw UsageError(fmt::format("{}: bad header: {}×{} pixels per image", file.path, h.rows, h.cols));
+    throw UsageError(
+        fmt::format("{}: bad header: {}×{} pixels per image", file.path, h.rows, h.cols));
   return h;
 }
 
@@ -140,7 +146,8 @@ IdxImages idx_read_images(const std::string& path) {
   im.n = h.n;
   im.rows = h.rows;
   im.cols = h.cols;
-  const size_t bytes = static_cast<size_t>(h.n) * static_cast<size_t>(h.rows) * static_cast<size_t>(h.cols);
+  const size_t bytes =
+      static_cast<size_t>(h.n) * static_cast<size_t>(h.rows) * static_cast<size_t>(h.cols);
   im.pixels.resize(bytes);
   file.read_exact(im.pixels.data(), bytes, "pixel data");
   file.expect_end("images");
@@ -161,7 +168,8 @@ IdxImages idx_read_images(const std::string& path) {
 
 IdxLabels idx_read_labels(const std::string& path) {
   IdxFile file(path);
-  check_magic(file, file.read_u32("header"), idx_magic_labels, "IDX labels: unsigned bytes, 1 dimension");
+  check_magic(file, file.read_u32("header"), idx_magic_labels,
+              "IDX labels: unsigned bytes, 1 dimension");
   const int32_t n = dim_read(file, "labels", 0);
   IdxLabels lb;
   lb.path = path;
@@ -232,18 +240,21 @@ IdxPaths fashion_mnist_paths() {
 }
 
 std::vector<std::string> fashion_mnist_class_names() {
-  return {"T-shirt/top", "Trouser", "Pullover", "Dress",   "Coat",
-          "Sandal",      "Shirt",   "Sneaker",  "Bag",     "Ankle boot"};
+  return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 }
 
 IdxPaths idx_paths(const DataConfig& d) {
   switch (d.name) {
-    case DataName::idx: return {d.train_images, d.train_labels, d.test_images, d.test_labels};
-    case DataName::fashion_mnist: return fashion_mnist_paths();
+    case DataName::idx:
+      return {d.train_images, d.train_labels, d.test_images, d.test_labels};
+    case DataName::fashion_mnist:
+      return fashion_mnist_paths();
     case DataName::gaussian:
     case DataName::shapeset3x2:
     case DataName::temporal_order:
-    case DataName::addition: break;
+    case DataName::addition:
+      break;
   }
   throw std::logic_error("idx_paths: not an IDX dataset");
 }

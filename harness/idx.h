@@ -1,6 +1,6 @@
 // MNIST-format IDX files (LeCun's format): a big-endian header, then unsigned bytes.
-//   images: magic 0x00000803, n, rows, cols (int32 each), then n·rows·cols pixels, row-major per image
-//   labels: magic 0x00000801, n, then n labels
+//   images: magic 0x00000803, n, rows, cols (int32 each), then n·rows·cols pixels, row-major per
+//   image labels: magic 0x00000801, n, then n labels
 // Files may be gzip'd or plain: zlib's gzread recognizes the gzip magic (1f 8b) and reads plain
 // files as they are. Every problem (missing file, wrong magic, truncated or trailing data, count
 // mismatch) is a UsageError naming the file.

@@ -25,8 +25,9 @@ std::string init_names_list() {
     if (!s.empty()) s += ", ";
     s += n;
   }
-  return s + " (aliases: standard, xavier_uniform, normalized, xavier_normal, kaiming_normal, "
-             "kaiming_uniform)";
+  return s +
+         " (aliases: standard, xavier_uniform, normalized, xavier_normal, kaiming_normal, "
+         "kaiming_uniform)";
 }
 
 static double fan_of(const InitSpec& s, Index fan_in, Index fan_out) {
@@ -38,20 +39,27 @@ static double entry_variance(const InitSpec& s, Index fan_in, Index fan_out) {
   const double fi = static_cast<double>(fan_in), fo = static_cast<double>(fan_out);
   const double g2 = s.gain * s.gain;
   switch (s.kind) {
-    case Init::glorot_standard: return g2 / (3.0 * fi);  // U[±1/√fi]: bound²/3
+    case Init::glorot_standard:
+      return g2 / (3.0 * fi);  // U[±1/√fi]: bound²/3
     case Init::glorot_uniform:
-    case Init::glorot_normal: return g2 * 2.0 / (fi + fo);
+    case Init::glorot_normal:
+      return g2 * 2.0 / (fi + fo);
     case Init::he_normal:
-    case Init::he_uniform: return g2 * 2.0 / fan_of(s, fan_in, fan_out);
+    case Init::he_uniform:
+      return g2 * 2.0 / fan_of(s, fan_in, fan_out);
     case Init::lecun_normal:
-    case Init::lecun_uniform: return g2 / fan_of(s, fan_in, fan_out);
-    case Init::orthogonal: return g2 / std::max(fi, fo);  // rows or columns orthonormal
+    case Init::lecun_uniform:
+      return g2 / fan_of(s, fan_in, fan_out);
+    case Init::orthogonal:
+      return g2 / std::max(fi, fo);  // rows or columns orthonormal
     case Init::gaussian:
-      return g2 * (std::isnan(s.std) ? (std::isnan(s.sigma_w2) ? 1.0 : s.sigma_w2) / fi
-                                     : s.std * s.std);
-    case Init::uniform: return g2 * s.scale * s.scale / 3.0;
+      return g2 *
+             (std::isnan(s.std) ? (std::isnan(s.sigma_w2) ? 1.0 : s.sigma_w2) / fi : s.std * s.std);
+    case Init::uniform:
+      return g2 * s.scale * s.scale / 3.0;
     case Init::sparse:
-    case Init::identity: return nan_v;
+    case Init::identity:
+      return nan_v;
   }
   throw std::logic_error("unreachable");
 }
@@ -88,7 +96,8 @@ static double spectral_radius_of(const Eigen::MatrixXd& W) {
   return es.eigenvalues().cwiseAbs().maxCoeff();
 }
 
-template <class T> void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
+template <class T>
+void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
   const Index fo = Wt.rows(), fi = Wt.cols();
   const double fan = fan_of(s, fi, fo);
   Eigen::MatrixXd W(fo, fi);  // generate in double: the same draws for both precisions
@@ -166,7 +175,9 @@ template <class T> void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
       }
       break;
     }
-    case Init::identity: W = g * Eigen::MatrixXd::Identity(fo, fi); break;
+    case Init::identity:
+      W = g * Eigen::MatrixXd::Identity(fo, fi);
+      break;
   }
   if (!std::isnan(s.spectral_radius)) {
     if (fo != fi) throw UsageError("spectral_radius rescaling needs a square matrix");
@@ -181,7 +192,8 @@ template <class T> void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
   Wt = W.cast<T>();
 }
 
-template <class T> void init_bias(const BiasSpec& s, Vec<T>& b, Rng& rng) {
+template <class T>
+void init_bias(const BiasSpec& s, Vec<T>& b, Rng& rng) {
   if (s.kind == BiasKind::constant) {
     b.setConstant(static_cast<T>(s.value));
     return;

@@ -15,13 +15,23 @@
 namespace gl {
 
 enum class Init {
-  glorot_standard, glorot_uniform, glorot_normal, he_normal, he_uniform, lecun_normal,
-  lecun_uniform, orthogonal, gaussian, uniform, sparse, identity,
+  glorot_standard,
+  glorot_uniform,
+  glorot_normal,
+  he_normal,
+  he_uniform,
+  lecun_normal,
+  lecun_uniform,
+  orthogonal,
+  gaussian,
+  uniform,
+  sparse,
+  identity,
 };
 inline constexpr int init_count = 12;
 inline constexpr std::array<std::string_view, init_count> init_names = {
     "glorot_standard", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
-    "lecun_uniform", "orthogonal", "gaussian", "uniform", "sparse", "identity"};
+    "lecun_uniform",   "orthogonal",     "gaussian",      "uniform",   "sparse",     "identity"};
 
 enum class FanMode { fan_in, fan_out };
 
@@ -30,13 +40,13 @@ inline constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
 struct InitSpec {
   Init kind = Init::glorot_uniform;
   double gain = 1.0;
-  FanMode mode = FanMode::fan_in;     // he_*, lecun_*
-  double sigma_w2 = nan_v;            // gaussian: Var W = sigma_w2 / fan_in (default 1) ...
-  double std = nan_v;                 // ... or Var W = std² (gaussian; sparse's non-zeros, default 1)
-  double scale = 0.05;                // uniform: U[-scale, scale]
-  int nonzero_per_row = 15;           // sparse
-  double spectral_radius = nan_v;     // rescale W (square) to this spectral radius
-  double spectral_norm = nan_v;       // rescale W to this largest singular value
+  FanMode mode = FanMode::fan_in;  // he_*, lecun_*
+  double sigma_w2 = nan_v;         // gaussian: Var W = sigma_w2 / fan_in (default 1) ...
+  double std = nan_v;              // ... or Var W = std² (gaussian; sparse's non-zeros, default 1)
+  double scale = 0.05;             // uniform: U[-scale, scale]
+  int nonzero_per_row = 15;        // sparse
+  double spectral_radius = nan_v;  // rescale W (square) to this spectral radius
+  double spectral_norm = nan_v;    // rescale W to this largest singular value
 };
 
 enum class BiasKind { constant, gaussian };
@@ -53,8 +63,10 @@ std::optional<Init> init_from_name(std::string_view name);
 std::string init_names_list();
 
 // Fill W (already sized (fan_out, fan_in)) and b.
-template <class T> void init_weights(const InitSpec& s, Mat<T>& W, Rng& rng);
-template <class T> void init_bias(const BiasSpec& s, Vec<T>& b, Rng& rng);
+template <class T>
+void init_weights(const InitSpec& s, Mat<T>& W, Rng& rng);
+template <class T>
+void init_bias(const BiasSpec& s, Vec<T>& b, Rng& rng);
 
 // The variance the scheme gives each entry of a (fan_out, fan_in) W, as σ_w² = fan_in·Var W
 // (the mean-field parametrization); NaN where it is not i.i.d.-like (sparse, identity, rescaled).

@@ -3,11 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 
@@ -94,10 +94,20 @@ std::string file_read(const std::string& path) {
 
 // ---- .npy ----
 
-template <class T> static const char* npy_descr();
-template <> const char* npy_descr<float>() { return "<f4"; }
-template <> const char* npy_descr<double>() { return "<f8"; }
-template <> const char* npy_descr<int64_t>() { return "<i8"; }
+template <class T>
+static const char* npy_descr();
+template <>
+const char* npy_descr<float>() {
+  return "<f4";
+}
+template <>
+const char* npy_descr<double>() {
+  return "<f8";
+}
+template <>
+const char* npy_descr<int64_t>() {
+  return "<i8";
+}
 
 static std::string npy_header(const char* descr, const std::vector<Index>& shape) {
   // Python tuple syntax: "(n,)" for one dimension, "(a, b)" otherwise.
@@ -119,23 +129,27 @@ static std::string npy_header(const char* descr, const std::vector<Index>& shape
   return h + dict;
 }
 
-template <class T> static void npy_write_raw(const std::string& path, const T* data, size_t n,
-                                             const std::vector<Index>& shape) {
+template <class T>
+static void npy_write_raw(const std::string& path, const T* data, size_t n,
+                          const std::vector<Index>& shape) {
   std::string bytes = npy_header(npy_descr<T>(), shape);
   bytes.append(reinterpret_cast<const char*>(data), n * sizeof(T));
   file_write_atomic(path, bytes);
 }
 
-template <class T> void npy_write_matrix(const std::string& path, const Mat<T>& m) {
+template <class T>
+void npy_write_matrix(const std::string& path, const Mat<T>& m) {
   const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = m;
   npy_write_raw(path, r.data(), static_cast<size_t>(r.size()), {m.rows(), m.cols()});
 }
 
-template <class T> void npy_write_examples(const std::string& path, const Mat<T>& m) {
+template <class T>
+void npy_write_examples(const std::string& path, const Mat<T>& m) {
   npy_write_raw(path, m.data(), static_cast<size_t>(m.size()), {m.cols(), m.rows()});
 }
 
-template <class T> void npy_write_vector(const std::string& path, const Vec<T>& v) {
+template <class T>
+void npy_write_vector(const std::string& path, const Vec<T>& v) {
   npy_write_raw(path, v.data(), static_cast<size_t>(v.size()), {v.size()});
 }
 
@@ -159,6 +173,7 @@ template void npy_write_vector<float>(const std::string&, const Vec<float>&);
 template void npy_write_vector<double>(const std::string&, const Vec<double>&);
 template void npy_write_array<float>(const std::string&, const float*, const std::vector<Index>&);
 template void npy_write_array<double>(const std::string&, const double*, const std::vector<Index>&);
-template void npy_write_array<int64_t>(const std::string&, const int64_t*, const std::vector<Index>&);
+template void npy_write_array<int64_t>(const std::string&, const int64_t*,
+                                       const std::vector<Index>&);
 
 }  // namespace gl

@@ -27,11 +27,14 @@ void dir_fsync(const std::string& dir);
 std::string file_read(const std::string& path);  // throws EnvError naming the file
 
 // NumPy .npy files (format 1.0, C order, little-endian), written crash-safely.
-template <class T> void npy_write_matrix(const std::string& path, const Mat<T>& m);  // (rows, cols)
+template <class T>
+void npy_write_matrix(const std::string& path, const Mat<T>& m);  // (rows, cols)
 // An (examples, features) array from a (features, examples) column-major matrix: same bytes.
-template <class T> void npy_write_examples(const std::string& path, const Mat<T>& m);
+template <class T>
+void npy_write_examples(const std::string& path, const Mat<T>& m);
 void npy_write_labels(const std::string& path, const std::vector<int32_t>& labels);  // int64
-template <class T> void npy_write_vector(const std::string& path, const Vec<T>& v);
+template <class T>
+void npy_write_vector(const std::string& path, const Vec<T>& v);
 // An array of any shape whose data is already in C order (last index fastest); T is float,
 // double or int64_t.
 template <class T>

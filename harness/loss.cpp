@@ -31,7 +31,9 @@ void loss_backward(Loss kind, const Mat<T>& yhat, const Targets<T>& t, Mat<T>& d
   const Index B = yhat.cols();
   dyhat.resize(yhat.rows(), B);
   switch (kind) {
-    case Loss::mse: dyhat.noalias() = yhat - t.y; return;
+    case Loss::mse:
+      dyhat.noalias() = yhat - t.y;
+      return;
     case Loss::cross_entropy:
       // ∂ℓ/∂ŷ = softmax(ŷ) − onehot(y)
       for (Index i = 0; i < B; ++i) {
@@ -64,7 +66,7 @@ double loss_error_rate(Loss kind, const Mat<T>& yhat, const Targets<T>& t, doubl
   return static_cast<double>(wrong) / static_cast<double>(B);
 }
 
-#define GL_LOSS_INST(T)                                                                     \
+#define GL_LOSS_INST(T)                                                                    \
   template void loss_forward<T>(Loss, const Mat<T>&, const Targets<T>&, Eigen::VectorXd&); \
   template void loss_backward<T>(Loss, const Mat<T>&, const Targets<T>&, Mat<T>&);         \
   template double loss_error_rate<T>(Loss, const Mat<T>&, const Targets<T>&, double);

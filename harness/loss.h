@@ -11,7 +11,8 @@
 namespace gl {
 
 // Targets of a batch: class indices (cross_entropy) or a (outputs, B) matrix (mse).
-template <class T> struct Targets {
+template <class T>
+struct Targets {
   std::vector<int32_t> labels;  // (B)
   Mat<T> y;                     // (outputs, B)
 };

@@ -6,7 +6,8 @@
 
 namespace gl {
 
-template <class T> double stable_norm(const T* x, Index n) {
+template <class T>
+double stable_norm(const T* x, Index n) {
   double amax = 0.0;
   bool nan = false;
   for (Index i = 0; i < n; ++i) {
@@ -28,7 +29,8 @@ template <class T> double stable_norm(const T* x, Index n) {
   return amax * std::sqrt(s);
 }
 
-template <class T> int64_t count_nonfinite(const T* x, Index n) {
+template <class T>
+int64_t count_nonfinite(const T* x, Index n) {
   int64_t k = 0;
   for (Index i = 0; i < n; ++i) k += !std::isfinite(x[i]);
   return k;
@@ -46,15 +48,18 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   // numpy "linear": h = (n-1)·q/100, value = v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1] - v[⌊h⌋]).
   const double h = static_cast<double>(n - 1) * q / 100.0;
   const auto lo = static_cast<size_t>(std::floor(h));
-  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(lo), scratch.end());
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(lo),
+                   scratch.end());
   const double vlo = scratch[lo];
   if (lo + 1 >= scratch.size()) return vlo;
-  const double vhi = *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(lo) + 1, scratch.end());
+  const double vhi =
+      *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(lo) + 1, scratch.end());
   const double frac = h - static_cast<double>(lo);
   return frac == 0.0 ? vlo : vlo + frac * (vhi - vlo);
 }
 
-template <class T> SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup) {
+template <class T>
+SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup) {
   SaturationCounts s;
   const Index units = dphi.rows(), N = dphi.cols();
   if (units == 0 || N == 0) return s;
@@ -83,7 +88,8 @@ template <class T> SaturationCounts saturation_counts(const Mat<T>& dphi, double
   return s;
 }
 
-template <class T> double zero_column_frac(const Mat<T>& m) {
+template <class T>
+double zero_column_frac(const Mat<T>& m) {
   if (m.cols() == 0) return nan_v;
   Index zero = 0;
   for (Index i = 0; i < m.cols(); ++i) zero += (m.col(i).array() == T(0)).all();
@@ -91,8 +97,8 @@ template <class T> double zero_column_frac(const Mat<T>& m) {
 }
 
 double singular_value_mean(const Mat<double>& J) {
-  const Mat<double> G = J.rows() <= J.cols() ? Mat<double>(J * J.transpose())
-                                             : Mat<double>(J.transpose() * J);
+  const Mat<double> G =
+      J.rows() <= J.cols() ? Mat<double>(J * J.transpose()) : Mat<double>(J.transpose() * J);
   Eigen::SelfAdjointEigenSolver<Mat<double>> es(G, Eigen::EigenvaluesOnly);
   return es.eigenvalues().cwiseMax(0.0).cwiseSqrt().mean();
 }
@@ -105,7 +111,8 @@ void squared_sv_moments(const Mat<double>& J, double& m1, double& m2) {
 }
 
 // mean and population std of x in double (two passes: no cancellation).
-template <class T> static void mean_std(const T* x, Index n, double& mean, double& sd) {
+template <class T>
+static void mean_std(const T* x, Index n, double& mean, double& sd) {
   double s = 0.0;
   for (Index i = 0; i < n; ++i) s += static_cast<double>(x[i]);
   mean = s / static_cast<double>(n);
@@ -175,7 +182,8 @@ static double hist_var(double x, HistScale s) {
   return s == HistScale::linear ? x : std::log10(std::abs(x));
 }
 
-template <class T> HistEdges hist_edges_from(const T* x, Index n, HistScale scale) {
+template <class T>
+HistEdges hist_edges_from(const T* x, Index n, HistScale scale) {
   double lo = INFINITY, hi = -INFINITY;
   for (Index i = 0; i < n; ++i) {
     const double v = hist_var(static_cast<double>(x[i]), scale);
@@ -233,17 +241,17 @@ void hist_rows(const T* x, Index n, const HistEdges& e, int bins, HistScale scal
   out.push_back(r);
 }
 
-#define GL_METRICS_INST(T)                                                                      \
-  template double stable_norm<T>(const T*, Index);                                             \
-  template double abs_percentile<T>(const T*, Index, double, std::vector<double>&);            \
-  template int64_t count_nonfinite<T>(const T*, Index);                                        \
-  template SaturationCounts saturation_counts<T>(const Mat<T>&, double, double);               \
-  template double zero_column_frac<T>(const Mat<T>&);                                          \
-  template void mlp_layer_rows<T>(const Mlp<T>&, const MlpCache<T>&, const MlpGrads<T>&,       \
-                                  const ProbeConfig&, int64_t, std::vector<LayerRow>&,         \
-                                  std::vector<double>&);                                       \
-  template HistEdges hist_edges_from<T>(const T*, Index, HistScale);                           \
-  template void hist_rows<T>(const T*, Index, const HistEdges&, int, HistScale, int64_t, int,  \
+#define GL_METRICS_INST(T)                                                                    \
+  template double stable_norm<T>(const T*, Index);                                            \
+  template double abs_percentile<T>(const T*, Index, double, std::vector<double>&);           \
+  template int64_t count_nonfinite<T>(const T*, Index);                                       \
+  template SaturationCounts saturation_counts<T>(const Mat<T>&, double, double);              \
+  template double zero_column_frac<T>(const Mat<T>&);                                         \
+  template void mlp_layer_rows<T>(const Mlp<T>&, const MlpCache<T>&, const MlpGrads<T>&,      \
+                                  const ProbeConfig&, int64_t, std::vector<LayerRow>&,        \
+                                  std::vector<double>&);                                      \
+  template HistEdges hist_edges_from<T>(const T*, Index, HistScale);                          \
+  template void hist_rows<T>(const T*, Index, const HistEdges&, int, HistScale, int64_t, int, \
                              HistQuantity, std::vector<HistRow>&);
 GL_METRICS_INST(float)
 GL_METRICS_INST(double)

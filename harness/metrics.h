@@ -33,34 +33,39 @@ struct LayerRow {
 // One row of timesteps.csv (RNN, design §4.2), without the leading run columns.
 struct TimestepRow {
   int64_t step = 0;
-  int t = 0;                        // 1..T
-  double h_norm = 0;                // per-example RMS of ‖h_t‖
-  double dh_norm = 0;               // per-example RMS of ‖∂ℓ/∂h_t‖
-  double dz_norm = 0;               // the same for z_t (comparable with an MLP's delta_norm)
+  int t = 0;                           // 1..T
+  double h_norm = 0;                   // per-example RMS of ‖h_t‖
+  double dh_norm = 0;                  // per-example RMS of ‖∂ℓ/∂h_t‖
+  double dz_norm = 0;                  // the same for z_t (comparable with an MLP's delta_norm)
   std::optional<double> dh_last_norm;  // loss_at every_step: the part from the last step's loss
   double saturated_frac = 0, dead_frac = 0;
-  double grad_w_contrib_norm = 0;   // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
+  double grad_w_contrib_norm = 0;  // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
 };
 
 // ---- building blocks (tested on hand-built cases) ----
 
 // sqrt(Σ x²), scaled so that it does not overflow or underflow for finite entries; NaN if any
 // entry is NaN, inf if any is ±inf (and none is NaN).
-template <class T> double stable_norm(const T* x, Index n);
+template <class T>
+double stable_norm(const T* x, Index n);
 // The q-th percentile (q in [0, 100]) of |x| with linear interpolation, as numpy.percentile;
 // NaN if any entry is NaN. scratch is reused (no allocation once large enough).
-template <class T> double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratch);
-template <class T> int64_t count_nonfinite(const T* x, Index n);
+template <class T>
+double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratch);
+template <class T>
+int64_t count_nonfinite(const T* x, Index n);
 
 struct SaturationCounts {
   double saturated_frac = 0, dead_frac = 0, stuck_frac = 0, dphi_mean = 0;
 };
 // dphi: (units, examples) of φ'(z). Saturated: |φ'| < tau·sup (sup == 0: φ' ≡ 0, all saturated);
 // dead unit: φ' exactly 0 for every example; stuck unit: saturated for every example.
-template <class T> SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup);
+template <class T>
+SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup);
 
 // Fraction of columns (examples) that are exactly zero.
-template <class T> double zero_column_frac(const Mat<T>& m);
+template <class T>
+double zero_column_frac(const Mat<T>& m);
 
 // Mean singular value of J (over its min(rows, cols) singular values), from the eigenvalues of
 // the smaller Gram matrix (Glorot 2010 eq. 17 uses it on diag(φ'(z_l)) W_l).
@@ -90,14 +95,15 @@ struct HistRow {
   int64_t step = 0;
   int layer = 0;
   HistQuantity quantity = HistQuantity::act;
-  int bin = 0;               // -1 underflow, 0..bins-1, bins overflow
-  bool nonfinite = false;    // the row that counts NaN/Inf (bin, lo, hi empty)
+  int bin = 0;             // -1 underflow, 0..bins-1, bins overflow
+  bool nonfinite = false;  // the row that counts NaN/Inf (bin, lo, hi empty)
   double lo = 0, hi = 0;
   int64_t count = 0;
 };
 
 // Edges from the finite range of x (a constant range is widened by ±0.5, or ±|x|/2).
-template <class T> HistEdges hist_edges_from(const T* x, Index n, HistScale scale);
+template <class T>
+HistEdges hist_edges_from(const T* x, Index n, HistScale scale);
 // Appends bins+3 rows (underflow, bins, overflow, non-finite).
 template <class T>
 void hist_rows(const T* x, Index n, const HistEdges& e, int bins, HistScale scale, int64_t step,

@@ -2,11 +2,13 @@
 
 namespace gl {
 
-template <class T> int Mlp<T>::pieces(size_t l) const {
+template <class T>
+int Mlp<T>::pieces(size_t l) const {
   return (act.kind == Activation::maxout && l + 1 < layers.size()) ? act.pieces : 1;
 }
 
-template <class T> Index Mlp<T>::fan_out(size_t l) const {
+template <class T>
+Index Mlp<T>::fan_out(size_t l) const {
   return layers[l].W.rows() / pieces(l);
 }
 
@@ -80,8 +82,9 @@ void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_
         const bool paper = net.act.convention == RreluConvention::paper;
         for (Index e = 0; e < c.z[l].size(); ++e) {
           if (c.z[l](e) > T(0)) continue;
-          const double u = paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
-                                 : rng_uniform(*train_rng, net.act.lower, net.act.upper);
+          const double u =
+              paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
+                    : rng_uniform(*train_rng, net.act.lower, net.act.upper);
           c.dphi[l](e) = static_cast<T>(u);
           c.a[l + 1](e) = static_cast<T>(u) * c.z[l](e);
         }
@@ -163,14 +166,14 @@ void mlp_io_jacobian(const Mlp<T>& net, const MlpCache<T>& c, Index i, Mat<doubl
   }
 }
 
-#define GL_MLP_INST(T)                                                                         \
-  template struct Mlp<T>;                                                                      \
-  template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,         \
-                              const InitSpec&, const BiasSpec&, Rng&);                         \
-  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*);                    \
+#define GL_MLP_INST(T)                                                                           \
+  template struct Mlp<T>;                                                                        \
+  template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,           \
+                              const InitSpec&, const BiasSpec&, Rng&);                           \
+  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*);                \
   template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&); \
-  template void mlp_layer_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, size_t, Index,        \
-                                      Mat<double>&);                                           \
+  template void mlp_layer_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, size_t, Index,          \
+                                      Mat<double>&);                                             \
   template void mlp_io_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, Index, Mat<double>&);
 GL_MLP_INST(float)
 GL_MLP_INST(double)

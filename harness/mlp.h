@@ -16,22 +16,25 @@
 
 namespace gl {
 
-template <class T> struct Layer {
-  Mat<T> W;  // (pieces·fan_out, fan_in); pieces = 1 except for maxout hidden layers
-  Vec<T> b;  // (pieces·fan_out)
+template <class T>
+struct Layer {
+  Mat<T> W;          // (pieces·fan_out, fan_in); pieces = 1 except for maxout hidden layers
+  Vec<T> b;          // (pieces·fan_out)
   double slope = 0;  // prelu: this layer's learned negative slope (one per layer, as PyTorch's
                      // default nn.PReLU()); starts at the activation's slope
 };
 
-template <class T> struct Mlp {
-  std::vector<Layer<T>> layers;  // l = 1..L+1 at index l-1
-  ActivationSpec act;            // hidden layers; the output layer is affine
+template <class T>
+struct Mlp {
+  std::vector<Layer<T>> layers;   // l = 1..L+1 at index l-1
+  ActivationSpec act;             // hidden layers; the output layer is affine
   Index fan_out(size_t l) const;  // units of layer index l (W rows / pieces)
   Index depth() const { return static_cast<Index>(layers.size()) - 1; }  // L
-  int pieces(size_t l) const;     // maxout pieces of layer index l (1 for the output)
+  int pieces(size_t l) const;  // maxout pieces of layer index l (1 for the output)
 };
 
-template <class T> struct MlpCache {
+template <class T>
+struct MlpCache {
   std::vector<Mat<T>> a;     // a[0] = x (fan_in, B); a[l] = φ(z_l) (fan_out_l, B); a[L+1] = ŷ
   std::vector<Mat<T>> z;     // z[l-1] = z_l (fan_out_l, B)
   std::vector<Mat<T>> dphi;  // dphi[l-1] = φ'(z_l) (fan_out_l, B), hidden layers only
@@ -39,13 +42,14 @@ template <class T> struct MlpCache {
   Mat<T> zk;                 // maxout scratch (pieces·fan_out, B)
 };
 
-template <class T> struct MlpGrads {
-  std::vector<Mat<T>> dW;     // dW[l-1] = ∂L/∂W_l, L = mean_i ℓ_i
-  std::vector<Vec<T>> db;     // db[l-1] = ∂L/∂b_l
-  std::vector<Mat<T>> delta;  // delta[l-1] = δ_l = ∂ℓ_i/∂z_l per example (fan_out_l, B)
-  std::vector<double> dslope; // prelu: ∂L/∂slope_l per layer (0 for other activations)
-  Mat<T> dk;                  // maxout scratch: δ scattered to the winning pieces
-  Mat<T> back;                // scratch: W_lᵀ δ_l (fan_in_l, B)
+template <class T>
+struct MlpGrads {
+  std::vector<Mat<T>> dW;      // dW[l-1] = ∂L/∂W_l, L = mean_i ℓ_i
+  std::vector<Vec<T>> db;      // db[l-1] = ∂L/∂b_l
+  std::vector<Mat<T>> delta;   // delta[l-1] = δ_l = ∂ℓ_i/∂z_l per example (fan_out_l, B)
+  std::vector<double> dslope;  // prelu: ∂L/∂slope_l per layer (0 for other activations)
+  Mat<T> dk;                   // maxout scratch: δ scattered to the winning pieces
+  Mat<T> back;                 // scratch: W_lᵀ δ_l (fan_in_l, B)
 };
 
 struct MlpShape {

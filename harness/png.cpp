@@ -115,7 +115,8 @@ Canvas canvas_make(int width, int height, int channels, Rgb fill) {
   c.width = width;
   c.height = height;
   c.channels = channels;
-  c.px.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * static_cast<size_t>(channels));
+  c.px.resize(static_cast<size_t>(width) * static_cast<size_t>(height) *
+              static_cast<size_t>(channels));
   for (size_t i = 0; i < c.px.size(); i += static_cast<size_t>(channels)) {
     c.px[i] = fill.r;
     if (channels == 3) {
@@ -128,8 +129,9 @@ Canvas canvas_make(int width, int height, int channels, Rgb fill) {
 
 void canvas_pixel(Canvas& c, int x, int y, Rgb colour) {
   if (x < 0 || y < 0 || x >= c.width || y >= c.height) return;
-  const size_t i = (static_cast<size_t>(y) * static_cast<size_t>(c.width) + static_cast<size_t>(x)) *
-                   static_cast<size_t>(c.channels);
+  const size_t i =
+      (static_cast<size_t>(y) * static_cast<size_t>(c.width) + static_cast<size_t>(x)) *
+      static_cast<size_t>(c.channels);
   c.px[i] = colour.r;
   if (c.channels == 3) {
     c.px[i + 1] = colour.g;
@@ -139,7 +141,8 @@ void canvas_pixel(Canvas& c, int x, int y, Rgb colour) {
 
 void canvas_rect(Canvas& c, int x, int y, int w, int h, Rgb colour) {
   for (int yy = std::max(y, 0); yy < std::min(y + h, c.height); ++yy)
-    for (int xx = std::max(x, 0); xx < std::min(x + w, c.width); ++xx) canvas_pixel(c, xx, yy, colour);
+    for (int xx = std::max(x, 0); xx < std::min(x + w, c.width); ++xx)
+      canvas_pixel(c, xx, yy, colour);
 }
 
 void canvas_text(Canvas& c, int x, int y, std::string_view text, Rgb colour, int scale) {
@@ -172,14 +175,16 @@ static void put_chunk(std::string& s, const char type[5], const std::string& dat
   s.append(type, 4);
   s += data;
   const auto* p = reinterpret_cast<const Bytef*>(s.data() + start);
-  put_u32(s, static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), p, static_cast<uInt>(4 + data.size()))));
+  put_u32(
+      s, static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), p, static_cast<uInt>(4 + data.size()))));
 }
 
 std::string png_encode(const Canvas& c) {
   std::string ihdr;
   put_u32(ihdr, static_cast<uint32_t>(c.width));
   put_u32(ihdr, static_cast<uint32_t>(c.height));
-  ihdr += {8, static_cast<char>(c.channels == 3 ? 2 : 0), 0, 0, 0};  // depth, colour type, deflate, filter, no interlace
+  ihdr += {8, static_cast<char>(c.channels == 3 ? 2 : 0), 0, 0,
+           0};  // depth, colour type, deflate, filter, no interlace
   // Image data: each row prefixed by its filter type (0, none), then deflated as one zlib stream.
   const size_t row = static_cast<size_t>(c.width) * static_cast<size_t>(c.channels);
   std::string raw;
@@ -190,8 +195,9 @@ std::string png_encode(const Canvas& c) {
   }
   uLongf len = compressBound(static_cast<uLong>(raw.size()));
   std::string idat(len, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(idat.data()), &len, reinterpret_cast<const Bytef*>(raw.data()),
-                static_cast<uLong>(raw.size()), Z_BEST_COMPRESSION) != Z_OK)
+  if (compress2(reinterpret_cast<Bytef*>(idat.data()), &len,
+                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                Z_BEST_COMPRESSION) != Z_OK)
     throw std::runtime_error("png_encode: zlib compress2 failed");
   idat.resize(len);
   std::string s = "\x89PNG\r\n\x1a\n";

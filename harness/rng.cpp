@@ -50,7 +50,8 @@ uint64_t rng_below(Rng& r, uint64_t n) {
 }
 
 double det_log(double x) {
-  // x = m 2^e with m in [sqrt(1/2), sqrt(2)); ln x = e ln2 + 2 atanh(s), s = (m-1)/(m+1), |s| < 0.1716.
+  // x = m 2^e with m in [sqrt(1/2), sqrt(2)); ln x = e ln2 + 2 atanh(s), s = (m-1)/(m+1), |s| <
+  // 0.1716.
   int e = 0;
   double m = std::frexp(x, &e);  // m in [0.5, 1)
   if (m < 0.70710678118654752440) {

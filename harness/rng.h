@@ -12,23 +12,24 @@ namespace gl {
 
 struct Rng {
   uint64_t s[4];
-  double spare;       // the second variate of the last polar pair
+  double spare;  // the second variate of the last polar pair
   bool has_spare;
 };
 
 Rng rng_make(uint64_t seed);
-uint64_t rng_next(Rng& r);              // 64 random bits
-double rng_uniform(Rng& r);             // [0, 1), 53-bit resolution
+uint64_t rng_next(Rng& r);                         // 64 random bits
+double rng_uniform(Rng& r);                        // [0, 1), 53-bit resolution
 double rng_uniform(Rng& r, double lo, double hi);  // [lo, hi)
-double rng_normal(Rng& r);              // N(0, 1)
-uint64_t rng_below(Rng& r, uint64_t n); // uniform integer in [0, n), unbiased (rejection)
+double rng_normal(Rng& r);                         // N(0, 1)
+uint64_t rng_below(Rng& r, uint64_t n);  // uniform integer in [0, n), unbiased (rejection)
 
 // Hash-combine for seeds: splitmix64 of a ^ rotated b. Used for the documented run-seed rule.
 uint64_t seed_mix(uint64_t a, uint64_t b);
 // FNV-1a 64-bit of bytes: stable ids and hashes of strings.
 uint64_t hash_bytes(const void* data, std::size_t n, uint64_t h = 0xcbf29ce484222325ull);
 
-// ln(x) for finite x > 0 from IEEE +,-,*,/ and frexp only (|error| < 2 ulp); bit-identical everywhere.
+// ln(x) for finite x > 0 from IEEE +,-,*,/ and frexp only (|error| < 2 ulp); bit-identical
+// everywhere.
 double det_log(double x);
 
 }  // namespace gl

@@ -8,18 +8,21 @@
 namespace gl {
 
 // Room for at least `cols` columns: reallocates only when the rows change or the room is short.
-template <class T> static void fit_cols(Mat<T>& m, Index rows, Index cols) {
+template <class T>
+static void fit_cols(Mat<T>& m, Index rows, Index cols) {
   if (m.rows() != rows || m.cols() < cols) m.resize(rows, cols);
 }
 
 // The activation as the chain applies it (prelu: the learned slope).
-template <class T> static ActivationSpec chain_act(const Rnn<T>& net) {
+template <class T>
+static ActivationSpec chain_act(const Rnn<T>& net) {
   ActivationSpec f = net.act;
   if (f.kind == Activation::prelu) f.slope = net.slope;
   return f;
 }
 
-template <class T> Rnn<T> rnn_init(const RnnShape& s, const ModelConfig& m, Rng& rng) {
+template <class T>
+Rnn<T> rnn_init(const RnnShape& s, const ModelConfig& m, Rng& rng) {
   if (m.activation.kind == Activation::maxout)
     throw UsageError(
         "model.activation \"maxout\" is not supported for model.type \"rnn\": a maxout unit has "
@@ -75,8 +78,9 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
     if (random_slope) {
       for (Index k = 0; k < c.zt.size(); ++k) {
         if (c.zt(k) > T(0)) continue;
-        const double u = paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
-                               : rng_uniform(*train_rng, net.act.lower, net.act.upper);
+        const double u =
+            paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
+                  : rng_uniform(*train_rng, net.act.lower, net.act.upper);
         c.dt(k) = static_cast<T>(u);
         c.at(k) = static_cast<T>(u) * c.zt(k);
       }
@@ -186,7 +190,8 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
 
 // ---- gradients as one vector (clipping) ----
 
-template <class T> double rnn_grads_norm(const RnnGrads<T>& g) {
+template <class T>
+double rnn_grads_norm(const RnnGrads<T>& g) {
   double s = g.dslope * g.dslope;
   for (const Mat<T>* m : {&g.dW, &g.dU, &g.dV}) {
     const double v = stable_norm(m->data(), m->size());
@@ -199,7 +204,8 @@ template <class T> double rnn_grads_norm(const RnnGrads<T>& g) {
   return std::sqrt(s);
 }
 
-template <class T> void rnn_grads_scale(RnnGrads<T>& g, double s) {
+template <class T>
+void rnn_grads_scale(RnnGrads<T>& g, double s) {
   const T k = static_cast<T>(s);
   g.dW *= k;
   g.dU *= k;
@@ -211,14 +217,16 @@ template <class T> void rnn_grads_scale(RnnGrads<T>& g, double s) {
 
 // ---- spectra of W ----
 
-template <class T> double rnn_spectral_radius(const Mat<T>& W) {
+template <class T>
+double rnn_spectral_radius(const Mat<T>& W) {
   if (!W.allFinite()) return nan_v;
   Eigen::EigenSolver<Mat<double>> es(W.template cast<double>(), /*computeEigenvectors=*/false);
   if (es.info() != Eigen::Success) return nan_v;
   return es.eigenvalues().cwiseAbs().maxCoeff();
 }
 
-template <class T> double rnn_sigma_max(const Mat<T>& W) {
+template <class T>
+double rnn_sigma_max(const Mat<T>& W) {
   if (!W.allFinite()) return nan_v;
   Eigen::BDCSVD<Mat<double>> svd(W.template cast<double>());
   return svd.singularValues()(0);
@@ -278,20 +286,20 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
   }
 }
 
-#define GL_RNN_INST(T)                                                                         \
-  template struct Rnn<T>;                                                                      \
-  template Rnn<T> rnn_init<T>(const RnnShape&, const ModelConfig&, Rng&);                      \
-  template void rnn_forward<T>(const Rnn<T>&, const Mat<T>&, Index, Index, RnnCache<T>&, Rng*); \
+#define GL_RNN_INST(T)                                                                           \
+  template struct Rnn<T>;                                                                        \
+  template Rnn<T> rnn_init<T>(const RnnShape&, const ModelConfig&, Rng&);                        \
+  template void rnn_forward<T>(const Rnn<T>&, const Mat<T>&, Index, Index, RnnCache<T>&, Rng*);  \
   template void rnn_backward<T>(const Rnn<T>&, const Mat<T>&, const RnnCache<T>&, const Mat<T>&, \
-                                RnnGrads<T>&);                                                 \
-  template void rnn_predict<T>(const Rnn<T>&, const Mat<T>&, Index, Index, Mat<T>&, Mat<T>&,   \
-                               Mat<T>&);                                                       \
-  template double rnn_grads_norm<T>(const RnnGrads<T>&);                                       \
-  template void rnn_grads_scale<T>(RnnGrads<T>&, double);                                      \
-  template double rnn_spectral_radius<T>(const Mat<T>&);                                       \
-  template double rnn_sigma_max<T>(const Mat<T>&);                                             \
-  template void rnn_timestep_rows<T>(const Rnn<T>&, const RnnCache<T>&, const RnnGrads<T>&,    \
-                                     const RnnGrads<T>*, double, int64_t,                      \
+                                RnnGrads<T>&);                                                   \
+  template void rnn_predict<T>(const Rnn<T>&, const Mat<T>&, Index, Index, Mat<T>&, Mat<T>&,     \
+                               Mat<T>&);                                                         \
+  template double rnn_grads_norm<T>(const RnnGrads<T>&);                                         \
+  template void rnn_grads_scale<T>(RnnGrads<T>&, double);                                        \
+  template double rnn_spectral_radius<T>(const Mat<T>&);                                         \
+  template double rnn_sigma_max<T>(const Mat<T>&);                                               \
+  template void rnn_timestep_rows<T>(const Rnn<T>&, const RnnCache<T>&, const RnnGrads<T>&,      \
+                                     const RnnGrads<T>*, double, int64_t,                        \
                                      std::vector<TimestepRow>&, RnnRowScratch<T>&);
 GL_RNN_INST(float)
 GL_RNN_INST(double)

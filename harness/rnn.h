@@ -26,12 +26,13 @@
 
 namespace gl {
 
-template <class T> struct Rnn {
-  Mat<T> W;  // (H, H) recurrent, shared by every step
-  Mat<T> U;  // (H, inputs)
-  Vec<T> b;  // (H)
-  Mat<T> V;  // (outputs, H) output layer
-  Vec<T> c;  // (outputs)
+template <class T>
+struct Rnn {
+  Mat<T> W;          // (H, H) recurrent, shared by every step
+  Mat<T> U;          // (H, inputs)
+  Vec<T> b;          // (H)
+  Mat<T> V;          // (outputs, H) output layer
+  Vec<T> c;          // (outputs)
   double slope = 0;  // prelu: the learned negative slope (one, shared by every step)
   ActivationSpec act;
   RnnInputs inputs = RnnInputs::every_step;
@@ -39,21 +40,23 @@ template <class T> struct Rnn {
   Index width() const { return W.rows(); }
 };
 
-template <class T> struct RnnCache {
+template <class T>
+struct RnnCache {
   Index steps = 0, batch = 0;  // T and B of the last forward
-  Mat<T> h;     // (H, ≥ (T+1)·B): block 0 = h_0 = 0, block t = h_t
-  Mat<T> z;     // (H, ≥ T·B): block t-1 = z_t
-  Mat<T> dphi;  // (H, ≥ T·B): φ'(z_t)
-  Mat<T> yhat;  // (outputs, B) for loss_at last; (outputs, T·B) for every_step
-  Mat<T> zt, at, dt;  // (H, B) scratch of one step
+  Mat<T> h;                    // (H, ≥ (T+1)·B): block 0 = h_0 = 0, block t = h_t
+  Mat<T> z;                    // (H, ≥ T·B): block t-1 = z_t
+  Mat<T> dphi;                 // (H, ≥ T·B): φ'(z_t)
+  Mat<T> yhat;                 // (outputs, B) for loss_at last; (outputs, T·B) for every_step
+  Mat<T> zt, at, dt;           // (H, B) scratch of one step
 };
 
-template <class T> struct RnnGrads {
+template <class T>
+struct RnnGrads {
   Mat<T> dW, dU, dV;  // ∂L/∂W, ∂L/∂U, ∂L/∂V, L = mean_i ℓ_i
   Vec<T> db, dc;
   double dslope = 0;  // prelu: ∂L/∂slope (0 for other activations)
-  Mat<T> dh;  // (H, ≥ T·B): block t-1 = ∂ℓ_i/∂h_t per example
-  Mat<T> dz;  // (H, ≥ T·B): block t-1 = δ_t = ∂ℓ_i/∂z_t per example
+  Mat<T> dh;          // (H, ≥ T·B): block t-1 = ∂ℓ_i/∂h_t per example
+  Mat<T> dz;          // (H, ≥ T·B): block t-1 = δ_t = ∂ℓ_i/∂z_t per example
 };
 
 struct RnnShape {
@@ -87,18 +90,23 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index batch, M
 
 // Global L2 norm of every parameter gradient (dW, dU, db, dV, dc, prelu's dslope): the norm that
 // Pascanu's Algorithm 1 clips. Scaled sums: finite for finite entries.
-template <class T> double rnn_grads_norm(const RnnGrads<T>& g);
+template <class T>
+double rnn_grads_norm(const RnnGrads<T>& g);
 // g ← s·g for every parameter gradient (dh and δ are left alone).
-template <class T> void rnn_grads_scale(RnnGrads<T>& g, double s);
+template <class T>
+void rnn_grads_scale(RnnGrads<T>& g, double s);
 
 // Largest |eigenvalue| and largest singular value of W (NaN when W has a non-finite entry).
-template <class T> double rnn_spectral_radius(const Mat<T>& W);
-template <class T> double rnn_sigma_max(const Mat<T>& W);
+template <class T>
+double rnn_spectral_radius(const Mat<T>& W);
+template <class T>
+double rnn_sigma_max(const Mat<T>& W);
 
 // Scratch of rnn_timestep_rows, reused from probe to probe.
-template <class T> struct RnnRowScratch {
-  Mat<T> hh, hb;                 // (H, H), (H, B)
-  Mat<double> d, h, gd, gh;      // (H, B), (H, B), (B, B), (B, B)
+template <class T>
+struct RnnRowScratch {
+  Mat<T> hh, hb;             // (H, H), (H, B)
+  Mat<double> d, h, gd, gh;  // (H, B), (H, B), (B, B), (B, B)
 };
 
 // Rows t = 1..T of timesteps.csv (design §4.2) for one probe: norms are per-example RMS over the

@@ -11,8 +11,8 @@ namespace {
 constexpr int resolution = 255;  // rotations sit on the grid k·2π/255
 constexpr int type_vertices[3] = {3, 4, 20};
 constexpr double scale_min = 0.2, scale_max = 0.8;  // × 32 pixels
-constexpr int dark_lo = 0, dark_hi = 114;      // int(0.45·255)
-constexpr int light_lo = 140, light_hi = 255;  // int(0.55·255)
+constexpr int dark_lo = 0, dark_hi = 114;           // int(0.45·255)
+constexpr int light_lo = 140, light_hi = 255;       // int(0.55·255)
 
 // Rotation as the original's gen_rot: R = [[c, s], [−s, c]] acting on row vectors,
 // (x, y)·R = (x c − y s, x s + y c): counter-clockwise by θ in (x, y) coordinates.
@@ -141,10 +141,15 @@ int shapeset_label(int triangles, int parallelograms, int ellipses) {
 }
 
 const char* shapeset_class_name(int label) {
-  static const char* const names[shapeset_classes] = {
-      "triangle",         "parallelogram",          "ellipse",
-      "triangle+parallelogram", "parallelogram+ellipse", "triangle+ellipse",
-      "triangle+triangle", "parallelogram+parallelogram", "ellipse+ellipse"};
+  static const char* const names[shapeset_classes] = {"triangle",
+                                                      "parallelogram",
+                                                      "ellipse",
+                                                      "triangle+parallelogram",
+                                                      "parallelogram+ellipse",
+                                                      "triangle+ellipse",
+                                                      "triangle+triangle",
+                                                      "parallelogram+parallelogram",
+                                                      "ellipse+ellipse"};
   return label >= 0 && label < shapeset_classes ? names[label] : "?";
 }
 
@@ -186,8 +191,10 @@ int shapeset_scene_sample(Rng& r, ShapesetScene& sc) {
   sc = ShapesetScene{};
   // Default roles: dark shapes on a light background; swapped with probability 1/2.
   sc.light_on_dark = rng_uniform(r) > 0.5;
-  const int fg_lo = sc.light_on_dark ? light_lo : dark_lo, fg_hi = sc.light_on_dark ? light_hi : dark_hi;
-  const int bg_lo = sc.light_on_dark ? dark_lo : light_lo, bg_hi = sc.light_on_dark ? dark_hi : light_hi;
+  const int fg_lo = sc.light_on_dark ? light_lo : dark_lo,
+            fg_hi = sc.light_on_dark ? light_hi : dark_hi;
+  const int bg_lo = sc.light_on_dark ? dark_lo : light_lo,
+            bg_hi = sc.light_on_dark ? dark_hi : light_hi;
   const int wanted = uniform_int(r, 1, 2);
   sc.background = uniform_int(r, bg_lo, bg_hi);
   int count[3] = {0, 0, 0};

@@ -30,7 +30,7 @@
 
 namespace gl {
 
-constexpr int shapeset_side = 32;                              // images are 32×32
+constexpr int shapeset_side = 32;                               // images are 32×32
 constexpr int shapeset_pixels = shapeset_side * shapeset_side;  // 1024 inputs
 constexpr int shapeset_classes = 9;
 constexpr int shapeset_max_vertices = 20;
@@ -54,19 +54,20 @@ struct ShapesetShape {
 
 // A whole image: what was drawn, in drawing order (the second shape lies on top of the first).
 struct ShapesetScene {
-  int n_shapes = 0;             // 1 or 2
+  int n_shapes = 0;  // 1 or 2
   ShapesetShape shapes[2];
-  int background = 0;           // grey level 0..255
-  bool light_on_dark = false;   // shapes in 140..255 on a background in 0..114
-  int rejections = 0;           // second-shape candidates rejected
-  bool dropped = false;         // the second shape was given up after 50 rejections
-  int label = 0;                // class 0..8 (shapeset_label)
+  int background = 0;          // grey level 0..255
+  bool light_on_dark = false;  // shapes in 140..255 on a background in 0..114
+  int rejections = 0;          // second-shape candidates rejected
+  bool dropped = false;        // the second shape was given up after 50 rejections
+  int label = 0;               // class 0..8 (shapeset_label)
 };
 
 // Class of a scene from its shape counts: 0 T, 1 P, 2 E, 3 T+P, 4 P+E, 5 T+E, 6 T+T, 7 P+P, 8 E+E
 // (the original's convertout); -1 for any other combination.
 int shapeset_label(int triangles, int parallelograms, int ellipses);
-// "triangle", ..., "triangle+parallelogram", ..., "ellipse+ellipse" (in the generator's type order).
+// "triangle", ..., "triangle+parallelogram", ..., "ellipse+ellipse" (in the generator's type
+// order).
 const char* shapeset_class_name(int label);
 std::vector<std::string> shapeset_class_names();
 // Prior probability of a class before the (never observed) drops: 1/6, 1/9 or 1/18.

@@ -5,7 +5,8 @@
 namespace gl {
 
 // Room for at least `cols` columns: reallocates only when the rows change or the room is short.
-template <class T> static void fit_cols(Mat<T>& m, Index rows, Index cols) {
+template <class T>
+static void fit_cols(Mat<T>& m, Index rows, Index cols) {
   if (m.rows() != rows || m.cols() < cols) m.resize(rows, cols);
 }
 
@@ -46,13 +47,16 @@ DataInfo seq_info(const Config& c) {
       return info;
     case DataName::shapeset3x2:
     case DataName::idx:
-    case DataName::fashion_mnist: break;
+    case DataName::fashion_mnist:
+      break;
   }
-  throw UsageError("model.type \"rnn\" reads sequences: data \"gaussian\", \"temporal_order\" or "
-                   "\"addition\"");
+  throw UsageError(
+      "model.type \"rnn\" reads sequences: data \"gaussian\", \"temporal_order\" or "
+      "\"addition\"");
 }
 
-template <class T> SeqData<T> seq_data_make(const Config& c, uint64_t data_seed) {
+template <class T>
+SeqData<T> seq_data_make(const Config& c, uint64_t data_seed) {
   const DataInfo info = seq_info(c);
   SeqData<T> d;
   d.name = c.data.name;
@@ -68,7 +72,8 @@ template <class T> SeqData<T> seq_data_make(const Config& c, uint64_t data_seed)
   return d;
 }
 
-template <class T> void temporal_order_generate(Rng& r, Index l, Index n, SeqBatch<T>& out) {
+template <class T>
+void temporal_order_generate(Rng& r, Index l, Index n, SeqBatch<T>& out) {
   out.steps = l;
   out.batch = n;
   fit_cols(out.x, 6, l * n);
@@ -90,7 +95,8 @@ template <class T> void temporal_order_generate(Rng& r, Index l, Index n, SeqBat
   }
 }
 
-template <class T> void addition_generate(Rng& r, Index l, Index n, SeqBatch<T>& out) {
+template <class T>
+void addition_generate(Rng& r, Index l, Index n, SeqBatch<T>& out) {
   out.steps = l;
   out.batch = n;
   fit_cols(out.x, 2, l * n);
@@ -107,7 +113,8 @@ template <class T> void addition_generate(Rng& r, Index l, Index n, SeqBatch<T>&
   }
 }
 
-template <class T> static void gaussian_generate(SeqData<T>& d, Rng& r, Index n, SeqBatch<T>& out) {
+template <class T>
+static void gaussian_generate(SeqData<T>& d, Rng& r, Index n, SeqBatch<T>& out) {
   const Index l = d.length;
   const Index nx = d.first_step ? 1 : l;  // blocks of x
   const Index ny = d.every_step ? l : 1;  // targets per example
@@ -131,28 +138,34 @@ template <class T> static void gaussian_generate(SeqData<T>& d, Rng& r, Index n,
   }
 }
 
-template <class T> void seq_sample(SeqData<T>& d, Split split, Index n, SeqBatch<T>& out) {
+template <class T>
+void seq_sample(SeqData<T>& d, Split split, Index n, SeqBatch<T>& out) {
   Rng& r = split == Split::train ? d.train_rng : (split == Split::probe ? d.probe_rng : d.test_rng);
   switch (d.name) {
-    case DataName::temporal_order: temporal_order_generate(r, d.length, n, out); return;
+    case DataName::temporal_order:
+      temporal_order_generate(r, d.length, n, out);
+      return;
     case DataName::addition: {
       // addition.py: l = length + randint(int(length·0.1)) per training minibatch
       const Index l = split == Split::train ? d.length + draw_below(r, d.length / 10) : d.length;
       addition_generate(r, l, n, out);
       return;
     }
-    case DataName::gaussian: gaussian_generate(d, r, n, out); return;
+    case DataName::gaussian:
+      gaussian_generate(d, r, n, out);
+      return;
     case DataName::shapeset3x2:
     case DataName::idx:
-    case DataName::fashion_mnist: break;
+    case DataName::fashion_mnist:
+      break;
   }
   throw UsageError("not a sequence dataset");
 }
 
-#define GL_TASKS_INST(T)                                                                \
-  template SeqData<T> seq_data_make<T>(const Config&, uint64_t);                        \
-  template void seq_sample<T>(SeqData<T>&, Split, Index, SeqBatch<T>&);                 \
-  template void temporal_order_generate<T>(Rng&, Index, Index, SeqBatch<T>&);           \
+#define GL_TASKS_INST(T)                                                      \
+  template SeqData<T> seq_data_make<T>(const Config&, uint64_t);              \
+  template void seq_sample<T>(SeqData<T>&, Split, Index, SeqBatch<T>&);       \
+  template void temporal_order_generate<T>(Rng&, Index, Index, SeqBatch<T>&); \
   template void addition_generate<T>(Rng&, Index, Index, SeqBatch<T>&);
 GL_TASKS_INST(float)
 GL_TASKS_INST(double)

@@ -40,20 +40,22 @@ namespace gl {
 
 // One batch of sequences. x keeps room for the longest batch seen; use its first n·batch columns
 // (n = steps, or 1 for first_step chains).
-template <class T> struct SeqBatch {
+template <class T>
+struct SeqBatch {
   Index steps = 0;  // T of this batch
   Index batch = 0;  // B
   Mat<T> x;         // (features, ≥ steps·B) time-major
   Targets<T> y;     // (B) or (outputs, B); loss_at every_step: (steps·B) or (outputs, steps·B)
 };
 
-template <class T> struct SeqData {
+template <class T>
+struct SeqData {
   DataName name = DataName::gaussian;
   Index inputs = 0, outputs = 0;
-  bool labels = true;         // cross_entropy labels, or mse target vectors
-  Index length = 0;           // T of probe and test sequences
-  bool first_step = false;    // x_1 only
-  bool every_step = false;    // a target per step (loss_at every_step)
+  bool labels = true;       // cross_entropy labels, or mse target vectors
+  Index length = 0;         // T of probe and test sequences
+  bool first_step = false;  // x_1 only
+  bool every_step = false;  // a target per step (loss_at every_step)
   Rng train_rng, probe_rng, test_rng;
 };
 
@@ -62,12 +64,16 @@ template <class T> struct SeqData {
 // sequence dataset (gaussian, temporal_order, addition).
 DataInfo seq_info(const Config& c);
 
-template <class T> SeqData<T> seq_data_make(const Config& c, uint64_t data_seed);
+template <class T>
+SeqData<T> seq_data_make(const Config& c, uint64_t data_seed);
 // n fresh sequences of a split (the probe and test splits: length T exactly).
-template <class T> void seq_sample(SeqData<T>& d, Split split, Index n, SeqBatch<T>& out);
+template <class T>
+void seq_sample(SeqData<T>& d, Split split, Index n, SeqBatch<T>& out);
 
 // The generators on their own (tests, `gradlab data`): n sequences of length l from r.
-template <class T> void temporal_order_generate(Rng& r, Index l, Index n, SeqBatch<T>& out);
-template <class T> void addition_generate(Rng& r, Index l, Index n, SeqBatch<T>& out);
+template <class T>
+void temporal_order_generate(Rng& r, Index l, Index n, SeqBatch<T>& out);
+template <class T>
+void addition_generate(Rng& r, Index l, Index n, SeqBatch<T>& out);
 
 }  // namespace gl

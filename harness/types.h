@@ -15,8 +15,10 @@ namespace gl {
 
 using Index = Eigen::Index;
 
-template <class T> using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-template <class T> using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+template <class T>
+using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+template <class T>
+using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 using MatI = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic>;
 
 enum class Precision { float32, float64 };

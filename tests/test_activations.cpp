@@ -17,16 +17,15 @@ static ActivationSpec spec_of(Activation a) {
 }
 
 // Points away from every kink (0, ±1, 6) by more than the FD step.
-static const double kPoints[] = {-7.3, -3.1, -1.7, -0.93, -0.41, -0.05, 0.03, 0.37,
-                                 0.88, 1.6,  2.9,  5.4,   6.8,   11.0};
+static const double kPoints[] = {-7.3, -3.1, -1.7, -0.93, -0.41, -0.05, 0.03,
+                                 0.37, 0.88, 1.6,  2.9,   5.4,   6.8,   11.0};
 
 TEST(Activations, DerivativeMatchesCentralDifference) {
   for (int k = 0; k < activation_count; ++k) {
     const ActivationSpec f = spec_of(static_cast<Activation>(k));
     for (double z : kPoints) {
       const double h = 1e-6;
-      const double fd =
-          (activation_value(f, z + h) - activation_value(f, z - h)) / (2 * h);
+      const double fd = (activation_value(f, z + h) - activation_value(f, z - h)) / (2 * h);
       const double an = activation_deriv(f, z);
       EXPECT_NEAR(an, fd, 1e-7 * std::max(1.0, std::abs(fd)))
           << activation_name(f.kind) << " at z=" << z;
@@ -102,7 +101,7 @@ TEST(Activations, DocumentedConstants) {
   s.kind = Activation::rrelu;
   EXPECT_DOUBLE_EQ(activation_probe_slope(s), 11.0 / 48.0);  // PyTorch: (1/8 + 1/3)/2
   s.convention = RreluConvention::paper;
-  EXPECT_DOUBLE_EQ(activation_probe_slope(s), 2.0 / 11.0);   // 1/mean(U(3, 8))
+  EXPECT_DOUBLE_EQ(activation_probe_slope(s), 2.0 / 11.0);  // 1/mean(U(3, 8))
   s = ActivationSpec{};
   s.kind = Activation::gelu;
   EXPECT_NEAR(activation_value(s, 1.0), 0.8413447460685429, 1e-15);  // Φ(1)

@@ -64,35 +64,47 @@ const std::string all_activations =
 
 std::vector<BadCase> bad_cases() {
   return {
-      {"unknown key with suggestion", with_model(R"("seeed": 1)"),
+      {"unknown key with suggestion",
+       with_model(R"("seeed": 1)"),
        {R"(x.json: /seeed: unknown key; did you mean "seed"?)"}},
       {"unknown key far from any", with_model(R"("zzzzzz": 1)"), {"x.json: /zzzzzz: unknown key"}},
-      {"unknown model key (transposition)", R"({"model": {"depth": 2, "widht": 3}})",
+      {"unknown model key (transposition)",
+       R"({"model": {"depth": 2, "widht": 3}})",
        {R"(x.json: /model/widht: unknown key; did you mean "width"?)",
         R"(x.json: /model/width: missing (expected an integer in 1..10000000))"}},
-      {"wrong type", R"({"model": {"depth": "five", "width": 3}})",
+      {"wrong type",
+       R"({"model": {"depth": "five", "width": 3}})",
        {R"(x.json: /model/depth: expected an integer in 1..100000, found "five")"}},
-      {"negative", with_model(R"("seed": -1)"),
+      {"negative",
+       with_model(R"("seed": -1)"),
        {"x.json: /seed: expected an integer >= 0, found -1"}},
-      {"zero", R"({"model": {"depth": 2, "width": 0}})",
+      {"zero",
+       R"({"model": {"depth": 2, "width": 0}})",
        {"x.json: /model/width: expected an integer in 1..10000000, found 0"}},
-      {"huge", with_model(R"("repeats": 1000000000)"),
+      {"huge",
+       with_model(R"("repeats": 1000000000)"),
        {"x.json: /repeats: expected an integer in 1..100000, found 1000000000"}},
-      {"float where an integer is expected", with_model(R"("train": {"batch_size": 2.5})"),
+      {"float where an integer is expected",
+       with_model(R"("train": {"batch_size": 2.5})"),
        {"x.json: /train/batch_size: expected an integer in 1..1000000, found 2.5"}},
-      {"boolean where a number is expected", with_model(R"("train": {"lr": true})"),
+      {"boolean where a number is expected",
+       with_model(R"("train": {"lr": true})"),
        {"x.json: /train/lr: expected a number > 0, found true"}},
-      {"string where a number is expected", with_model(R"("train": {"momentum": "0.9"})"),
+      {"string where a number is expected",
+       with_model(R"("train": {"momentum": "0.9"})"),
        {R"(x.json: /train/momentum: expected a number in [0, 1), found "0.9")"}},
-      {"NaN-like string", with_model(R"("train": {"lr": "nan"})"),
+      {"NaN-like string",
+       with_model(R"("train": {"lr": "nan"})"),
        {R"(x.json: /train/lr: expected a number > 0, found "nan")"}},
-      {"number too large to represent", with_model(R"("train": {"lr": 1e999})"),
+      {"number too large to represent",
+       with_model(R"("train": {"lr": 1e999})"),
        {"x.json: malformed JSON: number overflow parsing '1e999'"}},
       {"unknown activation lists every name",
        R"({"model": {"depth": 2, "width": 3, "activation": "tahn"}})",
        {R"(x.json: /model/activation: unknown activation "tahn"; expected one of )" +
         all_activations}},
-      {"unknown initializer", R"({"model": {"depth": 2, "width": 3, "init": "xavier"}})",
+      {"unknown initializer",
+       R"({"model": {"depth": 2, "width": 3, "init": "xavier"}})",
        {R"(x.json: /model/init: unknown initializer "xavier"; expected one of glorot_standard, )"
         R"(glorot_uniform, glorot_normal, he_normal, he_uniform, lecun_normal, lecun_uniform, )"
         R"(orthogonal, gaussian, uniform, sparse, identity (aliases: standard, xavier_uniform, )"
@@ -114,19 +126,24 @@ std::vector<BadCase> bad_cases() {
             "init": {"name": "orthogonal", "spectral_radius": 1.1, "spectral_norm": 1}}})",
        {R"(x.json: /model/init/spectral_norm: expected either "spectral_radius" or )"
         R"("spectral_norm", found both)"}},
-      {"depth and hidden together", R"({"model": {"depth": 2, "width": 3, "hidden": [4, 5]}})",
+      {"depth and hidden together",
+       R"({"model": {"depth": 2, "width": 3, "hidden": [4, 5]}})",
        {R"(x.json: /model/hidden: expected either "hidden" or "depth" + "width", found both)"}},
-      {"a bad width in hidden", R"({"model": {"hidden": [4, -5, 6.5]}})",
+      {"a bad width in hidden",
+       R"({"model": {"hidden": [4, -5, 6.5]}})",
        {"x.json: /model/hidden/1: expected an integer in 1..10000000, found -5",
         "x.json: /model/hidden/2: expected an integer in 1..10000000, found 6.5"}},
-      {"no model", "{}",
+      {"no model",
+       "{}",
        {R"(x.json: /model: missing (expected an object with "depth" and "width", or "hidden"))"}},
-      {"rnn-only key in an mlp", R"({"model": {"depth": 2, "width": 3, "length": 10}})",
+      {"rnn-only key in an mlp",
+       R"({"model": {"depth": 2, "width": 3, "length": 10}})",
        {R"(x.json: /model/length: only for model.type "rnn")"}},
       {"mlp-only key in an rnn",
        R"({"model": {"type": "rnn", "depth": 2, "width": 3, "length": 10}})",
        {R"(x.json: /model/depth: only for model.type "mlp")"}},
-      {"rnn without its sizes", R"({"model": {"type": "rnn"}})",
+      {"rnn without its sizes",
+       R"({"model": {"type": "rnn"}})",
        {"x.json: /model/width: missing (expected an integer in 1..10000000)",
         "x.json: /model/length: missing (expected an integer in 1..100000)"}},
       {"cross_entropy on a regression task",
@@ -134,14 +151,16 @@ std::vector<BadCase> bad_cases() {
            "loss": "cross_entropy"})",
        {R"(x.json: /loss: cross_entropy needs class labels, but data "addition" gives )"
         R"(regression targets (use "mse"))"}},
-      {"mse on a classification dataset", with_model(R"("data": {"name": "shapeset3x2"}, "loss": "mse")"),
+      {"mse on a classification dataset",
+       with_model(R"("data": {"name": "shapeset3x2"}, "loss": "mse")"),
        {R"(x.json: /loss: mse needs regression targets, but data "shapeset3x2" gives class )"
         R"(labels (use "cross_entropy"))"}},
       {"cross_entropy with a teacher",
        with_model(R"("data": {"teacher": {"depth": 1, "width": 4}}, "loss": "cross_entropy")"),
        {R"(x.json: /loss: cross_entropy needs class labels, but data "gaussian" with a teacher )"
         R"(gives regression targets (use "mse"))"}},
-      {"a sequence task needs an rnn", with_model(R"("data": {"name": "temporal_order", "length": 5})"),
+      {"a sequence task needs an rnn",
+       with_model(R"("data": {"name": "temporal_order", "length": 5})"),
        {R"(x.json: /data/name: "temporal_order" is a sequence task; it needs model.type "rnn")"}},
       {"an rnn cannot read images",
        R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "shapeset3x2"}})",
@@ -150,43 +169,58 @@ std::vector<BadCase> bad_cases() {
       {"model.length with a sequence task",
        R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "addition", "length": 9}})",
        {R"(x.json: /model/length: not allowed with data "addition": the chain length is data.length)"}},
-      {"malformed JSON with line and column", "{\n  \"seed\": 1,\n  \"model\": }\n",
+      {"malformed JSON with line and column",
+       "{\n  \"seed\": 1,\n  \"model\": }\n",
        {"x.json:3:12: malformed JSON: syntax error while parsing value - unexpected '}'; expected "
         "'[', '{', or a literal"}},
-      {"trailing comma", "{\"seed\": 1,}",
+      {"trailing comma",
+       "{\"seed\": 1,}",
        {"x.json:1:12: malformed JSON: syntax error while parsing object key - unexpected '}'; "
         "expected string literal"}},
-      {"duplicate key", R"({"model": {"depth": 2, "width": 3, "depth": 4}})",
+      {"duplicate key",
+       R"({"model": {"depth": 2, "width": 3, "depth": 4}})",
        {"x.json: /model/depth: duplicate key"}},
       {"not an object", "[1, 2]", {"x.json: expected a JSON object at the top level, found [1,2]"}},
-      {"hist_range lo >= hi", with_model(R"("probe": {"hist_range": [1, 1]})"),
+      {"hist_range lo >= hi",
+       with_model(R"("probe": {"hist_range": [1, 1]})"),
        {"x.json: /probe/hist_range: expected [lo, hi] with lo < hi, found [1,1]"}},
-      {"hist_range not a pair", with_model(R"("probe": {"hist_range": [1, "a", 3]})"),
+      {"hist_range not a pair",
+       with_model(R"("probe": {"hist_range": [1, "a", 3]})"),
        {R"(x.json: /probe/hist_range: expected null or [lo, hi] (two numbers), found [1,"a",3])"}},
-      {"missing idx paths", with_model(R"("data": {"name": "idx", "train_images": "a.idx"})"),
+      {"missing idx paths",
+       with_model(R"("data": {"name": "idx", "train_images": "a.idx"})"),
        {"x.json: /data/train_labels: missing (expected a non-empty string)",
         "x.json: /data/test_images: missing (expected a non-empty string)",
         "x.json: /data/test_labels: missing (expected a non-empty string)"}},
-      {"parameter of another dataset", with_model(R"("data": {"name": "shapeset3x2", "dim": 5})"),
+      {"parameter of another dataset",
+       with_model(R"("data": {"name": "shapeset3x2", "dim": 5})"),
        {R"(x.json: /data/dim: not a parameter of dataset "shapeset3x2")"}},
-      {"unknown dataset", with_model(R"("data": {"name": "mnist"})"),
+      {"unknown dataset",
+       with_model(R"("data": {"name": "mnist"})"),
        {R"(x.json: /data/name: unknown dataset "mnist"; expected one of gaussian, shapeset3x2, )"
         R"(idx, fashion_mnist, temporal_order, addition)"}},
       {"bad teacher block",
-       with_model(R"("data": {"teacher": {"depth": 1, "width": 4, "activation": "tahn", "type": "mlp"}}, "loss": "mse")"),
+       with_model(
+           R"("data": {"teacher": {"depth": 1, "width": 4, "activation": "tahn", "type": "mlp"}}, "loss": "mse")"),
        {R"(x.json: /data/teacher/type: unknown key)",
         R"(x.json: /data/teacher/activation: unknown activation "tahn"; expected one of ...)"}},
-      {"threads", with_model(R"("threads": 0)"),
+      {"threads",
+       with_model(R"("threads": 0)"),
        {R"(x.json: /threads: expected an integer in 1..1024 or "auto", found 0)"}},
-      {"precision", with_model(R"("precision": "float16")"),
+      {"precision",
+       with_model(R"("precision": "float16")"),
        {R"(x.json: /precision: expected "float32" or "float64", found "float16")"}},
-      {"per_decade needs the log schedule", with_model(R"("probe": {"per_decade": 5})"),
+      {"per_decade needs the log schedule",
+       with_model(R"("probe": {"per_decade": 5})"),
        {R"(x.json: /probe/per_decade: only with probe.schedule "log")"}},
-      {"clip_norm zero", with_model(R"("train": {"clip_norm": 0})"),
+      {"clip_norm zero",
+       with_model(R"("train": {"clip_norm": 0})"),
        {"x.json: /train/clip_norm: expected null or a number > 0, found 0"}},
-      {"saturation_tau out of (0, 1)", with_model(R"("probe": {"saturation_tau": 1})"),
+      {"saturation_tau out of (0, 1)",
+       with_model(R"("probe": {"saturation_tau": 1})"),
        {"x.json: /probe/saturation_tau: expected a number in (0, 1), found 1"}},
-      {"maxout pieces", R"({"model": {"depth": 2, "width": 3, "activation": {"name": "maxout", "pieces": 1}}})",
+      {"maxout pieces",
+       R"({"model": {"depth": 2, "width": 3, "activation": {"name": "maxout", "pieces": 1}}})",
        {"x.json: /model/activation/pieces: expected an integer in 2..64, found 1"}},
       {"rrelu upper below lower",
        R"({"model": {"depth": 2, "width": 3, "activation": {"name": "rrelu", "lower": 0.5, "upper": 0.25}}})",
@@ -195,11 +229,14 @@ std::vector<BadCase> bad_cases() {
        R"({"model": {"depth": 2, "width": 3, "bias_init": {"name": "gaussian"}}})",
        {"x.json: /model/bias_init/sigma_b2: missing (expected a number >= 0)"}},
       {"found is truncated to 60 characters",
-       with_model(R"("description": ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])"),
+       with_model(
+           R"("description": ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])"),
        {"x.json: /description: expected a string, found [\"" + std::string(55, 'a') + "..."}},
-      {"block of the wrong type", with_model(R"("train": [1])"),
+      {"block of the wrong type",
+       with_model(R"("train": [1])"),
        {"x.json: /train: expected an object, found [1]"}},
-      {"sequence task inputs", R"({"model": {"type": "rnn", "width": 8, "inputs": "first_step"},
+      {"sequence task inputs",
+       R"({"model": {"type": "rnn", "width": 8, "inputs": "first_step"},
                                   "data": {"name": "addition", "length": 9}})",
        {R"(x.json: /model/inputs: expected "every_step" for data "addition" (a sequence task), )"
         R"(found "first_step")"}},
@@ -308,8 +345,9 @@ TEST(Config, DefaultsAreFilled) {
 }
 
 TEST(Config, ParameterDefaultsDependOnTheKind) {
-  EXPECT_EQ(valid(R"({"model": {"depth": 1, "width": 2, "activation": "prelu"}})").model.activation.slope,
-            0.25);
+  EXPECT_EQ(
+      valid(R"({"model": {"depth": 1, "width": 2, "activation": "prelu"}})").model.activation.slope,
+      0.25);
   EXPECT_EQ(valid(R"({"model": {"depth": 1, "width": 2, "activation": "leaky_relu"}})")
                 .model.activation.slope,
             0.01);
@@ -319,12 +357,14 @@ TEST(Config, ParameterDefaultsDependOnTheKind) {
   const Config s = valid(R"({"model": {"depth": 1, "width": 2, "init": "sparse"}})");
   EXPECT_EQ(s.model.init.nonzero_per_row, 15);
   EXPECT_EQ(s.model.init.std, 1.0);
-  const json he = config_to_json(valid(R"({"model": {"depth": 1, "width": 2, "init": "he_normal"}})"));
+  const json he =
+      config_to_json(valid(R"({"model": {"depth": 1, "width": 2, "init": "he_normal"}})"));
   EXPECT_EQ(he["model"]["init"].dump(), R"({"name":"he_normal","gain":1.0,"mode":"fan_in"})");
 }
 
 TEST(Config, OutputInitDefaultsToInit) {
-  const Config c = valid(R"({"model": {"depth": 1, "width": 2, "init": {"name": "he_uniform", "gain": 2}}})");
+  const Config c =
+      valid(R"({"model": {"depth": 1, "width": 2, "init": {"name": "he_uniform", "gain": 2}}})");
   EXPECT_EQ(c.model.output_init.kind, Init::he_uniform);
   EXPECT_EQ(c.model.output_init.gain, 2.0);
   const Config d = valid(
@@ -368,15 +408,16 @@ TEST(Config, AliasesResolveToCanonicalNames) {
 TEST(Config, LossDefaultFollowsTheData) {
   EXPECT_EQ(valid(with_model(R"("data": {"name": "shapeset3x2"})")).loss, Loss::cross_entropy);
   EXPECT_EQ(valid(with_model(R"("data": {"teacher": {"depth": 1, "width": 5}})")).loss, Loss::mse);
-  EXPECT_EQ(valid(R"({"model": {"type": "rnn", "width": 4}, "data": {"name": "addition", "length": 7}})")
-                .loss,
-            Loss::mse);
+  EXPECT_EQ(
+      valid(R"({"model": {"type": "rnn", "width": 4}, "data": {"name": "addition", "length": 7}})")
+          .loss,
+      Loss::mse);
   EXPECT_EQ(valid(with_model(R"("loss": "mse")")).loss, Loss::mse);  // gaussian gives both
 }
 
 TEST(Config, RnnTakesItsLengthFromASequenceTask) {
-  const Config c =
-      valid(R"({"model": {"type": "rnn", "width": 4}, "data": {"name": "temporal_order", "length": 50}})");
+  const Config c = valid(
+      R"({"model": {"type": "rnn", "width": 4}, "data": {"name": "temporal_order", "length": 50}})");
   EXPECT_EQ(c.model.type, ModelType::rnn);
   EXPECT_EQ(c.model.width, 4);
   EXPECT_EQ(c.model.length, 50);
@@ -395,7 +436,8 @@ TEST(Config, ThreadsAuto) {
 }
 
 TEST(Config, NormalizeExpandsShorthands) {
-  const json j = config_normalize(json::parse(R"({"model": {"activation": "relu", "init": "he_normal",
+  const json j =
+      config_normalize(json::parse(R"({"model": {"activation": "relu", "init": "he_normal",
       "output_init": "orthogonal", "recurrent_init": "identity", "input_init": "lecun_normal",
       "bias_init": 0.1}, "data": {"teacher": {"activation": "tanh", "bias_init": 2}}})"));
   EXPECT_EQ(j["model"]["activation"], json::parse(R"({"name": "relu"})"));
@@ -524,7 +566,8 @@ TEST(Config, RoundTripThroughResolvedJson) {
     const json j = config_to_json(a);
     std::vector<ConfigIssue> issues;
     const Config b = config_from_json(j, issues);
-    EXPECT_TRUE(issues.empty()) << (issues.empty() ? "" : issues[0].path + ": " + issues[0].message);
+    EXPECT_TRUE(issues.empty()) << (issues.empty() ? ""
+                                                   : issues[0].path + ": " + issues[0].message);
     expect_same(a, b);
     EXPECT_EQ(config_to_json(b), j);
   }
@@ -538,8 +581,8 @@ TEST(Config, ResolvedJsonHasEveryKey) {
   EXPECT_EQ(j["train"].size(), 7u);
   EXPECT_EQ(j["probe"].size(), 12u);  // 13 keys; per_decade only with the log schedule
   EXPECT_EQ(j["model"]["activation"], json::parse(R"({"name": "tanh"})"));
-  const json r = config_to_json(
-      valid(R"({"model": {"depth": 1, "width": 2, "activation": "rrelu"}})"));
+  const json r =
+      config_to_json(valid(R"({"model": {"depth": 1, "width": 2, "activation": "rrelu"}})"));
   EXPECT_EQ(r["model"]["activation"].dump(),
             R"({"name":"rrelu","lower":0.125,"upper":0.3333333333333333,"convention":"pytorch"})");
 }
@@ -552,7 +595,8 @@ TEST(Config, MissingFileNamesTheFile) {
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     ASSERT_EQ(e.lines.size(), 1u);
-    EXPECT_EQ(e.lines[0], "/nonexistent/dir/cfg.json: cannot read config: No such file or directory");
+    EXPECT_EQ(e.lines[0],
+              "/nonexistent/dir/cfg.json: cannot read config: No such file or directory");
   }
   try {
     config_read_file(std::filesystem::temp_directory_path().string());
@@ -584,9 +628,10 @@ TEST(Config, CatalogListsEverything) {
   const std::string s = config_catalog();
   for (auto n : activation_names) EXPECT_NE(s.find(std::string(n)), std::string::npos) << n;
   for (auto n : init_names) EXPECT_NE(s.find(std::string(n)), std::string::npos) << n;
-  for (const char* n : {"gaussian", "shapeset3x2", "idx", "fashion_mnist", "temporal_order",
-                        "addition", "cross_entropy", "mse", "silu", "xavier_uniform",
-                        "kaiming_normal", "slope=0.01", "slope=0.25", "pieces=2", "nonzero_per_row"})
+  for (const char* n :
+       {"gaussian", "shapeset3x2", "idx", "fashion_mnist", "temporal_order", "addition",
+        "cross_entropy", "mse", "silu", "xavier_uniform", "kaiming_normal", "slope=0.01",
+        "slope=0.25", "pieces=2", "nonzero_per_row"})
     EXPECT_NE(s.find(n), std::string::npos) << n;
 }
 

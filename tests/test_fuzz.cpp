@@ -30,7 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr double max_flops = 2e7;          // ≈ 0.1 s of work
+constexpr double max_flops = 2e7;  // ≈ 0.1 s of work
 constexpr double max_bytes = 2e8;
 constexpr size_t max_runs_per_config = 2;  // the first and the last of a grid
 
@@ -74,21 +74,62 @@ struct Fuzzer {
   bool chance(double p) { return rng_uniform(rng) < p; }
 
   json extreme_number() {
-    static const json values[] = {0,      -1,     1,      2,       0.5,     -0.0,    1e5,
-                                  1e7,    1e9,    1e20,   1e308,   -1e308,  5e-324,  2147483648,
+    static const json values[] = {0,
+                                  -1,
+                                  1,
+                                  2,
+                                  0.5,
+                                  -0.0,
+                                  1e5,
+                                  1e7,
+                                  1e9,
+                                  1e20,
+                                  1e308,
+                                  -1e308,
+                                  5e-324,
+                                  2147483648,
                                   json(std::numeric_limits<int64_t>::max()),
                                   json(std::numeric_limits<uint64_t>::max()),
-                                  json(std::numeric_limits<int64_t>::min()), 9007199254740993.0};
+                                  json(std::numeric_limits<int64_t>::min()),
+                                  9007199254740993.0};
     return values[below(std::size(values))];
   }
 
   std::string random_string() {
-    static const char* const words[] = {
-        "",         "tanh",      "relu",      "he_normal", "glorot_uniform", "gaussian", "orthogonal",
-        "mse",      "cross_entropy", "rnn",   "mlp",       "float32",        "float64",  "auto",
-        "log",      "linear",    "sgd",       "idx",       "shapeset3x2",    "fashion_mnist",
-        "addition", "temporal_order", "maxout", "first_step", "every_step", "last", "nan", "inf",
-        "-inf",     "null",      "../../etc/passwd", "/dev/null", "\xc3\xa9\xe2\x88\x82", "a b,c=d"};
+    static const char* const words[] = {"",
+                                        "tanh",
+                                        "relu",
+                                        "he_normal",
+                                        "glorot_uniform",
+                                        "gaussian",
+                                        "orthogonal",
+                                        "mse",
+                                        "cross_entropy",
+                                        "rnn",
+                                        "mlp",
+                                        "float32",
+                                        "float64",
+                                        "auto",
+                                        "log",
+                                        "linear",
+                                        "sgd",
+                                        "idx",
+                                        "shapeset3x2",
+                                        "fashion_mnist",
+                                        "addition",
+                                        "temporal_order",
+                                        "maxout",
+                                        "first_step",
+                                        "every_step",
+                                        "last",
+                                        "nan",
+                                        "inf",
+                                        "-inf",
+                                        "null",
+                                        "../../etc/passwd",
+                                        "/dev/null",
+                                        "\xc3\xa9\xe2\x88\x82",
+                                        "a b,c=d"};
     if (chance(0.1)) return std::string(below(300), static_cast<char>('a' + below(26)));
     if (chance(0.1)) {  // random bytes, some of them control or high characters
       std::string s;
@@ -105,12 +146,18 @@ struct Fuzzer {
 
   json random_value(int depth = 0) {
     switch (below(depth > 2 ? 6 : 9)) {
-      case 0: return nullptr;
-      case 1: return chance(0.5);
-      case 2: return extreme_number();
-      case 3: return static_cast<int64_t>(below(40)) - 3;
-      case 4: return rng_normal(rng) * std::pow(10.0, static_cast<double>(below(9)) - 4.0);
-      case 5: return random_string();
+      case 0:
+        return nullptr;
+      case 1:
+        return chance(0.5);
+      case 2:
+        return extreme_number();
+      case 3:
+        return static_cast<int64_t>(below(40)) - 3;
+      case 4:
+        return rng_normal(rng) * std::pow(10.0, static_cast<double>(below(9)) - 4.0);
+      case 5:
+        return random_string();
       case 6: {
         json a = json::array();
         for (size_t i = below(4); i > 0; --i) a.push_back(random_value(depth + 1));
@@ -119,14 +166,17 @@ struct Fuzzer {
       case 7: {
         json o = json::object();
         for (size_t i = below(4); i > 0; --i)
-          o[keys.empty() || chance(0.2) ? random_string() : keys[below(keys.size())]] = random_value(depth + 1);
+          o[keys.empty() || chance(0.2) ? random_string() : keys[below(keys.size())]] =
+              random_value(depth + 1);
         return o;
       }
-      default: return deep(random_value(depth + 1), 1 + below(200));
+      default:
+        return deep(random_value(depth + 1), 1 + below(200));
     }
   }
 
-  static void paths(const json& j, const json::json_pointer& p, std::vector<json::json_pointer>& out) {
+  static void paths(const json& j, const json::json_pointer& p,
+                    std::vector<json::json_pointer>& out) {
     out.push_back(p);
     if (j.is_object())
       for (const auto& [k, v] : j.items()) paths(v, p / k, out);
@@ -154,17 +204,29 @@ struct Fuzzer {
       case 0:  // delete the node
         if (!p.empty()) {
           json& parent = root[p.parent_pointer()];
-          if (parent.is_object()) parent.erase(p.back());
-          else parent.erase(std::stoul(p.back()));
+          if (parent.is_object())
+            parent.erase(p.back());
+          else
+            parent.erase(std::stoul(p.back()));
         }
         break;
-      case 1: node = random_value(); break;    // type swap
-      case 2: node = extreme_number(); break;  // extreme numbers
-      case 3: node = random_string(); break;
-      case 4:  // a new key, known or not
-        if (node.is_object()) node[keys.empty() || chance(0.3) ? random_string() : keys[below(keys.size())]] = random_value();
+      case 1:
+        node = random_value();
+        break;  // type swap
+      case 2:
+        node = extreme_number();
+        break;  // extreme numbers
+      case 3:
+        node = random_string();
         break;
-      case 5: node = deep(node, 1 + below(chance(0.1) ? 2000 : 50)); break;
+      case 4:  // a new key, known or not
+        if (node.is_object())
+          node[keys.empty() || chance(0.3) ? random_string() : keys[below(keys.size())]] =
+              random_value();
+        break;
+      case 5:
+        node = deep(node, 1 + below(chance(0.1) ? 2000 : 50));
+        break;
       default: {  // a new grid axis over some path of the config
         std::vector<json::json_pointer> leaves;
         paths(root, json::json_pointer(), leaves);
@@ -172,7 +234,8 @@ struct Fuzzer {
         std::replace(axis.begin(), axis.end(), '/', '.');
         if (!axis.empty()) axis.erase(0, 1);
         json values = json::array();
-        for (size_t i = below(4); i > 0; --i) values.push_back(chance(0.5) ? random_value() : extreme_number());
+        for (size_t i = below(4); i > 0; --i)
+          values.push_back(chance(0.5) ? random_value() : extreme_number());
         if (!root.is_object()) break;
         if (!root["grid"].is_object()) root["grid"] = json::object();
         root["grid"][axis.empty() ? random_string() : axis] = values;
@@ -182,14 +245,22 @@ struct Fuzzer {
 
   // Damage to the text itself: truncation, deletions, stray tokens, flipped bytes.
   void mutate_text(std::string& s) {
-    static const char* const tokens[] = {"{", "}", "[", "]", ",", ":", "\"", "//", "/*", "*/", "\n",
-                                         "1e999", "-", "NaN", "true", "\\u0000", "\xff", "\\", "0x10"};
+    static const char* const tokens[] = {"{",    "}",       "[",    "]",  ",",     ":", "\"",
+                                         "//",   "/*",      "*/",   "\n", "1e999", "-", "NaN",
+                                         "true", "\\u0000", "\xff", "\\", "0x10"};
     if (s.empty()) return;
     switch (below(4)) {
-      case 0: s.resize(below(s.size())); break;
-      case 1: s.erase(below(s.size()), 1 + below(10)); break;
-      case 2: s.insert(below(s.size() + 1), tokens[below(std::size(tokens))]); break;
-      default: s[below(s.size())] = static_cast<char>(32 + below(95));
+      case 0:
+        s.resize(below(s.size()));
+        break;
+      case 1:
+        s.erase(below(s.size()), 1 + below(10));
+        break;
+      case 2:
+        s.insert(below(s.size() + 1), tokens[below(std::size(tokens))]);
+        break;
+      default:
+        s[below(s.size())] = static_cast<char>(32 + below(95));
     }
   }
 };
@@ -202,7 +273,8 @@ std::string result_problem(const RunSpec& r, const RunResult& res) {
   const std::string& st = res.status;
   if (st != "ok" && st != "diverged" && st != "failed") return "status \"" + st + "\"";
   if (st != "ok" && res.reason.empty()) return "status " + st + " without a reason";
-  if (!res.summary.is_object() || res.summary.value("status", "") != st) return "summary.status differs";
+  if (!res.summary.is_object() || res.summary.value("status", "") != st)
+    return "summary.status differs";
   if (!res.summary.contains("provenance")) return "summary without provenance";
   const bool rnn = r.config.model.type == ModelType::rnn;
   if (st != "failed" && ((rnn ? res.timesteps.empty() : res.layers.empty()) || res.steps.empty()))
@@ -254,13 +326,15 @@ TEST(Fuzz, MutatedConfigsLoadOrFailCleanlyAndSmallRunsAreWellFormed) {
       continue;
     } catch (const std::exception& ex) {
       ADD_FAILURE() << "case " << i << ": experiment_load threw " << typeid(ex).name() << ": "
-                    << ex.what() << "\n" << shown;
+                    << ex.what() << "\n"
+                    << shown;
       continue;
     } catch (...) {
       ADD_FAILURE() << "case " << i << ": experiment_load threw a non-exception\n" << shown;
       continue;
     }
-    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double load_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (load_s > slowest_s) slowest_s = load_s, slowest = shown;
     ++loaded;
     EXPECT_FALSE(e.runs.empty()) << "case " << i << ": loaded with no runs\n" << shown;
@@ -278,7 +352,9 @@ TEST(Fuzz, MutatedConfigsLoadOrFailCleanlyAndSmallRunsAreWellFormed) {
       try {
         res = run_execute(*r, run_dir);
       } catch (const std::exception& ex) {
-        ADD_FAILURE() << "case " << i << ", run " << r->id << ": run_execute threw " << ex.what() << "\n" << shown;
+        ADD_FAILURE() << "case " << i << ", run " << r->id << ": run_execute threw " << ex.what()
+                      << "\n"
+                      << shown;
         continue;
       }
       fs::remove_all(run_dir);
@@ -286,7 +362,8 @@ TEST(Fuzz, MutatedConfigsLoadOrFailCleanlyAndSmallRunsAreWellFormed) {
       ++statuses[res.status];
       const std::string problem = result_problem(*r, res);
       EXPECT_EQ(problem, "") << "case " << i << ", run " << r->id << " (" << res.status << ": "
-                             << res.reason << ")\n" << shown;
+                             << res.reason << ")\n"
+                             << shown;
     }
     fs::remove(path);
   }
@@ -294,10 +371,13 @@ TEST(Fuzz, MutatedConfigsLoadOrFailCleanlyAndSmallRunsAreWellFormed) {
 
   std::string by_status;
   for (const auto& [s, n] : statuses) by_status += fmt::format(" {} {}", s, n);
-  fmt::print("fuzz: {} configs: {} rejected with ConfigError, {} loaded; {} runs executed:{}; "
-             "slowest load {:.3f} s\n", cases, rejected, loaded, ran, by_status, slowest_s);
+  fmt::print(
+      "fuzz: {} configs: {} rejected with ConfigError, {} loaded; {} runs executed:{}; "
+      "slowest load {:.3f} s\n",
+      cases, rejected, loaded, ran, by_status, slowest_s);
   EXPECT_LT(slowest_s, 10.0) << "a config took long to load:\n" << slowest;
-  EXPECT_GT(loaded, cases / 50) << "the mutations reject nearly everything: the fuzz explores too little";
+  EXPECT_GT(loaded, cases / 50)
+      << "the mutations reject nearly everything: the fuzz explores too little";
   EXPECT_GT(ran, 0u);
 }
 

@@ -33,7 +33,8 @@ class Grid : public ::testing::Test {
   }
 
   // The error lines of loading text as x.json (the file name stripped), or a failure.
-  std::vector<std::string> errors(const std::string& text, const std::vector<std::string>& sets = {},
+  std::vector<std::string> errors(const std::string& text,
+                                  const std::vector<std::string>& sets = {},
                                   const std::vector<std::string>& onlys = {}) {
     const std::string path = write("x.json", text);
     try {
@@ -82,8 +83,8 @@ std::string cfg(const std::string& rest) { return "{" + std::string(base) + ", "
 // ---- expansion ----
 
 TEST_F(Grid, CartesianProductFirstAxisSlowestRepeatFastest) {
-  const Experiment e =
-      load(cfg(R"("repeats": 2, "grid": {"model.depth": [1, 2], "model.activation": ["tanh", "relu", "elu"]})"));
+  const Experiment e = load(cfg(
+      R"("repeats": 2, "grid": {"model.depth": [1, 2], "model.activation": ["tanh", "relu", "elu"]})"));
   ASSERT_EQ(e.runs.size(), 12u);
   ASSERT_EQ(e.axes.size(), 2u);
   EXPECT_EQ(e.axes[0].name, "model.depth");
@@ -122,7 +123,8 @@ TEST_F(Grid, AxesCreateMissingObjects) {
 TEST_F(Grid, NoGridIsOneRunNamedRun) {
   EXPECT_EQ(ids(load(cfg(R"("seed": 1)"))), std::vector<std::string>{"run"});
   EXPECT_EQ(ids(load(cfg(R"("grid": {})"))), std::vector<std::string>{"run"});
-  EXPECT_EQ(ids(load(cfg(R"("repeats": 3)"))), (std::vector<std::string>{"rep=0", "rep=1", "rep=2"}));
+  EXPECT_EQ(ids(load(cfg(R"("repeats": 3)"))),
+            (std::vector<std::string>{"rep=0", "rep=1", "rep=2"}));
   const Experiment e = load(cfg(R"("seed": 1)"));
   EXPECT_EQ(e.runs[0].point, json::object());
 }
@@ -147,8 +149,8 @@ TEST_F(Grid, RunIdsAreSanitized) {
 }
 
 TEST_F(Grid, SharedLastComponentsUseTheFullPath) {
-  const Experiment e =
-      load(cfg(R"("grid": {"model.init.gain": [1], "model.output_init.gain": [2], "model.depth": [3]})"));
+  const Experiment e = load(cfg(
+      R"("grid": {"model.init.gain": [1], "model.output_init.gain": [2], "model.depth": [3]})"));
   EXPECT_EQ(e.runs[0].id, "model.init.gain=1,model.output_init.gain=2,depth=3");
 }
 
@@ -165,13 +167,14 @@ TEST_F(Grid, LongIdsAreCutWithAHash) {
   }
   EXPECT_NE(e.runs[0].id, e.runs[1].id);
   // 96 characters stay as they are.
-  const Experiment f = load(cfg(fmt::format(R"("grid": {{"description": ["{}"]}})", std::string(84, 'c'))));
+  const Experiment f =
+      load(cfg(fmt::format(R"("grid": {{"description": ["{}"]}})", std::string(84, 'c'))));
   EXPECT_EQ(f.runs[0].id, "description=" + std::string(84, 'c'));
 }
 
 TEST_F(Grid, LongIdsKeepRepeatsApart) {
-  const Experiment e =
-      load(cfg(fmt::format(R"("repeats": 2, "grid": {{"description": ["{}"]}})", std::string(100, 'a'))));
+  const Experiment e = load(cfg(
+      fmt::format(R"("repeats": 2, "grid": {{"description": ["{}"]}})", std::string(100, 'a'))));
   ASSERT_EQ(e.runs.size(), 2u);
   EXPECT_NE(e.runs[0].id, e.runs[1].id);
 }
@@ -185,8 +188,9 @@ TEST_F(Grid, RepSuffixOnlyWithRepeats) {
 }
 
 TEST_F(Grid, DuplicateIdsAreAnError) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"description": ["a b", "a_b"]})")),
-            std::vector<std::string>{R"(/grid: run id "description=a_b" is not unique (runs 0 and 1))"});
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"description": ["a b", "a_b"]})")),
+      std::vector<std::string>{R"(/grid: run id "description=a_b" is not unique (runs 0 and 1))"});
   EXPECT_EQ(errors(cfg(R"("grid": {"model.depth": [1, 2, 1]})")),
             std::vector<std::string>{"/grid/model.depth/2: duplicate of value 0"});
 }
@@ -211,7 +215,8 @@ TEST_F(Grid, SeedsFollowTheDocumentedRule) {
     const uint64_t h = hash_bytes(point.data(), point.size());
     const uint64_t mask = (uint64_t{1} << 53) - 1;
     EXPECT_EQ(r.seed, seed_mix(seed_mix(42, h), static_cast<uint64_t>(r.repeat)) & mask);
-    EXPECT_EQ(r.data_seed, seed_mix(42, 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(r.repeat)) & mask);
+    EXPECT_EQ(r.data_seed,
+              seed_mix(42, 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(r.repeat)) & mask);
     EXPECT_LT(r.seed, uint64_t{1} << 53);
     EXPECT_EQ(r.seed, run_seed(42, r.point, r.repeat));
   }
@@ -228,7 +233,8 @@ TEST_F(Grid, SeedsAreStableAndDistinct) {
   }
   EXPECT_EQ(seeds.size(), a.runs.size());  // every point and repeat has its own seed
   // The data depends on (seed, repeat) only: the same for every point of a repeat.
-  for (const auto& r : a.runs) EXPECT_EQ(r.data_seed, a.runs[static_cast<size_t>(r.repeat)].data_seed);
+  for (const auto& r : a.runs)
+    EXPECT_EQ(r.data_seed, a.runs[static_cast<size_t>(r.repeat)].data_seed);
   EXPECT_NE(a.runs[0].data_seed, a.runs[1].data_seed);
   // Another base seed changes everything.
   const Experiment c = load(cfg(R"("seed": 2, "repeats": 2, "grid": {"model.depth": [1, 2, 3]})"));
@@ -239,11 +245,12 @@ TEST_F(Grid, SeedsAreStableAndDistinct) {
 TEST_F(Grid, AddingAnAxisValueKeepsTheOtherRuns) {
   const Experiment a =
       load(cfg(R"("repeats": 2, "grid": {"model.depth": [1, 2], "model.activation": ["tanh"]})"));
-  const Experiment b =
-      load(cfg(R"("repeats": 2, "grid": {"model.depth": [1, 5, 2], "model.activation": ["tanh"]})"));
+  const Experiment b = load(
+      cfg(R"("repeats": 2, "grid": {"model.depth": [1, 5, 2], "model.activation": ["tanh"]})"));
   ASSERT_EQ(b.runs.size(), 6u);
   for (const auto& r : a.runs) {
-    const auto it = std::find_if(b.runs.begin(), b.runs.end(), [&](const RunSpec& s) { return s.id == r.id; });
+    const auto it =
+        std::find_if(b.runs.begin(), b.runs.end(), [&](const RunSpec& s) { return s.id == r.id; });
     ASSERT_NE(it, b.runs.end()) << r.id;
     EXPECT_EQ(it->seed, r.seed);
     EXPECT_EQ(it->data_seed, r.data_seed);
@@ -254,7 +261,8 @@ TEST_F(Grid, AddingAnAxisValueKeepsTheOtherRuns) {
 // ---- --set ----
 
 TEST_F(Grid, SetParsesJsonValues) {
-  const Experiment e = load(cfg(R"("seed": 1)"), {"model.depth=7", "train.clip_norm=2.5", "probe.jacobian=true"});
+  const Experiment e =
+      load(cfg(R"("seed": 1)"), {"model.depth=7", "train.clip_norm=2.5", "probe.jacobian=true"});
   const Config& c = e.runs[0].config;
   EXPECT_EQ(c.model.hidden.size(), 7u);
   EXPECT_EQ(c.train.clip_norm, 2.5);
@@ -263,7 +271,8 @@ TEST_F(Grid, SetParsesJsonValues) {
 }
 
 TEST_F(Grid, SetFallsBackToAString) {
-  const Experiment e = load(cfg(R"("seed": 1)"), {"model.activation=relu", "description=two words"});
+  const Experiment e =
+      load(cfg(R"("seed": 1)"), {"model.activation=relu", "description=two words"});
   EXPECT_EQ(e.runs[0].config.model.activation.kind, Activation::relu);
   EXPECT_EQ(e.runs[0].config.description, "two words");
   EXPECT_EQ(e.input["model"]["activation"], json::parse(R"({"name": "relu"})"));
@@ -277,7 +286,8 @@ TEST_F(Grid, SetGoesIntoAShorthandItJustSet) {
 }
 
 TEST_F(Grid, SetGridAxis) {
-  const Experiment e = load(cfg(R"("grid": {"model.depth": [1, 2]})"), {"grid.model.depth=[3,4,5]"});
+  const Experiment e =
+      load(cfg(R"("grid": {"model.depth": [1, 2]})"), {"grid.model.depth=[3,4,5]"});
   EXPECT_EQ(ids(e), (std::vector<std::string>{"depth=3", "depth=4", "depth=5"}));
   const Experiment f = load(cfg(R"("seed": 1)"), {"grid.model.width=[8,16]"});
   EXPECT_EQ(ids(f), (std::vector<std::string>{"width=8", "width=16"}));
@@ -285,26 +295,29 @@ TEST_F(Grid, SetGridAxis) {
 }
 
 TEST_F(Grid, SetOnAGridAxisIsAnError) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"model.depth": [1, 2]})"), {"model.depth=3"}),
-            std::vector<std::string>{"--set model.depth: is a grid axis; set grid.model.depth instead"});
-  EXPECT_EQ(errors(cfg(R"("grid": {"model.init": ["he_normal"]})"), {"model.init.gain=2"}),
-            std::vector<std::string>{
-                R"(--set model.init.gain: is inside the grid axis "model.init"; set grid.model.init instead)"});
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"model.depth": [1, 2]})"), {"model.depth=3"}),
+      std::vector<std::string>{"--set model.depth: is a grid axis; set grid.model.depth instead"});
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"model.init": ["he_normal"]})"), {"model.init.gain=2"}),
+      std::vector<std::string>{
+          R"(--set model.init.gain: is inside the grid axis "model.init"; set grid.model.init instead)"});
 }
 
 TEST_F(Grid, SetWithABadKey) {
-  EXPECT_EQ(errors(cfg(R"("seed": 1)"), {"model..depth=3", "model.depth.x=1", "nonsense", "grid.a=1"},
-                   {}),
-            (std::vector<std::string>{
-                "--set model..depth: expected KEY as a dotted path of config keys, found an empty component",
-                "--set model.depth.x: model.depth is 2, not an object",
-                "--set nonsense: expected KEY=VALUE",
-                "/grid/a: expected a non-empty list of values, found 1"}));
+  EXPECT_EQ(errors(cfg(R"("seed": 1)"),
+                   {"model..depth=3", "model.depth.x=1", "nonsense", "grid.a=1"}, {}),
+            (std::vector<std::string>{"--set model..depth: expected KEY as a dotted path of config "
+                                      "keys, found an empty component",
+                                      "--set model.depth.x: model.depth is 2, not an object",
+                                      "--set nonsense: expected KEY=VALUE",
+                                      "/grid/a: expected a non-empty list of values, found 1"}));
 }
 
 TEST_F(Grid, SetValuesAreValidatedLikeTheFile) {
-  EXPECT_EQ(errors(cfg(R"("seed": 1)"), {"model.depth=deep"}),
-            std::vector<std::string>{R"(/model/depth: expected an integer in 1..100000, found "deep")"});
+  EXPECT_EQ(
+      errors(cfg(R"("seed": 1)"), {"model.depth=deep"}),
+      std::vector<std::string>{R"(/model/depth: expected an integer in 1..100000, found "deep")"});
 }
 
 // ---- hash ----
@@ -336,22 +349,26 @@ TEST_F(Grid, OnlyKeepsMatchingRuns) {
   const std::string text =
       cfg(R"("grid": {"model.depth": [1, 2, 3], "model.activation": ["tanh", "relu"]})");
   const Experiment a = load(text, {}, {"depth=2"});
-  EXPECT_EQ(ids(a), (std::vector<std::string>{"depth=2,activation=tanh", "depth=2,activation=relu"}));
+  EXPECT_EQ(ids(a),
+            (std::vector<std::string>{"depth=2,activation=tanh", "depth=2,activation=relu"}));
   EXPECT_EQ(a.runs[0].index, 2);  // indices of the full expansion
   const Experiment b = load(text, {}, {"model.activation=relu", "depth=1", "depth=3"});
-  EXPECT_EQ(ids(b), (std::vector<std::string>{"depth=1,activation=relu", "depth=3,activation=relu"}));
+  EXPECT_EQ(ids(b),
+            (std::vector<std::string>{"depth=1,activation=relu", "depth=3,activation=relu"}));
   const Experiment c = load(text, {}, {"activation=\"tanh\""});  // as JSON too
   EXPECT_EQ(c.runs.size(), 3u);
 }
 
 TEST_F(Grid, OnlyErrors) {
-  const std::string text = cfg(R"("grid": {"model.depth": [1, 2], "model.init.gain": [1], "model.output_init.gain": [2]})");
-  EXPECT_EQ(errors(text, {}, {"depht=1", "depth=7", "gain=1", "x"}),
-            (std::vector<std::string>{
-                R"(--only depht=1: unknown grid axis; expected one of model.depth, model.init.gain, model.output_init.gain)",
-                "--only depth=7: matches no run",
-                "--only gain=1: ambiguous; use one of model.init.gain, model.output_init.gain",
-                "--only x: expected KEY=VALUE"}));
+  const std::string text = cfg(
+      R"("grid": {"model.depth": [1, 2], "model.init.gain": [1], "model.output_init.gain": [2]})");
+  EXPECT_EQ(
+      errors(text, {}, {"depht=1", "depth=7", "gain=1", "x"}),
+      (std::vector<std::string>{
+          R"(--only depht=1: unknown grid axis; expected one of model.depth, model.init.gain, model.output_init.gain)",
+          "--only depth=7: matches no run",
+          "--only gain=1: ambiguous; use one of model.init.gain, model.output_init.gain",
+          "--only x: expected KEY=VALUE"}));
   EXPECT_EQ(errors(cfg(R"("seed": 1)"), {}, {"depth=1"}),
             std::vector<std::string>{"--only depth=1: unknown grid axis (the config has no grid)"});
 }
@@ -368,8 +385,8 @@ TEST_F(Grid, VariantsDeepMergeAsOneUnit) {
     ], "seed": [1, 2]}})");
   ASSERT_EQ(e.runs.size(), 6u);
   EXPECT_EQ(ids(e), (std::vector<std::string>{"variant=steep,seed=1", "variant=steep,seed=2",
-                                             "variant=rnn,seed=1", "variant=rnn,seed=2",
-                                             "variant=relu_he,seed=1", "variant=relu_he,seed=2"}));
+                                              "variant=rnn,seed=1", "variant=rnn,seed=2",
+                                              "variant=relu_he,seed=1", "variant=relu_he,seed=2"}));
   EXPECT_EQ(e.runs[0].point, json::parse(R"({"variants": "steep", "seed": 1})"));
   EXPECT_EQ(e.runs[0].config.model.activation.kind, Activation::leaky_relu);  // merged, kept
   EXPECT_EQ(e.runs[0].config.model.activation.slope, 0.9);
@@ -390,23 +407,24 @@ TEST_F(Grid, VariantsDeepMergeAsOneUnit) {
 }
 
 TEST_F(Grid, VariantsNeedUniqueLabels) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"variants": [{"label": "a"}, {"label": "a"}, {"x": 1}, 3,
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"variants": [{"label": "a"}, {"label": "a"}, {"x": 1}, 3,
                                                  {"label": "", "repeats": 2}]})")),
-            (std::vector<std::string>{
-                R"(/grid/variants/1/label: duplicate label "a" (also variant 0))",
-                R"(/grid/variants/2/label: missing (expected a non-empty string))",
-                R"(/grid/variants/3: expected an object with a "label", found 3)",
-                R"(/grid/variants/4/label: expected a non-empty string, found "")",
-                R"(/grid/variants/4/repeats: not allowed in a variant)"}));
+      (std::vector<std::string>{R"(/grid/variants/1/label: duplicate label "a" (also variant 0))",
+                                R"(/grid/variants/2/label: missing (expected a non-empty string))",
+                                R"(/grid/variants/3: expected an object with a "label", found 3)",
+                                R"(/grid/variants/4/label: expected a non-empty string, found "")",
+                                R"(/grid/variants/4/repeats: not allowed in a variant)"}));
 }
 
 TEST_F(Grid, VariantIssuesPointIntoTheVariant) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"variants": [{"label": "ok"},
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"variants": [{"label": "ok"},
                                                  {"label": "bad", "model": {"activation": "tahn"},
                                                   "modle": {"x": 1}}]})")),
-            (std::vector<std::string>{
-                R"(/grid/variants/1/modle: unknown key; did you mean "model"?)",
-                R"(/grid/variants/1/model/activation: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)"}));
+      (std::vector<std::string>{
+          R"(/grid/variants/1/modle: unknown key; did you mean "model"?)",
+          R"(/grid/variants/1/model/activation: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)"}));
 }
 
 // ---- grid errors ----
@@ -415,23 +433,26 @@ TEST_F(Grid, ValueIssuesMapToTheirAxisValue) {
   const auto lines = errors(cfg(R"("grid": {"model.depth": [1, 2, 3],
                                           "model.activation": ["tanh", "tahn", {"name": "relu", "slope": 1}],
                                           "model.init": [{"name": "gaussian", "sigma_w2": -1}]})"));
-  EXPECT_EQ(lines,
-            (std::vector<std::string>{
-                "/grid/model.init/0/sigma_w2: expected a number > 0, found -1",
-                R"(/grid/model.activation/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)",
-                "/grid/model.activation/2/slope: not a parameter of relu"}))
+  EXPECT_EQ(
+      lines,
+      (std::vector<std::string>{
+          "/grid/model.init/0/sigma_w2: expected a number > 0, found -1",
+          R"(/grid/model.activation/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)",
+          "/grid/model.activation/2/slope: not a parameter of relu"}))
       << join(lines);
 }
 
 TEST_F(Grid, AxisOverAnObjectNameMapsToTheAxis) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"model.activation.name": ["tanh", "tahn"]})")),
-            std::vector<std::string>{
-                R"(/grid/model.activation.name/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)"});
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"model.activation.name": ["tanh", "tahn"]})")),
+      std::vector<std::string>{
+          R"(/grid/model.activation.name/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)"});
 }
 
 TEST_F(Grid, IssuesOutsideTheGridAreReportedOnce) {
-  EXPECT_EQ(errors(cfg(R"("train": {"lr": -1}, "grid": {"model.depth": [1, 2, 3], "seed": [1, 2]})")),
-            std::vector<std::string>{"/train/lr: expected a number > 0, found -1"});
+  EXPECT_EQ(
+      errors(cfg(R"("train": {"lr": -1}, "grid": {"model.depth": [1, 2, 3], "seed": [1, 2]})")),
+      std::vector<std::string>{"/train/lr: expected a number > 0, found -1"});
 }
 
 TEST_F(Grid, AnIssueOfEveryValueIsAnIssueOfTheAxis) {
@@ -440,10 +461,11 @@ TEST_F(Grid, AnIssueOfEveryValueIsAnIssueOfTheAxis) {
 }
 
 TEST_F(Grid, UnknownAxisPathSuggestsTheWholePath) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"model.widht": [1, 2], "modle.depth": [1], "model.zzzzzz": [1]})")),
-            (std::vector<std::string>{R"(/grid/modle.depth: unknown key; did you mean "model.depth"?)",
-                                      R"(/grid/model.widht: unknown key; did you mean "model.width"?)",
-                                      R"(/grid/model.zzzzzz: unknown key)"}));
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"model.widht": [1, 2], "modle.depth": [1], "model.zzzzzz": [1]})")),
+      (std::vector<std::string>{R"(/grid/modle.depth: unknown key; did you mean "model.depth"?)",
+                                R"(/grid/model.widht: unknown key; did you mean "model.width"?)",
+                                R"(/grid/model.zzzzzz: unknown key)"}));
 }
 
 TEST_F(Grid, AxisThroughANonObject) {
@@ -456,39 +478,45 @@ TEST_F(Grid, StructuralGridErrors) {
                                    "model..x": [1], "seed": 3})")),
             (std::vector<std::string>{
                 "/grid/model.depth: expected a non-empty list of values, found []",
-                "/grid/repeats: cannot be a grid axis",
-                "/grid/name: cannot be a grid axis",
+                "/grid/repeats: cannot be a grid axis", "/grid/name: cannot be a grid axis",
                 R"(/grid/model..x: expected a dotted path of config keys, found "model..x")",
                 "/grid/seed: expected a non-empty list of values, found 3"}));
   EXPECT_EQ(errors(cfg(R"("grid": [1])")),
-            std::vector<std::string>{R"(/grid: expected an object {"dotted.path": [values, ...]}, found [1])"});
+            std::vector<std::string>{
+                R"(/grid: expected an object {"dotted.path": [values, ...]}, found [1])"});
 }
 
 TEST_F(Grid, AnAxisHiddenByALaterOneIsAnError) {
-  EXPECT_EQ(errors(cfg(R"("grid": {"model.init.gain": [1, 2], "model.init": ["he_normal"]})")),
-            std::vector<std::string>{
-                R"(/grid/model.init.gain: has no effect: the later axis "model.init" replaces it; put it after "model.init")"});
+  EXPECT_EQ(
+      errors(cfg(R"("grid": {"model.init.gain": [1, 2], "model.init": ["he_normal"]})")),
+      std::vector<std::string>{
+          R"(/grid/model.init.gain: has no effect: the later axis "model.init" replaces it; put it after "model.init")"});
   // The other order is fine.
-  EXPECT_EQ(load(cfg(R"("grid": {"model.init": ["he_normal"], "model.init.gain": [1, 2]})")).runs[1]
+  EXPECT_EQ(load(cfg(R"("grid": {"model.init": ["he_normal"], "model.init.gain": [1, 2]})"))
+                .runs[1]
                 .config.model.init.gain,
             2.0);
 }
 
 TEST_F(Grid, TooManyRuns) {
-  EXPECT_EQ(errors(cfg(R"("repeats": 100000, "grid": {"seed": [1, 2, 3, 4, 5], "train.lr": [0.1, 0.2, 0.3]})")),
-            std::vector<std::string>{
-                "/grid: expected at most 1000000 runs, found 1500000 (5 × 3 × 100000 repeats)"});
+  EXPECT_EQ(
+      errors(cfg(
+          R"("repeats": 100000, "grid": {"seed": [1, 2, 3, 4, 5], "train.lr": [0.1, 0.2, 0.3]})")),
+      std::vector<std::string>{
+          "/grid: expected at most 1000000 runs, found 1500000 (5 × 3 × 100000 repeats)"});
 }
 
 TEST_F(Grid, FileErrorsKeepTheirForm) {
-  EXPECT_EQ(errors("{\n \"seed\": 1,,\n}"),
-            std::vector<std::string>{"2:12: malformed JSON: syntax error while parsing object key - "
-                                     "unexpected ','; expected string literal"});
+  EXPECT_EQ(
+      errors("{\n \"seed\": 1,,\n}"),
+      std::vector<std::string>{"2:12: malformed JSON: syntax error while parsing object key - "
+                               "unexpected ','; expected string literal"});
   try {
     experiment_load((dir / "missing.json").string(), {}, {});
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_EQ(e.lines.at(0), (dir / "missing.json").string() + ": cannot read config: No such file or directory");
+    EXPECT_EQ(e.lines.at(0),
+              (dir / "missing.json").string() + ": cannot read config: No such file or directory");
   }
 }
 

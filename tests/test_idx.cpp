@@ -51,7 +51,8 @@ void write_plain(const std::string& path, const std::string& bytes) {
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
   gzclose(f);
 }
 
@@ -62,18 +63,21 @@ std::string read_all(const std::string& path) {
 
 std::vector<uint8_t> bytes_pattern(size_t n, unsigned seed) {
   std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>((i * 37u + seed * 11u + (i >> 3)) & 0xffu);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = static_cast<uint8_t>((i * 37u + seed * 11u + (i >> 3)) & 0xffu);
   return v;
 }
 
 // Expects a UsageError whose message contains every one of `parts`.
-template <class F> void expect_usage_error(F&& f, std::vector<std::string> parts) {
+template <class F>
+void expect_usage_error(F&& f, std::vector<std::string> parts) {
   try {
     f();
     ADD_FAILURE() << "no UsageError";
   } catch (const UsageError& e) {
     const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    for (const auto& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
   }
 }
 
@@ -147,18 +151,25 @@ TEST(Idx, ErrorsNameTheFile) {
   expect_usage_error([&] { idx_read_images(extra); }, {extra, "unexpected data"});
 
   // Wrong magic: a label file read as images, an image file read as labels, text.
-  const std::string labels = dir.file("labels"), images = dir.file("images"), text = dir.file("text");
+  const std::string labels = dir.file("labels"), images = dir.file("images"),
+                    text = dir.file("text");
   write_plain(labels, idx_encode_labels(5, lb.data()));
   write_plain(images, im);
   write_plain(text, "hello, this is not an IDX file at all");
-  expect_usage_error([&] { idx_read_images(labels); }, {labels, "magic", "0x00000801", "0x00000803"});
-  expect_usage_error([&] { idx_read_labels(images); }, {images, "magic", "0x00000803", "0x00000801"});
+  expect_usage_error([&] { idx_read_images(labels); },
+                     {labels, "magic", "0x00000801", "0x00000803"});
+  expect_usage_error([&] { idx_read_labels(images); },
+                     {images, "magic", "0x00000803", "0x00000801"});
   expect_usage_error([&] { idx_read_images(text); }, {text, "magic"});
 
   // Image/label count mismatch.
   const std::string four = dir.file("four-labels");
   write_plain(four, idx_encode_labels(4, lb.data()));
-  expect_usage_error([&] { idx_set_load({images, four, images, labels}); }, {images, four, "5", "4"});
+  expect_usage_error(
+      [&] {
+        idx_set_load({images, four, images, labels});
+      },
+      {images, four, "5", "4"});
   expect_usage_error([&] { idx_shape({images, labels, images, four}); }, {images, four});
   // A folder instead of a file.
   expect_usage_error([&] { idx_read_images(dir.path.string()); }, {dir.path.string()});
@@ -259,7 +270,8 @@ struct SmallIdx {
     j["probe"] = {{"samples", probe}};
     std::vector<ConfigIssue> issues;
     Config c = config_from_json(j, issues);
-    EXPECT_TRUE(issues.empty()) << (issues.empty() ? "" : issues[0].path + ": " + issues[0].message);
+    EXPECT_TRUE(issues.empty()) << (issues.empty() ? ""
+                                                   : issues[0].path + ": " + issues[0].message);
     return c;
   }
 };
@@ -332,8 +344,10 @@ TEST(Idx, DatasetSamplingAndNormalization) {
 // ---- PNG ----
 
 uint32_t be32(const std::string& s, size_t at) {
-  return (uint32_t{static_cast<uint8_t>(s[at])} << 24) | (uint32_t{static_cast<uint8_t>(s[at + 1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(s[at + 2])} << 8) | uint32_t{static_cast<uint8_t>(s[at + 3])};
+  return (uint32_t{static_cast<uint8_t>(s[at])} << 24) |
+         (uint32_t{static_cast<uint8_t>(s[at + 1])} << 16) |
+         (uint32_t{static_cast<uint8_t>(s[at + 2])} << 8) |
+         uint32_t{static_cast<uint8_t>(s[at + 3])};
 }
 
 void check_png(const Canvas& c) {
@@ -343,8 +357,8 @@ void check_png(const Canvas& c) {
   ASSERT_EQ(png.substr(12, 4), "IHDR");
   EXPECT_EQ(be32(png, 16), static_cast<uint32_t>(c.width));
   EXPECT_EQ(be32(png, 20), static_cast<uint32_t>(c.height));
-  EXPECT_EQ(png[24], 8);                                 // bit depth
-  EXPECT_EQ(png[25], c.channels == 3 ? 2 : 0);           // colour type
+  EXPECT_EQ(png[24], 8);                        // bit depth
+  EXPECT_EQ(png[25], c.channels == 3 ? 2 : 0);  // colour type
   const auto* p = reinterpret_cast<const Bytef*>(png.data());
   EXPECT_EQ(be32(png, 29), static_cast<uint32_t>(crc32(0, p + 12, 17)));  // CRC of "IHDR" + data
   // IDAT: inflates to height rows of (filter byte 0, width·channels bytes) equal to the canvas.
@@ -360,7 +374,8 @@ void check_png(const Canvas& c) {
     ASSERT_EQ(raw[at], 0);
     ASSERT_EQ(std::memcmp(raw.data() + at + 1, c.px.data() + static_cast<size_t>(y) * row, row), 0);
   }
-  EXPECT_EQ(be32(png, 41 + idat_len), static_cast<uint32_t>(crc32(0, p + 37, static_cast<uInt>(4 + idat_len))));
+  EXPECT_EQ(be32(png, 41 + idat_len),
+            static_cast<uint32_t>(crc32(0, p + 37, static_cast<uInt>(4 + idat_len))));
   EXPECT_EQ(png.substr(png.size() - 8, 4), "IEND");
 }
 

@@ -27,8 +27,8 @@ TEST(Init, MomentsMatchTheFormulas) {
   const double n = static_cast<double>(fo * fi);
   struct Case {
     const char* name;
-    double var;      // expected Var W
-    double bound;    // uniform bound (0 = Gaussian)
+    double var;    // expected Var W
+    double bound;  // uniform bound (0 = Gaussian)
   } cases[] = {
       {"glorot_standard", 1.0 / (3 * fi), 1 / std::sqrt(double(fi))},
       {"glorot_uniform", 2.0 / (fi + fo), std::sqrt(6.0 / (fi + fo))},
@@ -80,7 +80,8 @@ TEST(Init, OrthogonalGivesOrthonormalRowsOrColumns) {
     Mat<double> W(fo, fi);
     Rng r = rng_make(3);
     init_weights(s, W, r);
-    const Mat<double> G = fo <= fi ? Mat<double>(W * W.transpose()) : Mat<double>(W.transpose() * W);
+    const Mat<double> G =
+        fo <= fi ? Mat<double>(W * W.transpose()) : Mat<double>(W.transpose() * W);
     EXPECT_LT((G - Mat<double>::Identity(G.rows(), G.cols())).cwiseAbs().maxCoeff(), 1e-12);
   }
 }

@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "harness/io.h"
 #include "harness/init.h"
+#include "harness/io.h"
 #include "harness/metrics.h"
 
 using namespace gl;
@@ -38,17 +38,18 @@ TEST(Metrics, PercentileInterpolatesLikeNumpy) {
 TEST(Metrics, SaturatedDeadAndStuckFractions) {
   // 3 units × 4 examples of φ'; sup = 1, τ = 0.05.
   Mat<double> d(3, 4);
-  d << 0, 0, 0, 0,          // dead (φ' exactly 0 everywhere): dead and stuck
-      0.01, 0.02, 0.5, 1,   // saturated on 2 of 4
-      0.04, 0.001, 0.03, 0; // saturated on all 4 (stuck), not dead
+  d << 0, 0, 0, 0,           // dead (φ' exactly 0 everywhere): dead and stuck
+      0.01, 0.02, 0.5, 1,    // saturated on 2 of 4
+      0.04, 0.001, 0.03, 0;  // saturated on all 4 (stuck), not dead
   const SaturationCounts s = saturation_counts(d, 0.05, 1.0);
   EXPECT_DOUBLE_EQ(s.saturated_frac, 10.0 / 12.0);
   EXPECT_DOUBLE_EQ(s.dead_frac, 1.0 / 3.0);
   EXPECT_DOUBLE_EQ(s.stuck_frac, 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(s.dphi_mean, (0.01 + 0.02 + 0.5 + 1 + 0.04 + 0.001 + 0.03) / 12.0);
   // φ' ≡ 0 (binary_step, sup = 0): everything saturated.
-  EXPECT_DOUBLE_EQ(saturation_counts(Mat<double>(Mat<double>::Constant(2, 2, 0.7)), 0.05, 0.0)
-                       .saturated_frac, 1.0);
+  EXPECT_DOUBLE_EQ(
+      saturation_counts(Mat<double>(Mat<double>::Constant(2, 2, 0.7)), 0.05, 0.0).saturated_frac,
+      1.0);
 }
 
 TEST(Metrics, ZeroGradientColumns) {

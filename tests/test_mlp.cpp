@@ -29,10 +29,17 @@ static double kink_margin(const Mlp<double>& net, const MlpCache<double>& c) {
     case Activation::rrelu:
     case Activation::binary_step:
     case Activation::elu:
-    case Activation::selu: kinks = {0.0}; break;
-    case Activation::relu6: kinks = {0.0, 6.0}; break;
-    case Activation::hard_tanh: kinks = {-1.0, 1.0}; break;
-    default: break;
+    case Activation::selu:
+      kinks = {0.0};
+      break;
+    case Activation::relu6:
+      kinks = {0.0, 6.0};
+      break;
+    case Activation::hard_tanh:
+      kinks = {-1.0, 1.0};
+      break;
+    default:
+      break;
   }
   double m = INFINITY;
   for (size_t l = 0; l + 1 < net.layers.size(); ++l) {
@@ -102,7 +109,9 @@ static void check_case(const Case& cs, uint64_t seed0) {
       }
       const double scale = std::max(1e-3, fdW.norm());
       EXPECT_LT((g.dW[l] - fdW).norm() / scale, 1e-6)
-          << activation_name(cs.act) << " layer " << l + 1 << "\nanalytic\n" << g.dW[l] << "\nfd\n" << fdW;
+          << activation_name(cs.act) << " layer " << l + 1 << "\nanalytic\n"
+          << g.dW[l] << "\nfd\n"
+          << fdW;
       EXPECT_LT((g.db[l] - fdb).norm() / std::max(1e-3, fdb.norm()), 1e-6)
           << activation_name(cs.act) << " layer " << l + 1;
       // δ_l,i = ∂ℓ_i/∂z_l,i = ∂ℓ_i/∂b_l evaluated on example i alone (for maxout: the winning
@@ -117,9 +126,11 @@ static void check_case(const Case& cs, uint64_t seed0) {
           Mlp<double> p = net, m = net;
           p.layers[l].b(k) += h;
           m.layers[l].b(k) -= h;
-          const double fd = (mean_loss(p, xi, ti, cs.loss) - mean_loss(m, xi, ti, cs.loss)) / (2 * h);
+          const double fd =
+              (mean_loss(p, xi, ti, cs.loss) - mean_loss(m, xi, ti, cs.loss)) / (2 * h);
           EXPECT_NEAR(g.delta[l](k, i), fd, 1e-6 * std::max(1.0, std::abs(fd)))
-              << activation_name(cs.act) << " delta layer " << l + 1 << " unit " << k << " ex " << i;
+              << activation_name(cs.act) << " delta layer " << l + 1 << " unit " << k << " ex "
+              << i;
         }
       }
     }

@@ -60,7 +60,8 @@ static double mean_factor(Activation a, Init k, double expected_sd_ln = 0.014) {
   init.kind = k;
   double s = 0;
   const int seeds = 6;
-  for (int i = 0; i < seeds; ++i) s += std::log(probe_net<double>(a, init, 256, 20, 100, 10 + i).factor);
+  for (int i = 0; i < seeds; ++i)
+    s += std::log(probe_net<double>(a, init, 256, 20, 100, 10 + i).factor);
   return std::exp(s / seeds);
 }
 

@@ -4,8 +4,8 @@
 // an MLP with repeated weights; clipping; the run (summary, rows, an exploding float32 chain).
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 #include "experiments/run.h"
 #include "harness/loss.h"
@@ -98,10 +98,17 @@ double kink_margin(Activation a, const Mat<double>& z) {
     case Activation::rrelu:
     case Activation::binary_step:
     case Activation::elu:
-    case Activation::selu: kinks = {0.0}; break;
-    case Activation::relu6: kinks = {0.0, 6.0}; break;
-    case Activation::hard_tanh: kinks = {-1.0, 1.0}; break;
-    default: break;
+    case Activation::selu:
+      kinks = {0.0};
+      break;
+    case Activation::relu6:
+      kinks = {0.0, 6.0};
+      break;
+    case Activation::hard_tanh:
+      kinks = {-1.0, 1.0};
+      break;
+    default:
+      break;
   }
   double m = INFINITY;
   for (double k : kinks) m = std::min(m, (z.array() - k).abs().minCoeff());
@@ -133,10 +140,10 @@ void check_bptt(Activation a, Index steps, RnnInputs in, LossAt at, Loss loss, u
   w.gain = 1.3;
   const ModelConfig m = model_of(a, in, at, w);
   const Index inputs = 2, H = 3, O = 3, B = 3;
-  const std::string what = fmt::format("{} T={} inputs={} loss_at={} loss={}", activation_name(a),
-                                       steps, in == RnnInputs::every_step ? "every" : "first",
-                                       at == LossAt::last ? "last" : "every",
-                                       loss == Loss::mse ? "mse" : "ce");
+  const std::string what =
+      fmt::format("{} T={} inputs={} loss_at={} loss={}", activation_name(a), steps,
+                  in == RnnInputs::every_step ? "every" : "first",
+                  at == LossAt::last ? "last" : "every", loss == Loss::mse ? "mse" : "ce");
   for (uint64_t seed = seed0; seed < seed0 + 60; ++seed) {
     const Chain ch = make_chain(m, inputs, H, O, steps, B, loss, seed);
     RnnCache<double> c;
@@ -153,12 +160,26 @@ void check_bptt(Activation a, Index steps, RnnInputs in, LossAt at, Loss loss, u
     RnnGrads<double> g;
     rnn_backward(ch.net, ch.x, c, dy, g);
 
-    expect_close(g.dW, fd_param(ch, [](Rnn<double>& n) { return n.W.data(); }, H, H), what + ": dW");
-    expect_close(g.dU, fd_param(ch, [](Rnn<double>& n) { return n.U.data(); }, H, inputs),
+    expect_close(g.dW,
+                 fd_param(
+                     ch, [](Rnn<double>& n) { return n.W.data(); }, H, H),
+                 what + ": dW");
+    expect_close(g.dU,
+                 fd_param(
+                     ch, [](Rnn<double>& n) { return n.U.data(); }, H, inputs),
                  what + ": dU");
-    expect_close(g.db, fd_param(ch, [](Rnn<double>& n) { return n.b.data(); }, H, 1), what + ": db");
-    expect_close(g.dV, fd_param(ch, [](Rnn<double>& n) { return n.V.data(); }, O, H), what + ": dV");
-    expect_close(g.dc, fd_param(ch, [](Rnn<double>& n) { return n.c.data(); }, O, 1), what + ": dc");
+    expect_close(g.db,
+                 fd_param(
+                     ch, [](Rnn<double>& n) { return n.b.data(); }, H, 1),
+                 what + ": db");
+    expect_close(g.dV,
+                 fd_param(
+                     ch, [](Rnn<double>& n) { return n.V.data(); }, O, H),
+                 what + ": dV");
+    expect_close(g.dc,
+                 fd_param(
+                     ch, [](Rnn<double>& n) { return n.c.data(); }, O, 1),
+                 what + ": dc");
     if (a == Activation::prelu) {
       const double eps = 1e-6;
       Rnn<double> p = ch.net, mm = ch.net;
@@ -233,8 +254,8 @@ TEST(Rnn, FirstStepChainIsAnMlpWithRepeatedWeights) {
   rnn_backward(ch.net, ch.x, c, dy, g);
 
   Rng r = rng_make(1);
-  Mlp<double> mlp = mlp_init<double>({3, std::vector<int>(steps, static_cast<int>(H)), 2}, m.activation,
-                                     InitSpec{}, InitSpec{}, BiasSpec{}, r);
+  Mlp<double> mlp = mlp_init<double>({3, std::vector<int>(steps, static_cast<int>(H)), 2},
+                                     m.activation, InitSpec{}, InitSpec{}, BiasSpec{}, r);
   for (Index l = 0; l < steps; ++l) {
     mlp.layers[static_cast<size_t>(l)].W = l == 0 ? ch.net.U : ch.net.W;
     mlp.layers[static_cast<size_t>(l)].b = ch.net.b;
@@ -305,7 +326,8 @@ Rows chain_rows(Activation a, double rho, RnnInputs in, Index steps, uint64_t se
   RnnRowScratch<double> scratch;
   loss_backward(Loss::mse, out.c.yhat, ch.y, dy);
   rnn_backward(ch.net, ch.x, out.c, dy, out.g);
-  rnn_timestep_rows(ch.net, out.c, out.g, static_cast<const RnnGrads<double>*>(nullptr), 0.05, 0, out.rows, scratch);
+  rnn_timestep_rows(ch.net, out.c, out.g, static_cast<const RnnGrads<double>*>(nullptr), 0.05, 0,
+                    out.rows, scratch);
   return out;
 }
 
@@ -345,8 +367,7 @@ TEST(Rnn, TimestepRowsMatchTheirDefinitions) {
       sum += contrib / static_cast<double>(B);
       const Mat<double> d = c.dphi.middleCols(o, B);
       EXPECT_DOUBLE_EQ(r.saturated_frac, (d.array() == 0.0).cast<double>().mean());  // relu
-      EXPECT_DOUBLE_EQ(r.dead_frac,
-                       (d.array() == 0.0).rowwise().all().cast<double>().mean());
+      EXPECT_DOUBLE_EQ(r.dead_frac, (d.array() == 0.0).rowwise().all().cast<double>().mean());
     }
     EXPECT_LT((sum - g.dW).norm(), 1e-13 * g.dW.norm());  // the shares add up to ∂L/∂W
   }
@@ -375,8 +396,8 @@ void expect_bound(Activation a, double gamma) {
       const double top = r.rows.back().dh_norm;
       for (const TimestepRow& row : r.rows) {
         const double bound = std::pow(gamma * rho, static_cast<double>(steps - row.t));
-        EXPECT_LE(row.dh_norm, bound * top * (1 + 1e-12)) << activation_name(a) << " rho " << rho
-                                                          << " t " << row.t;
+        EXPECT_LE(row.dh_norm, bound * top * (1 + 1e-12))
+            << activation_name(a) << " rho " << rho << " t " << row.t;
         for (Index i = 0; i < B; ++i) {
           const double di = r.g.dh.col((row.t - 1) * B + i).norm();
           const double dT = r.g.dh.col((steps - 1) * B + i).norm();
@@ -388,7 +409,9 @@ void expect_bound(Activation a, double gamma) {
 }
 
 TEST(Rnn, TanhChainStaysUnderRhoToTheTMinusT) { expect_bound(Activation::tanh, 1.0); }
-TEST(Rnn, SigmoidChainStaysUnderRhoOverFourToTheTMinusT) { expect_bound(Activation::sigmoid, 0.25); }
+TEST(Rnn, SigmoidChainStaysUnderRhoOverFourToTheTMinusT) {
+  expect_bound(Activation::sigmoid, 0.25);
+}
 
 // ---- clipping (Pascanu's Algorithm 1 over every parameter) ----
 
@@ -412,10 +435,10 @@ TEST(Rnn, ClippingSetsTheGlobalNormAndKeepsTheDirection) {
   EXPECT_LT((c.dU - s * g.dU).norm(), 1e-15 * g.dU.norm());
   EXPECT_LT((c.dV - s * g.dV).norm(), 1e-15 * g.dV.norm());
   EXPECT_NEAR(c.dslope, s * 0.5, 1e-16);
-  const double cosine = (c.dW.cwiseProduct(g.dW).sum() + c.dU.cwiseProduct(g.dU).sum() +
-                         c.db.dot(g.db) + c.dV.cwiseProduct(g.dV).sum() + c.dc.dot(g.dc) +
-                         c.dslope * g.dslope) /
-                        (rnn_grads_norm(c) * n0);
+  const double cosine =
+      (c.dW.cwiseProduct(g.dW).sum() + c.dU.cwiseProduct(g.dU).sum() + c.db.dot(g.db) +
+       c.dV.cwiseProduct(g.dV).sum() + c.dc.dot(g.dc) + c.dslope * g.dslope) /
+      (rnn_grads_norm(c) * n0);
   EXPECT_NEAR(cosine, 1.0, 1e-12);
 
   // below (or without) the threshold nothing changes
@@ -466,7 +489,7 @@ TEST(Rnn, RunWritesRowsSpectraAndTheSummary) {
     EXPECT_GT(row.h_norm, 0);
   }
   EXPECT_DOUBLE_EQ(*res.timesteps.back().dh_last_norm, res.timesteps.back().dh_norm);  // t = T
-  EXPECT_EQ(res.timesteps[0].grad_w_contrib_norm, 0.0);  // h_0 = 0
+  EXPECT_EQ(res.timesteps[0].grad_w_contrib_norm, 0.0);                                // h_0 = 0
   const json& sm = res.summary;
   EXPECT_TRUE(sm["first_nonfinite"].is_null());
   // 0.8^24 bounds the last-step-only ratio; tanh makes it smaller still

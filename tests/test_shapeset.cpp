@@ -27,7 +27,8 @@ double overlap_reference(const ShapesetShape& a, const ShapesetShape& b) {
   const double ax = std::floor(a.cx), ay = std::floor(a.cy);
   const double dx = b.cx - ax, dy = b.cy - ay, d = std::hypot(dx, dy);
   double h1 = -INFINITY, h2 = -INFINITY;
-  for (int v = 0; v < a.nvert; ++v) h1 = std::max(h1, ((a.vx[v] - ax) * dx + (a.vy[v] - ay) * dy) / d);
+  for (int v = 0; v < a.nvert; ++v)
+    h1 = std::max(h1, ((a.vx[v] - ax) * dx + (a.vy[v] - ay) * dy) / d);
   for (int v = 0; v < b.nvert; ++v)
     h2 = std::max(h2, -((b.vx[v] - b.cx) * dx + (b.vy[v] - b.cy) * dy) / d);
   const double proj = h1 + h2;
@@ -43,9 +44,12 @@ std::vector<uint8_t> mask_of(const ShapesetShape& s) {
 
 const char* type_name(ShapeType t) {
   switch (t) {
-    case ShapeType::triangle: return "triangle";
-    case ShapeType::parallelogram: return "parallelogram";
-    case ShapeType::ellipse: return "ellipse";
+    case ShapeType::triangle:
+      return "triangle";
+    case ShapeType::parallelogram:
+      return "parallelogram";
+    case ShapeType::ellipse:
+      return "ellipse";
   }
   return "?";
 }
@@ -118,7 +122,8 @@ TEST(Shapeset, EachClassContainsItsShapes) {
     }
     // Pixels: every shape is visible in its own grey level; the rest is background.
     const auto m0 = mask_of(sc.shapes[0]);
-    const auto m1 = sc.n_shapes == 2 ? mask_of(sc.shapes[1]) : std::vector<uint8_t>(shapeset_pixels, 0);
+    const auto m1 =
+        sc.n_shapes == 2 ? mask_of(sc.shapes[1]) : std::vector<uint8_t>(shapeset_pixels, 0);
     int visible0 = 0, visible1 = 0;
     for (int p = 0; p < shapeset_pixels; ++p) {
       const auto q = static_cast<size_t>(p);
@@ -247,8 +252,8 @@ TEST(Shapeset, FillFollowsPygameScanLines) {
   // Rectangle: rows 3..5 (the last row by the y == maxy rule), columns 2..6 inclusive. Vertices
   // are truncated first (6.9 → 6, 5.99 → 5).
   const auto rect = rows_of(polygon({{2, 3}, {6.9, 3}, {6.9, 5.99}, {2, 5}}), 2, 6, 7);
-  EXPECT_EQ(rect, (std::vector<std::string>{"........", "..#####.", "..#####.", "..#####.",
-                                            "........"}));
+  EXPECT_EQ(rect,
+            (std::vector<std::string>{"........", "..#####.", "..#####.", "..#####.", "........"}));
   // Right triangle (0,0), (5,0), (0,3): the hypotenuse crosses row y at 5 + trunc(−5y/3) =
   // 5, 4, 2, 0 (truncation toward zero rounds the negative offset up: one pixel more than an
   // inclusive point-in-polygon test on rows 1 and 2).

@@ -146,8 +146,8 @@ TEST(Tasks, GaussianSequencesHaveTheDocumentedLayout) {
   seq_sample(d, Split::probe, 5, b);
   EXPECT_EQ(b.steps, 6);
   EXPECT_EQ(b.x.rows(), 3);
-  EXPECT_EQ(b.x.cols(), 5);          // first_step: x_1 only
-  EXPECT_EQ(b.y.y.cols(), 6 * 5);    // a target per (step, example)
+  EXPECT_EQ(b.x.cols(), 5);        // first_step: x_1 only
+  EXPECT_EQ(b.y.y.cols(), 6 * 5);  // a target per (step, example)
   // draw order: per example, x's entries then its targets t = 1..T
   Rng r = rng_make(seed_mix(1, 2));
   for (Index k = 0; k < 3; ++k) EXPECT_EQ(b.x(k, 0), rng_normal(r));

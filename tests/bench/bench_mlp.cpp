@@ -9,7 +9,8 @@
 
 using namespace gl;
 
-template <class T> struct Fixture {
+template <class T>
+struct Fixture {
   Mlp<T> net;
   Mat<T> x, dy;
   Targets<T> t;
@@ -19,7 +20,8 @@ template <class T> struct Fixture {
   std::vector<LayerRow> rows;
   std::vector<double> scratch;
   Loss kind;
-  Fixture(Index inputs, int width, int depth, Index outputs, Index n, Activation a, Init init, Loss k)
+  Fixture(Index inputs, int width, int depth, Index outputs, Index n, Activation a, Init init,
+          Loss k)
       : kind(k) {
     ActivationSpec act;
     act.kind = a;
@@ -41,7 +43,8 @@ template <class T> struct Fixture {
   }
 };
 
-template <class T> static void BM_ProbeGlorot5x1000Tanh(benchmark::State& st) {
+template <class T>
+static void BM_ProbeGlorot5x1000Tanh(benchmark::State& st) {
   Fixture<T> f(1024, 1000, 5, 10, 300, Activation::tanh, Init::glorot_uniform, Loss::cross_entropy);
   for (auto _ : st) {
     f.fwd_bwd();
@@ -53,7 +56,8 @@ template <class T> static void BM_ProbeGlorot5x1000Tanh(benchmark::State& st) {
 BENCHMARK(BM_ProbeGlorot5x1000Tanh<float>)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ProbeGlorot5x1000Tanh<double>)->Unit(benchmark::kMillisecond);
 
-template <class T> static void BM_FwdBwdDepth100Width128Relu(benchmark::State& st) {
+template <class T>
+static void BM_FwdBwdDepth100Width128Relu(benchmark::State& st) {
   Fixture<T> f(128, 128, 100, 10, 64, Activation::relu, Init::he_normal, Loss::mse);
   for (auto _ : st) {
     f.fwd_bwd();

@@ -1,4 +1,5 @@
-// Google Benchmark cases for the chain hot path (run: build/tests/gradlab_bench --benchmark_filter=Rnn).
+// Google Benchmark cases for the chain hot path (run: build/tests/gradlab_bench
+// --benchmark_filter=Rnn).
 //   probe: forward + loss + BPTT + every per-step statistic (timesteps.csv rows)
 //   step:  forward + loss + BPTT only (a training step without the update)
 // T = 1000, hidden 256, input 32 at every step, batch 32, tanh, loss at the last step (mse).
@@ -11,7 +12,8 @@ using namespace gl;
 
 namespace {
 
-template <class T> struct RnnFixture {
+template <class T>
+struct RnnFixture {
   static constexpr Index steps = 1000, H = 256, inputs = 32, B = 32, outputs = 10;
   Rnn<T> net;
   Mat<T> x, dy;
@@ -43,7 +45,8 @@ template <class T> struct RnnFixture {
   }
 };
 
-template <class T> void BM_RnnProbeT1000H256(benchmark::State& st) {
+template <class T>
+void BM_RnnProbeT1000H256(benchmark::State& st) {
   RnnFixture<T> f;
   for (auto _ : st) {
     f.fwd_bwd();
@@ -54,7 +57,8 @@ template <class T> void BM_RnnProbeT1000H256(benchmark::State& st) {
   }
 }
 
-template <class T> void BM_RnnFwdBwdT1000H256(benchmark::State& st) {
+template <class T>
+void BM_RnnFwdBwdT1000H256(benchmark::State& st) {
   RnnFixture<T> f;
   for (auto _ : st) {
     f.fwd_bwd();
