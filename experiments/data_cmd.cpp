@@ -5,6 +5,9 @@
 //   preview.png  up to 64 examples: images as a grid of tiles with their class names; vector
 //                data (gaussian) as one row of pixels per example (values in [−3, 3])
 // and prints the files written and the statistics of x (mean, std, min, max) and the class counts.
+// The sequence tasks (temporal_order, addition) at L = 50, Pascanu 2013 §4.1's setting, write
+//   x.npy (N, T, channels), y.npy, sequences.csv (the first 20 sequences, one row per step, the
+//   target on the last step's row) and preview.png (one strip of T cells per sequence).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,12 +19,16 @@
 #include "harness/idx.h"
 #include "harness/io.h"
 #include "harness/png.h"
+#include "harness/tasks.h"
 
 namespace gl {
 
 namespace {
 
-const std::vector<std::string> data_command_names = {"gaussian", "shapeset3x2", "fashion_mnist"};
+const std::vector<std::string> data_command_names = {"gaussian", "shapeset3x2", "fashion_mnist",
+                                                     "temporal_order", "addition"};
+constexpr int task_length = 50;     // Pascanu 2013 §4.1 (configs/pascanu2013/temporal_order_inits)
+constexpr Index csv_examples = 20;  // sequences.csv: a few sequences to read
 
 constexpr int preview_max = 64;       // examples shown
 constexpr int preview_columns = 8;    // tiles per row
@@ -31,21 +38,24 @@ const Rgb preview_background{38, 42, 56};
 const Rgb preview_ink{235, 235, 235};
 
 Config data_command_config(const std::string& name) {
-  const std::string valid = "gaussian, shapeset3x2, fashion_mnist";
+  const std::string valid = "gaussian, shapeset3x2, fashion_mnist, temporal_order, addition";
   if (name == "idx")
     throw UsageError(fmt::format(
         "data \"idx\" needs its four files (train_images, train_labels, test_images, "
         "test_labels), which only a config's \"data\" block can give; gradlab data takes one of {}",
         valid));
-  if (name == "temporal_order" || name == "addition")
-    throw UsageError(fmt::format(
-        "\"{}\" is a sequence task (RNN data); gradlab data takes one of {}", name, valid));
   if (std::find(data_command_names.begin(), data_command_names.end(), name) ==
       data_command_names.end())
     throw UsageError(fmt::format("unknown dataset \"{}\"; expected one of {}", name, valid));
+  const bool task = name == "temporal_order" || name == "addition";
   json j = json::object();
-  j["model"] = {{"depth", 1}, {"width", 1}};  // required by the config; the data ignores it
+  // The model is required by the config; the data ignores it (a task needs an rnn).
+  if (task)
+    j["model"] = {{"type", "rnn"}, {"width", 1}};
+  else
+    j["model"] = {{"depth", 1}, {"width", 1}};
   j["data"] = {{"name", name}};
+  if (task) j["data"]["length"] = task_length;
   std::vector<ConfigIssue> issues;
   Config c = config_from_json(j, issues);
   if (!issues.empty())
@@ -148,11 +158,115 @@ Canvas preview_vectors(const Mat<float>& x, const std::vector<int32_t>& labels,
   return c;
 }
 
+// Sequences of a task: x.npy (N, T, channels), y.npy, sequences.csv, preview.png.
+int task_data_command(const Config& c, const std::string& name, const std::string& out, Index n,
+                      uint64_t seed) {
+  SeqData<float> d = seq_data_make<float>(c, seed);
+  SeqBatch<float> b;
+  seq_sample(d, Split::train, n, b);  // addition: one training length L + U{0..⌊L/10⌋−1}
+  const Index T = b.steps, F = b.x.rows();
+  const bool order = c.data.name == DataName::temporal_order;
+  const std::vector<std::string> channels =
+      order ? std::vector<std::string>{"A", "B", "c", "d", "e", "f"}
+            : std::vector<std::string>{"marker", "value"};
+  const std::vector<std::string> classes = {"AA", "BA", "AB", "BB"};  // v0 + 2·v1 (tasks.h)
+
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec || !std::filesystem::is_directory(out))
+    throw EnvError(fmt::format("cannot create the output folder {}: {}", out, ec.message()));
+  const std::string xp = out + "/x.npy", yp = out + "/y.npy", cp = out + "/sequences.csv",
+                    pp = out + "/preview.png";
+  std::vector<float> x(static_cast<size_t>(n * T * F));  // (N, T, F) from time-major columns
+  for (Index i = 0; i < n; ++i)
+    for (Index t = 0; t < T; ++t)
+      for (Index f = 0; f < F; ++f) x[static_cast<size_t>((i * T + t) * F + f)] = b.x(f, t * n + i);
+  npy_write_array(xp, x.data(), {n, T, F});
+  if (order)
+    npy_write_labels(yp, b.y.labels);
+  else
+    npy_write_examples(yp, b.y.y);
+
+  auto target_text = [&](Index i) {
+    return order ? classes[static_cast<size_t>(b.y.labels[static_cast<size_t>(i)])]
+                 : fmt::format("{:.9g}", b.y.y(0, i));
+  };
+  const Index shown_csv = std::min(n, csv_examples);
+  std::string csv = "example,t";
+  for (const auto& ch : channels) csv += "," + ch;
+  csv += ",target\n";
+  for (Index i = 0; i < shown_csv; ++i)
+    for (Index t = 0; t < T; ++t) {
+      csv += fmt::format("{},{}", i, t + 1);
+      for (Index f = 0; f < F; ++f) csv += fmt::format(",{:.9g}", b.x(f, t * n + i));
+      csv += "," + (t == T - 1 ? target_text(i) : std::string()) + "\n";
+    }
+  file_write_atomic(cp, csv);
+
+  // One strip per sequence, a cell per step: temporal_order's A red, B blue, c..f greys;
+  // addition's value as grey, its two marked steps orange. The target at the left.
+  constexpr int cell_w = 4, cell_h = font_line;
+  const int shown = static_cast<int>(std::min<Index>(n, preview_max));
+  int text_w = 0;
+  for (int i = 0; i < shown; ++i) text_w = std::max(text_w, canvas_text_width(target_text(i)));
+  const int left = 2 * preview_pad + text_w, strip = cell_h + 1;
+  Canvas pv = canvas_make(left + static_cast<int>(T) * cell_w + preview_pad,
+                          2 * preview_pad + shown * strip, 3, preview_background);
+  for (int i = 0; i < shown; ++i) {
+    const int y0 = preview_pad + i * strip;
+    canvas_text(pv, preview_pad, y0 + 1, target_text(i), preview_ink);
+    for (Index t = 0; t < T; ++t) {
+      Rgb colour{};
+      if (order) {
+        Index sym = 0;
+        for (Index f = 0; f < F; ++f)
+          if (b.x(f, t * n + i) > 0.5f) sym = f;
+        const uint8_t g = static_cast<uint8_t>(60 + 20 * sym);
+        colour = sym == 0 ? Rgb{230, 80, 70} : sym == 1 ? Rgb{70, 140, 240} : Rgb{g, g, g};
+      } else if (b.x(0, t * n + i) > 0.5f) {
+        colour = Rgb{245, 160, 40};
+      } else {
+        const uint8_t g = grey_of(b.x(1, t * n + i), 0.0, 1.0);
+        colour = Rgb{g, g, g};
+      }
+      canvas_rect(pv, left + static_cast<int>(t) * cell_w, y0, cell_w - 1, cell_h, colour);
+    }
+  }
+  png_write(pp, pv);
+
+  fmt::print("{}: {} training sequences of length {}, data seed {}\n", name, n, T, seed);
+  std::string names;
+  for (const auto& ch : channels) names += (names.empty() ? "" : ", ") + ch;
+  fmt::print("wrote {}  ({} x {} x {} float32; channels {})\n", xp, n, T, F, names);
+  if (order)
+    fmt::print("wrote {}  ({} int64 class labels: 0 AA, 1 BA, 2 AB, 3 BB)\n", yp, n);
+  else
+    fmt::print("wrote {}  ({} x 1 float32 targets: the mean of the two marked values)\n", yp, n);
+  fmt::print("wrote {}  (the first {} sequences, one row per step)\n", cp, shown_csv);
+  fmt::print("wrote {}  ({} x {} pixels, the first {} sequences)\n", pp, pv.width, pv.height,
+             shown);
+  if (order) {
+    std::vector<int64_t> count(4, 0);
+    for (const int32_t l : b.y.labels) ++count[static_cast<size_t>(l)];
+    for (size_t k = 0; k < 4; ++k)
+      fmt::print("{:>5}  {:<4}  {:>8}  {:>6.2f}%\n", k, classes[k], count[k],
+                 100.0 * static_cast<double>(count[k]) / static_cast<double>(n));
+  } else {
+    const Eigen::ArrayXd y = b.y.y.row(0).cast<double>().array().transpose();
+    const double mean = y.mean();
+    fmt::print("y: mean {:.6g}  std {:.6g}  min {:.6g}  max {:.6g}\n", mean,
+               std::sqrt((y - mean).square().mean()), y.minCoeff(), y.maxCoeff());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int data_command(const std::string& name, const std::string& out, int64_t n, uint64_t seed) {
   const Config c = data_command_config(name);
   if (n < 1) throw UsageError(fmt::format("--n {}: expected at least 1", n));
+  if (c.model.type == ModelType::rnn)
+    return task_data_command(c, name, out, static_cast<Index>(n), seed);
   Dataset<float> d = dataset_make<float>(c, seed);
   Mat<float> x;
   Targets<float> t;

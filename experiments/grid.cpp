@@ -306,6 +306,10 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
   if (!grid.is_null() && !grid.is_object())
     add("/grid",
         "expected an object {\"dotted.path\": [values, ...]}, found " + config_value_text(grid));
+  if (grid.is_object() && grid.empty())  // most likely axes lost in editing: say so, do not guess
+    add("/grid",
+        "grid is empty (expected at least one axis {\"dotted.path\": [values, ...]}; leave "
+        "\"grid\" out for a single run)");
   std::vector<AxisInfo> info;
   if (grid.is_object()) {
     for (const auto& [name, vals] : grid.items()) {

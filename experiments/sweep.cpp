@@ -552,6 +552,50 @@ static void print_layer_table(const RunResult& res) {
   }
 }
 
+// The time steps a console table shows: all of a chain of T ≤ 30; else t = 1..5, every k-th
+// step (k from 1, 2, 5 × 10^n, about 20 rows) and the last 5, so both ends and the trend show.
+static constexpr int timestep_rows_all = 30;
+static int timestep_stride(int T) {
+  int k = 1;
+  for (int scale = 1; k * 20 < T; scale *= 10)
+    for (int m : {1, 2, 5})
+      if (k * 20 < T) k = m * scale;
+  return k;
+}
+static bool timestep_shown(int t, int T) {
+  return T <= timestep_rows_all || t <= 5 || t > T - 5 || t % timestep_stride(T) == 0;
+}
+
+// The chain's counterpart of print_layer_table: per time step at step 0 and the last probe.
+// |dz| is what gradient_ratio compares; |dh_last| (loss_at every_step) is the long-range part.
+static void print_timestep_table(const RunResult& res) {
+  if (res.timesteps.empty()) return;
+  const int64_t last_step = res.timesteps.back().step;
+  int T = 0;
+  bool has_last = false;
+  for (const TimestepRow& x : res.timesteps) {
+    T = std::max(T, x.t);
+    has_last = has_last || x.dh_last_norm.has_value();
+  }
+  if (T > timestep_rows_all)
+    fmt::print(
+        "T = {}: rows elided, showing t = 1..5, every {} steps, t = {}..{} "
+        "(timesteps.csv has every row)\n",
+        T, timestep_stride(T), T - 4, T);
+  for (int64_t step : {int64_t{0}, last_step}) {
+    fmt::print("step {}\n{:>6} {:>12} {:>12} {:>12}", step, "t", "|h|", "|dh|", "|dz|");
+    if (has_last) fmt::print(" {:>12}", "|dh_last|");
+    fmt::print(" {:>11} {:>8}\n", "saturated%", "dead%");
+    for (const TimestepRow& x : res.timesteps) {
+      if (x.step != step || !timestep_shown(x.t, T)) continue;
+      fmt::print("{:>6} {:>12} {:>12} {:>12}", x.t, sci(x.h_norm), sci(x.dh_norm), sci(x.dz_norm));
+      if (has_last) fmt::print(" {:>12}", x.dh_last_norm ? sci(*x.dh_last_norm) : "-");
+      fmt::print(" {:>11} {:>8}\n", pct(x.saturated_frac), pct(x.dead_frac));
+    }
+    if (last_step == 0) break;
+  }
+}
+
 static std::string summary_text(const json& v) {
   if (v.is_null()) return "-";
   if (v.is_number()) return sci(v.get<double>());
@@ -563,13 +607,21 @@ static std::string field(const json& sm, const char* key) {
   return summary_text(sm.is_object() ? sm.value(key, json()) : json());
 }
 
-static void print_verdict(const json& sm) {
+// summary.json's verdict and what its ratio compares (design §4.4): for a chain, δ_t = ∂ℓ/∂z_t
+// at t = 1 vs T, seeded by the last step's loss only (run_rnn.cpp), and the factor is per step.
+static void print_verdict(const json& sm, ModelType type) {
   if (field(sm, "status") == "failed") {
     fmt::print("run failed: {}\n", field(sm, "reason"));
     return;
   }
-  fmt::print("verdict: {} (gradient_ratio |delta_1|/|delta_L| = {}, per-layer factor {})",
-             field(sm, "verdict"), field(sm, "gradient_ratio"), field(sm, "per_layer_factor"));
+  if (type == ModelType::rnn)
+    fmt::print(
+        "verdict: {} (gradient_ratio |dz_1|/|dz_T| = {}, from the last step's loss; "
+        "per-step factor {})",
+        field(sm, "verdict"), field(sm, "gradient_ratio"), field(sm, "per_layer_factor"));
+  else
+    fmt::print("verdict: {} (gradient_ratio |delta_1|/|delta_L| = {}, per-layer factor {})",
+               field(sm, "verdict"), field(sm, "gradient_ratio"), field(sm, "per_layer_factor"));
   if (field(sm, "status") != "ok")
     fmt::print(" [status {}: {}]", field(sm, "status"), field(sm, "reason"));
   fmt::print("\n");
@@ -809,7 +861,8 @@ int sweep_run(const Experiment& e, const SweepOptions& o) {
   if (!o.quiet) {
     if (e.runs.size() == 1 && !pr.single.summary.is_null()) {
       print_layer_table(pr.single);
-      print_verdict(pr.single.summary);
+      print_timestep_table(pr.single);
+      print_verdict(pr.single.summary, e.runs[0].config.model.type);
     } else if (missing == 0) {
       print_summary_table(out, ids);
     } else {

@@ -726,6 +726,11 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
   }
 
   m.activation = read_activation_key(r, "activation");
+  if (rnn && m.activation.kind == Activation::maxout)
+    r.add("activation",
+          "\"maxout\" is not supported for model.type \"rnn\": a maxout unit has k affine pieces, "
+          "so the shared W could not map the hidden state to itself; use another activation, or "
+          "maxout with model.type \"mlp\"");
   if (const json* b = r.find("bias_init"))
     m.bias_init = read_bias(*b, at(path, "bias_init"), issues);
 
@@ -893,9 +898,23 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
       d.test_labels = read_string(r, "test_labels", "", true, true);
       break;
     case DataName::temporal_order:
-    case DataName::addition:
-      d.length = read_int32(r, "length", 1, max_length, 0, true);
+    case DataName::addition: {
+      const std::string what = int_text(task_min_length, max_length);
+      const json* l = r.find("length");
+      int64_t len = 0;
+      if (!l)
+        r.missing("length", what);
+      else if (int_value(*l, task_min_length, max_length, len))
+        d.length = static_cast<int>(len);
+      else if (int_value(*l, 1, task_min_length - 1, len))
+        r.bad("length",
+              fmt::format("{} (\"{}\" places its markers in windows of ⌊L/10⌋ steps)", what,
+                          data_name_text(d.name)),
+              *l);
+      else
+        r.bad("length", what, *l);
       break;
+    }
     case DataName::shapeset3x2:
     case DataName::fashion_mnist:
       break;
@@ -1199,6 +1218,19 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
   }
   c.train = read_train(r.find("train"), issues);
   c.probe = read_probe(r.find("probe"), issues);
+  if (c.model.type == ModelType::rnn) {
+    // Per-layer quantities (design §4.1, §4.3): a chain's run does not compute them, so asking
+    // for them is an error rather than a silently missing table.
+    const Reader pr{r.find("probe"), "/probe", &issues};
+    if (c.probe.histograms)
+      pr.add("histograms",
+             "not available for model.type \"rnn\": histograms are per layer (an mlp's); a "
+             "chain's per-step view is timesteps.csv");
+    if (c.probe.jacobian)
+      pr.add("jacobian",
+             "not available for model.type \"rnn\": the Jacobian spectra are per layer (an "
+             "mlp's); a chain's per-step view is timesteps.csv");
+  }
   return c;
 }
 
@@ -1299,8 +1331,8 @@ std::string config_catalog() {
   line("idx", "train_images  train_labels  test_images  test_labels (MNIST-format files)");
   line("fashion_mnist", "idx preset to /usr/share/datasets/fashion-mnist/ (dataset-fashion-mnist)");
   s += "\ntasks (model.type \"rnn\"; T = data.length)\n";
-  line("temporal_order", "length (required): classify the order of two marked symbols");
-  line("addition", "length (required): add the two marked numbers (mse)");
+  line("temporal_order", "length (required, >= 10): classify the order of two marked symbols");
+  line("addition", "length (required, >= 10): add the two marked numbers (mse)");
   s += "\nlosses (loss)\n";
   line("cross_entropy", "-log softmax(y)[label], nats; needs class labels");
   line("mse", "1/2 sum_k (y_k - t_k)^2; needs regression targets");

@@ -57,6 +57,10 @@ struct DataConfig {
   int length = 0;  // temporal_order, addition: sequence length T
 };
 
+// Pascanu's task generators draw marker positions below ⌊L/10⌋ (numpy's randint needs a bound
+// ≥ 1), so temporal_order and addition need data.length ≥ 10.
+inline constexpr int task_min_length = 10;
+
 struct TrainConfig {
   int64_t steps = 0;  // 0 = a study at initialization only
   int batch_size = 10;

@@ -18,11 +18,11 @@ DataInfo seq_info(const Config& c) {
   DataInfo info;
   const DataConfig& d = c.data;
   auto need_length = [&](const char* name, const char* where) {
-    if (d.length < 10)
+    if (d.length < task_min_length)
       throw UsageError(fmt::format(
-          "data.length = {}: {} needs a length of at least 10 (Pascanu's generator places its "
+          "data.length = {}: {} needs a length of at least {} (Pascanu's generator places its "
           "markers in {}, which needs ⌊L/10⌋ ≥ 1)",
-          d.length, name, where));
+          d.length, name, task_min_length, where));
   };
   switch (d.name) {
     case DataName::gaussian:

@@ -1,5 +1,6 @@
 // Config reading: a table of bad configs with the exact lines a user sees, defaults, the
 // resolved form and its round trip, aliases, comments, files.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -160,14 +161,14 @@ std::vector<BadCase> bad_cases() {
        {R"(x.json: /loss: cross_entropy needs class labels, but data "gaussian" with a teacher )"
         R"(gives regression targets (use "mse"))"}},
       {"a sequence task needs an rnn",
-       with_model(R"("data": {"name": "temporal_order", "length": 5})"),
+       with_model(R"("data": {"name": "temporal_order", "length": 20})"),
        {R"(x.json: /data/name: "temporal_order" is a sequence task; it needs model.type "rnn")"}},
       {"an rnn cannot read images",
        R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "shapeset3x2"}})",
        {R"(x.json: /data/name: expected a dataset for model.type "rnn" (gaussian, temporal_order )"
         R"(or addition), found "shapeset3x2")"}},
       {"model.length with a sequence task",
-       R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "addition", "length": 9}})",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "addition", "length": 20}})",
        {R"(x.json: /model/length: not allowed with data "addition": the chain length is data.length)"}},
       {"malformed JSON with line and column",
        "{\n  \"seed\": 1,\n  \"model\": }\n",
@@ -237,9 +238,36 @@ std::vector<BadCase> bad_cases() {
        {"x.json: /train: expected an object, found [1]"}},
       {"sequence task inputs",
        R"({"model": {"type": "rnn", "width": 8, "inputs": "first_step"},
-                                  "data": {"name": "addition", "length": 9}})",
+                                  "data": {"name": "addition", "length": 20}})",
        {R"(x.json: /model/inputs: expected "every_step" for data "addition" (a sequence task), )"
         R"(found "first_step")"}},
+      {"maxout in an rnn",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4,
+                     "activation": {"name": "maxout", "pieces": 3}}})",
+       {R"(x.json: /model/activation: "maxout" is not supported for model.type "rnn": a maxout )"
+        R"(unit has k affine pieces, so the shared W could not map the hidden state to itself; )"
+        R"(use another activation, or maxout with model.type "mlp")"}},
+      {"temporal_order shorter than 10",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "temporal_order", "length": 9}})",
+       {R"(x.json: /data/length: expected an integer in 10..100000 ("temporal_order" places its )"
+        R"(markers in windows of ⌊L/10⌋ steps), found 9)"}},
+      {"addition shorter than 10",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "addition", "length": 5}})",
+       {R"(x.json: /data/length: expected an integer in 10..100000 ("addition" places its )"
+        R"(markers in windows of ⌊L/10⌋ steps), found 5)"}},
+      {"task length of the wrong type",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "addition", "length": "50"}})",
+       {R"(x.json: /data/length: expected an integer in 10..100000, found "50")"}},
+      {"task without a length",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "temporal_order"}})",
+       {"x.json: /data/length: missing (expected an integer in 10..100000)"}},
+      {"per-layer probes in an rnn",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4},
+           "probe": {"histograms": true, "jacobian": true}})",
+       {R"(x.json: /probe/histograms: not available for model.type "rnn": histograms are per )"
+        R"(layer (an mlp's); a chain's per-step view is timesteps.csv)",
+        R"(x.json: /probe/jacobian: not available for model.type "rnn": the Jacobian spectra are )"
+        R"(per layer (an mlp's); a chain's per-step view is timesteps.csv)"}},
   };
 }
 
@@ -409,7 +437,7 @@ TEST(Config, LossDefaultFollowsTheData) {
   EXPECT_EQ(valid(with_model(R"("data": {"name": "shapeset3x2"})")).loss, Loss::cross_entropy);
   EXPECT_EQ(valid(with_model(R"("data": {"teacher": {"depth": 1, "width": 5}})")).loss, Loss::mse);
   EXPECT_EQ(
-      valid(R"({"model": {"type": "rnn", "width": 4}, "data": {"name": "addition", "length": 7}})")
+      valid(R"({"model": {"type": "rnn", "width": 4}, "data": {"name": "addition", "length": 10}})")
           .loss,
       Loss::mse);
   EXPECT_EQ(valid(with_model(R"("loss": "mse")")).loss, Loss::mse);  // gaussian gives both
@@ -428,6 +456,28 @@ TEST(Config, RnnTakesItsLengthFromASequenceTask) {
   EXPECT_EQ(c.model.inputs, RnnInputs::every_step);
   EXPECT_EQ(c.model.loss_at, LossAt::last);
   EXPECT_FALSE(config_to_json(c)["model"].contains("length"));
+}
+
+TEST(Config, TaskLengthTenIsTheShortest) {
+  for (const char* task : {"temporal_order", "addition"}) {
+    SCOPED_TRACE(task);
+    const Config c = valid(fmt::format(
+        R"({{"model": {{"type": "rnn", "width": 4}}, "data": {{"name": "{}", "length": 10}}}})",
+        task));
+    EXPECT_EQ(c.data.length, 10);
+    EXPECT_EQ(c.model.length, 10);
+  }
+}
+
+TEST(Config, RnnTakesPerLayerProbesSwitchedOff) {
+  // false is what a chain does anyway; only asking for them is an error. An mlp may ask.
+  const Config r = valid(R"({"model": {"type": "rnn", "width": 4, "length": 3},
+                             "probe": {"histograms": false, "jacobian": false, "bins": 7}})");
+  EXPECT_FALSE(r.probe.histograms);
+  EXPECT_FALSE(r.probe.jacobian);
+  const Config m = valid(with_model(R"("probe": {"histograms": true, "jacobian": true})"));
+  EXPECT_TRUE(m.probe.histograms);
+  EXPECT_TRUE(m.probe.jacobian);
 }
 
 TEST(Config, ThreadsAuto) {
@@ -548,7 +598,7 @@ TEST(Config, RoundTripThroughResolvedJson) {
                     "bins": 20, "hist_range": [-3, 3], "hist_scale": "log10abs",
                     "saturation_tau": 0.1, "jacobian": true, "jacobian_samples": 5,
                     "dump_tensors": true, "flush_subnormals": false}})",
-      R"({"model": {"type": "rnn", "width": 16, "length": 30, "activation": {"name": "maxout", "pieces": 3},
+      R"({"model": {"type": "rnn", "width": 16, "length": 30, "activation": {"name": "leaky_relu", "slope": 0.2},
                     "recurrent_init": {"name": "sparse", "nonzero_per_row": 4, "spectral_radius": 1.1},
                     "input_init": {"name": "uniform", "scale": 0.2}, "inputs": "first_step",
                     "loss_at": "every_step"}})",

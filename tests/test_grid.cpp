@@ -122,7 +122,6 @@ TEST_F(Grid, AxesCreateMissingObjects) {
 
 TEST_F(Grid, NoGridIsOneRunNamedRun) {
   EXPECT_EQ(ids(load(cfg(R"("seed": 1)"))), std::vector<std::string>{"run"});
-  EXPECT_EQ(ids(load(cfg(R"("grid": {})"))), std::vector<std::string>{"run"});
   EXPECT_EQ(ids(load(cfg(R"("repeats": 3)"))),
             (std::vector<std::string>{"rep=0", "rep=1", "rep=2"}));
   const Experiment e = load(cfg(R"("seed": 1)"));
@@ -484,6 +483,17 @@ TEST_F(Grid, StructuralGridErrors) {
   EXPECT_EQ(errors(cfg(R"("grid": [1])")),
             std::vector<std::string>{
                 R"(/grid: expected an object {"dotted.path": [values, ...]}, found [1])"});
+}
+
+TEST_F(Grid, AnEmptyGridIsAnError) {
+  // No "grid" key is a single run (NoGridIsOneRunNamedRun); an empty one is a mistake.
+  const std::vector<std::string> want = {
+      R"(/grid: grid is empty (expected at least one axis {"dotted.path": [values, ...]}; )"
+      R"(leave "grid" out for a single run))"};
+  EXPECT_EQ(errors(cfg(R"("grid": {})")), want);
+  EXPECT_EQ(errors(cfg(R"("seed": 1)"), {"grid={}"}), want);
+  EXPECT_EQ(ids(load(cfg(R"("seed": 1)"), {"grid.model.depth=[1,2]"})),
+            (std::vector<std::string>{"depth=1", "depth=2"}));
 }
 
 TEST_F(Grid, AnAxisHiddenByALaterOneIsAnError) {

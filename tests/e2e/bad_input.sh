@@ -35,6 +35,17 @@ bad absurd_width 2 '/model/width: expected an integer in 1\.\.[0-9]+, found 1000
 bad absurd_repeats 2 '/repeats: expected an integer in 1\.\.' '{ "model": { "depth": 2, "width": 4 }, "repeats": 1000000 }'
 bad number_overflow 2 'number overflow' '{ "model": { "depth": 1e400, "width": 4 } }'
 bad over_memory 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available' '{ "model": { "depth": 2, "width": 1000000 }, "data": { "dim": 3 }, "probe": { "samples": 4 } }'
+bad empty_grid 2 '/grid: grid is empty \(expected at least one axis' '{ "model": { "depth": 2, "width": 4 }, "grid": {} }'
+bad rnn_maxout 2 '/model/activation: "maxout" is not supported for model.type "rnn"' '{ "model": { "type": "rnn", "width": 4, "length": 3, "activation": "maxout" }, "data": { "dim": 3 } }'
+bad short_task 2 '/data/length: expected an integer in 10\.\.100000 \("temporal_order" places its markers' '{ "model": { "type": "rnn", "width": 4 }, "data": { "name": "temporal_order", "length": 9 } }'
+bad rnn_histograms 2 '/probe/histograms: not available for model.type "rnn"' '{ "model": { "type": "rnn", "width": 4, "length": 3 }, "probe": { "histograms": true } }'
+# A chain far beyond memory (W alone 80 GB, BPTT over 1000 steps 1.2 TB) is refused before
+# anything is allocated; the address-space limit turns a wrong estimate into a failure, not a
+# machine that swaps.
+printf '#!/bin/bash\nulimit -v 4000000\nexec "%s" "$@"\n' "$GRADLAB" > limited && chmod +x limited
+real=$GRADLAB GRADLAB=$T/limited
+bad over_memory_rnn 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available' '{ "model": { "type": "rnn", "width": 100000 }, "data": { "name": "temporal_order", "length": 1000 } }'
+GRADLAB=$real
 bad grid_not_list 2 '/grid/model.depth: expected a non-empty list of values, found 3' '{ "model": { "depth": 2, "width": 4 }, "grid": { "model.depth": 3 } }'
 bad grid_not_object 2 '/grid: expected an object' '{ "model": { "depth": 2, "width": 4 }, "grid": [1] }'
 bad grid_duplicate_value 2 '/grid/model.depth/1: duplicate of value 0' '{ "model": { "depth": 2, "width": 4 }, "grid": { "model.depth": [2, 2] } }'

@@ -81,6 +81,23 @@ cat > dump.json <<'JSON'
   "probe": { "samples": 6, "dump_tensors": true } }
 JSON
 expect_status 0 "run with dump_tensors" "$GRADLAB" run dump.json --out d
+# A single chain run prints its per-time-step table and what its verdict's ratio compares.
+check "single rnn run: per-step table with |dh_last|, T rows per step" $PY - "$T/last.out" d <<'PY'
+import csv, sys
+out = open(sys.argv[1]).read().splitlines()
+head = [i for i, l in enumerate(out) if l.split()[:5] == ["t", "|h|", "|dh|", "|dz|", "|dh_last|"]]
+assert len(head) == 1 and out[head[0] - 1] == "step 0", out  # at initialization: one table
+rows = [l.split() for l in out[head[0] + 1:head[0] + 6]]
+assert [r[0] for r in rows] == ["1", "2", "3", "4", "5"], rows
+csvrows = list(csv.DictReader(open(sys.argv[2] + "/timesteps.csv")))
+for r, c in zip(rows, csvrows):
+    for k, col in ((1, "h_norm"), (2, "dh_norm"), (3, "dz_norm"), (4, "dh_last_norm")):
+        assert abs(float(r[k]) / float(c[col]) - 1) < 1e-3, (r, c)
+    assert abs(float(r[5]) - 100 * float(c["saturated_frac"])) < 0.06, (r, c)
+assert "rows elided" not in "\n".join(out)
+PY
+check "single rnn run: the verdict names the ratio of design §4.4" \
+  grep -qE "^verdict: [a-z]+ \(gradient_ratio \|dz_1\|/\|dz_T\| = [0-9.e+-]+, from the last step's loss; per-step factor [0-9.e+-]+\)$" "$T/last.out"
 check "tensors match a NumPy BPTT and the CSV norms" $PY - d <<'PY'
 import csv, sys, numpy as np
 d = sys.argv[1]; t = d + "/runs/run/tensors/"
@@ -116,4 +133,67 @@ step0 = next(csv.DictReader(open(d + "/steps.csv")))
 loss = np.mean(sum(0.5 * (dy[s] ** 2).sum(1) for s in range(T)))
 assert abs(float(step0["probe_loss"]) / loss - 1) < 1e-12
 PY
+# A long chain's table shows both ends and every k-th step in between, and says so.
+cat > long.json <<'JSON'
+{ "name": "long", "model": { "type": "rnn", "width": 8, "length": 400, "activation": "tanh" },
+  "data": { "name": "gaussian", "dim": 2, "classes": 2, "test_samples": 8 },
+  "train": { "steps": 2, "batch_size": 4 }, "probe": { "samples": 8 } }
+JSON
+expect_status 0 "single long chain" "$GRADLAB" run long.json --out long
+check "long chain: elision note, t = 1..5, every 20th, 396..400, at steps 0 and 2" $PY - "$T/last.out" <<'PY'
+import sys
+out = open(sys.argv[1]).read().splitlines()
+assert out[0] == ("T = 400: rows elided, showing t = 1..5, every 20 steps, t = 396..400 "
+                  "(timesteps.csv has every row)"), out[0]
+want = [1, 2, 3, 4, 5] + list(range(20, 400, 20)) + [396, 397, 398, 399, 400]
+for step in ("0", "2"):
+    i = out.index("step " + step)
+    assert out[i + 1].split() == ["t", "|h|", "|dh|", "|dz|", "saturated%", "dead%"], out[i + 1]
+    ts = []
+    for l in out[i + 2:]:
+        if not l.split() or not l.split()[0].isdigit(): break
+        ts.append(int(l.split()[0]))
+    assert ts == want, (step, ts)
+assert any(l.startswith("verdict: ") and "|dz_1|/|dz_T|" in l for l in out), out[-3:]
+PY
+# gradlab data for the sequence tasks: x (N, T, channels), y, a readable CSV of the first 20
+# sequences, a preview; the markers sit where Pascanu's generators put them (tasks.h).
+expect_status 0 "gradlab data temporal_order" "$GRADLAB" data temporal_order --out to --n 64 --seed 3
+check "temporal_order samples follow the generator" $PY - to <<'PY'
+import csv, sys, numpy as np
+d = sys.argv[1]
+x, y = np.load(d + "/x.npy"), np.load(d + "/y.npy")
+assert x.shape == (64, 50, 6) and x.dtype == np.float32 and y.shape == (64,) and y.dtype == np.int64
+assert (x.sum(2) == 1).all()  # one symbol per step
+for i in range(64):
+    ab = np.nonzero(x[i, :, :2].sum(1))[0]  # the steps holding A or B
+    assert len(ab) == 2 and 5 <= ab[0] < 10 and 25 <= ab[1] < 30, ab
+    v0, v1 = x[i, ab[0], :2].argmax(), x[i, ab[1], :2].argmax()
+    assert y[i] == v0 + 2 * v1
+rows = list(csv.DictReader(open(d + "/sequences.csv")))
+assert len(rows) == 20 * 50 and list(rows[0]) == ["example", "t", "A", "B", "c", "d", "e", "f", "target"]
+names = ["AA", "BA", "AB", "BB"]
+for r in rows:
+    i, t = int(r["example"]), int(r["t"])
+    assert [float(r[k]) for k in "ABcdef"] == list(x[i, t - 1]), r
+    assert r["target"] == (names[y[i]] if t == 50 else ""), r
+assert open(d + "/preview.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+PY
+expect_status 0 "gradlab data addition" "$GRADLAB" data addition --out add --n 32
+check "addition samples follow the generator" $PY - add <<'PY'
+import csv, sys, numpy as np
+d = sys.argv[1]
+x, y = np.load(d + "/x.npy"), np.load(d + "/y.npy")
+n, l, f = x.shape
+assert n == 32 and 50 <= l < 55 and f == 2 and y.shape == (32, 1), (x.shape, y.shape)
+for i in range(n):
+    m = np.nonzero(x[i, :, 0])[0]
+    assert len(m) == 2 and m[0] < l // 10 <= m[1] < l // 10 + 4 * l // 10, m
+    assert abs(y[i, 0] - x[i, m, 1].mean()) < 1e-6
+rows = list(csv.DictReader(open(d + "/sequences.csv")))
+assert len(rows) == 20 * l and list(rows[0]) == ["example", "t", "marker", "value", "target"]
+assert abs(float(rows[l - 1]["target"]) - y[0, 0]) < 1e-6 and rows[0]["target"] == ""
+PY
+check "gradlab data addition says what it wrote" grep -q "^addition: 32 training sequences of length 5[0-4], data seed 0$" "$T/last.out"
+
 finish
