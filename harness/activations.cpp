@@ -187,17 +187,22 @@ T activation_deriv(const ActivationSpec& f, T z) {
 }
 
 // ---- matrix forms ----
+// The kernels write into blocks (Eigen::Ref): whole matrices, or a step's columns of a history.
 
 template <class T>
-void activation_forward(const ActivationSpec& f, const Mat<T>& z, Mat<T>& a) {
-  a.resize(z.rows(), z.cols());
+using CRef = Eigen::Ref<const Mat<T>>;
+template <class T>
+using MRef = Eigen::Ref<Mat<T>>;
+
+template <class T>
+static void forward_into(const ActivationSpec& f, const CRef<T>& z, MRef<T> a) {
   switch (f.kind) {
     case Activation::identity:
     case Activation::maxout:
       a = z;
       return;
     case Activation::tanh:
-      a = z.array().tanh();
+      a = z.array().tanh();  // vectorized for float (Eigen's rational approximation)
       return;
     case Activation::relu:
       a = z.array().max(T(0));
@@ -216,8 +221,7 @@ void activation_forward(const ActivationSpec& f, const Mat<T>& z, Mat<T>& a) {
 }
 
 template <class T>
-void activation_deriv(const ActivationSpec& f, const Mat<T>& z, Mat<T>& dphi) {
-  dphi.resize(z.rows(), z.cols());
+static void deriv_into(const ActivationSpec& f, const CRef<T>& z, MRef<T> dphi) {
   switch (f.kind) {
     case Activation::identity:
     case Activation::maxout:
@@ -236,13 +240,31 @@ void activation_deriv(const ActivationSpec& f, const Mat<T>& z, Mat<T>& dphi) {
     case Activation::prelu:
     case Activation::rrelu: {
       const T s = static_cast<T>(activation_probe_slope(f));
-      dphi = (z.array() > T(0)).select(Mat<T>::Ones(z.rows(), z.cols()), s);
+      dphi = (z.array() > T(0)).select(T(1), Mat<T>::Constant(z.rows(), z.cols(), s));
       return;
     }
     default:
       dphi = z.unaryExpr([&f](T v) { return activation_deriv<T>(f, v); });
       return;
   }
+}
+
+template <class T>
+void activation_forward(const ActivationSpec& f, const Mat<T>& z, Mat<T>& a) {
+  a.resize(z.rows(), z.cols());
+  forward_into<T>(f, z, a);
+}
+
+template <class T>
+void activation_deriv(const ActivationSpec& f, const Mat<T>& z, Mat<T>& dphi) {
+  dphi.resize(z.rows(), z.cols());
+  deriv_into<T>(f, z, dphi);
+}
+
+template <class T>
+void activation_apply(const ActivationSpec& f, const CRef<T>& z, MRef<T> a, MRef<T> dphi) {
+  forward_into<T>(f, z, a);
+  deriv_into<T>(f, z, dphi);
 }
 
 template float activation_value<float>(const ActivationSpec&, float);
@@ -253,5 +275,9 @@ template void activation_forward<float>(const ActivationSpec&, const Mat<float>&
 template void activation_forward<double>(const ActivationSpec&, const Mat<double>&, Mat<double>&);
 template void activation_deriv<float>(const ActivationSpec&, const Mat<float>&, Mat<float>&);
 template void activation_deriv<double>(const ActivationSpec&, const Mat<double>&, Mat<double>&);
+template void activation_apply<float>(const ActivationSpec&, const CRef<float>&, MRef<float>,
+                                      MRef<float>);
+template void activation_apply<double>(const ActivationSpec&, const CRef<double>&, MRef<double>,
+                                       MRef<double>);
 
 }  // namespace gl

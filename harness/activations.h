@@ -77,5 +77,10 @@ template <class T>
 void activation_forward(const ActivationSpec& f, const Mat<T>& z, Mat<T>& a);
 template <class T>
 void activation_deriv(const ActivationSpec& f, const Mat<T>& z, Mat<T>& dphi);
+// Both at once into blocks of z's shape (e.g. a step's columns of an RNN's history), no
+// allocation: a = φ(z), dphi = φ'(z), bit for bit as the two functions above.
+template <class T>
+void activation_apply(const ActivationSpec& f, const Eigen::Ref<const Mat<T>>& z,
+                      Eigen::Ref<Mat<T>> a, Eigen::Ref<Mat<T>> dphi);
 
 }  // namespace gl

@@ -2,26 +2,67 @@
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cfloat>
 #include <cmath>
+#include <limits>
 
 namespace gl {
 
+// ---- one pass over a buffer ----
+// Sums run in `lanes` independent accumulators (element i goes to lane i mod lanes), combined in a
+// fixed order at the end: the compiler vectorizes the lanes, and the result does not depend on
+// anything but the data (not on threads or alignment), though its last bits differ from a
+// left-to-right sum.
+constexpr int lanes = 16;
+
+struct Scan {
+  double sum = 0, sumsq = 0;  // Σx, Σx² (sumsq is NaN iff some x is NaN, +inf if some x is ±inf)
+  double amax = 0;            // max |x| over the non-NaN entries
+  int64_t nonfinite = 0;      // NaN or ±inf entries
+};
+
+static double lane_total(const double* v) {  // ((v0 + v1) + (v2 + v3)) + ...: a fixed tree
+  double t[lanes];
+  for (int k = 0; k < lanes; ++k) t[k] = v[k];
+  for (int w = lanes / 2; w >= 1; w /= 2)
+    for (int k = 0; k < w; ++k) t[k] = t[k] + t[k + w];
+  return t[0];
+}
+
 template <class T>
-double stable_norm(const T* x, Index n) {
-  double amax = 0.0;
-  bool nan = false;
-  for (Index i = 0; i < n; ++i) {
-    const double v = std::abs(static_cast<double>(x[i]));
-    if (v != v) nan = true;
-    amax = v > amax ? v : amax;
-  }
-  if (nan) return nan_v;
-  if (amax == 0.0 || std::isinf(amax)) return amax;
+static Scan scan(const T* x, Index n) {
+  double s[lanes] = {}, q[lanes] = {}, m[lanes] = {}, bad[lanes] = {};
+  const Index nb = n - n % lanes;
+  auto add = [&](int k, T xv) {
+    const double v = static_cast<double>(xv), a = std::abs(v);
+    s[k] += v;
+    q[k] += v * v;
+    m[k] = m[k] < a ? a : m[k];          // NaN never wins
+    bad[k] += a <= DBL_MAX ? 0.0 : 1.0;  // NaN or inf
+  };
+  for (Index i = 0; i < nb; i += lanes)
+    for (int k = 0; k < lanes; ++k) add(k, x[i + k]);
+  for (Index i = nb; i < n; ++i) add(static_cast<int>(i - nb), x[i]);
+  Scan r;
+  r.sum = lane_total(s);
+  r.sumsq = lane_total(q);
+  r.nonfinite = static_cast<int64_t>(lane_total(bad));
+  for (int k = 0; k < lanes; ++k) r.amax = r.amax < m[k] ? m[k] : r.amax;
+  return r;
+}
+
+// ‖x‖ from a scan: Σx² directly where it can neither overflow nor lose the small entries, else a
+// second pass scaled by max |x| (never for float data: 1e-140 < |x| < 1e140 always holds).
+template <class T>
+static double norm_of(const Scan& sc, const T* x, Index n) {
+  if (sc.sumsq != sc.sumsq) return nan_v;  // some NaN
+  if (sc.nonfinite > 0) return INFINITY;   // some ±inf, no NaN
+  const double amax = sc.amax;
+  if (amax == 0.0) return 0.0;
+  if (amax > 1e-140 && amax < 1e140) return std::sqrt(sc.sumsq);
   double s = 0.0;
-  if (amax > 1e-140 && amax < 1e140) {  // Σx² can neither overflow nor lose the small entries
-    for (Index i = 0; i < n; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-    return std::sqrt(s);
-  }
   for (Index i = 0; i < n; ++i) {
     const double v = static_cast<double>(x[i]) / amax;
     s += v * v;
@@ -30,32 +71,64 @@ double stable_norm(const T* x, Index n) {
 }
 
 template <class T>
+double stable_norm(const T* x, Index n) {
+  return norm_of(scan(x, n), x, n);
+}
+
+template <class T>
 int64_t count_nonfinite(const T* x, Index n) {
-  int64_t k = 0;
-  for (Index i = 0; i < n; ++i) k += !std::isfinite(x[i]);
+  int64_t k = 0;  // |x| <= max is false for NaN and ±inf (a compare that vectorizes)
+  for (Index i = 0; i < n; ++i) k += std::abs(x[i]) <= std::numeric_limits<T>::max() ? 0 : 1;
   return k;
 }
+
+// |v| as an unsigned integer: non-negative IEEE numbers order as their bit patterns (NaN > inf).
+static uint32_t abs_bits(float v) { return std::bit_cast<uint32_t>(v) & 0x7fffffffu; }
+static uint64_t abs_bits(double v) { return std::bit_cast<uint64_t>(v) & 0x7fffffffffffffffu; }
 
 template <class T>
 double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratch) {
   if (n == 0) return nan_v;
-  scratch.resize(static_cast<size_t>(n));
+  // numpy "linear": h = (n-1)·q/100, value = v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1] - v[⌊h⌋]), v = sorted |x|.
+  // Exact selection without sorting everything: a histogram of the top 11 bits of |x| finds the
+  // bucket that holds rank ⌊h⌋; only that bucket's entries are selected among.
+  using U = decltype(abs_bits(T(0)));
+  constexpr int shift = static_cast<int>(8 * sizeof(U)) - 12;  // 2048 buckets
+  constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
+  std::array<Index, 2048> hist{};
+  U top = 0;
   for (Index i = 0; i < n; ++i) {
-    const double v = std::abs(static_cast<double>(x[i]));
-    if (v != v) return nan_v;
-    scratch[static_cast<size_t>(i)] = v;
+    const U b = abs_bits(x[i]);
+    top = b > top ? b : top;
+    ++hist[static_cast<size_t>(b >> shift)];
   }
-  // numpy "linear": h = (n-1)·q/100, value = v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1] - v[⌊h⌋]).
+  if (top > inf_bits) return nan_v;
   const double h = static_cast<double>(n - 1) * q / 100.0;
-  const auto lo = static_cast<size_t>(std::floor(h));
-  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(lo),
+  const auto lo = static_cast<Index>(std::floor(h));
+  size_t bucket = 0;
+  Index below = 0;  // entries in the buckets before `bucket`
+  while (below + hist[bucket] <= lo) below += hist[bucket++];
+  scratch.clear();
+  double above = INFINITY;  // the smallest |x| beyond the bucket
+  for (Index i = 0; i < n; ++i) {
+    const U b = abs_bits(x[i]);
+    const double v = std::abs(static_cast<double>(x[i]));
+    if (static_cast<size_t>(b >> shift) == bucket)
+      scratch.push_back(v);
+    else if (static_cast<size_t>(b >> shift) > bucket && v < above)
+      above = v;
+  }
+  const auto k = static_cast<size_t>(lo - below);
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k),
                    scratch.end());
-  const double vlo = scratch[lo];
-  if (lo + 1 >= scratch.size()) return vlo;
-  const double vhi =
-      *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(lo) + 1, scratch.end());
+  const double vlo = scratch[k];
   const double frac = h - static_cast<double>(lo);
-  return frac == 0.0 ? vlo : vlo + frac * (vhi - vlo);
+  if (lo + 1 >= n || frac == 0.0) return vlo;
+  const double vhi =
+      k + 1 < scratch.size()
+          ? *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(k) + 1, scratch.end())
+          : above;
+  return vlo + frac * (vhi - vlo);
 }
 
 template <class T>
@@ -64,27 +137,34 @@ SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup) {
   const Index units = dphi.rows(), N = dphi.cols();
   if (units == 0 || N == 0) return s;
   const double thr = tau * sup;
-  int64_t sat = 0, dead = 0, stuck = 0;
-  double sum = 0.0;
-  for (Index j = 0; j < units; ++j) {
-    int64_t unit_sat = 0, unit_zero = 0;
-    for (Index i = 0; i < N; ++i) {
-      const double d = static_cast<double>(dphi(j, i));
-      sum += d;
-      const bool zero = d == 0.0;
-      const bool saturated = sup == 0.0 || zero || std::abs(d) < thr;
-      unit_sat += saturated;
-      unit_zero += zero;
+  // Column by column (the storage order), with per-unit counters: unit j is dead if φ' is
+  // exactly 0 for all N examples, stuck if saturated for all N.
+  std::vector<int32_t> sat(static_cast<size_t>(units), 0), zero(static_cast<size_t>(units), 0);
+  std::vector<double> sum(static_cast<size_t>(units), 0.0);
+  for (Index i = 0; i < N; ++i) {
+    const T* col = dphi.data() + i * units;
+    for (Index j = 0; j < units; ++j) {
+      const double d = static_cast<double>(col[j]);
+      const auto u = static_cast<size_t>(j);
+      sum[u] += d;
+      zero[u] += d == 0.0;
+      sat[u] += d == 0.0 || std::abs(d) < thr;
     }
-    sat += unit_sat;
-    dead += unit_zero == N;
-    stuck += unit_sat == N;
+  }
+  int64_t nsat = 0, dead = 0, stuck = 0;
+  double total_sum = 0.0;
+  for (size_t u = 0; u < static_cast<size_t>(units); ++u) {
+    const int32_t su = sup == 0.0 ? static_cast<int32_t>(N) : sat[u];  // φ' ≡ 0: all saturated
+    nsat += su;
+    dead += zero[u] == N;
+    stuck += su == N;
+    total_sum += sum[u];
   }
   const double total = static_cast<double>(units) * static_cast<double>(N);
-  s.saturated_frac = static_cast<double>(sat) / total;
+  s.saturated_frac = static_cast<double>(nsat) / total;
   s.dead_frac = static_cast<double>(dead) / static_cast<double>(units);
   s.stuck_frac = static_cast<double>(stuck) / static_cast<double>(units);
-  s.dphi_mean = sum / total;
+  s.dphi_mean = total_sum / total;
   return s;
 }
 
@@ -110,18 +190,21 @@ void squared_sv_moments(const Mat<double>& J, double& m1, double& m2) {
   m2 = G.squaredNorm() / n;  // tr(G²) = ‖G‖_F² for symmetric G
 }
 
-// mean and population std of x in double (two passes: no cancellation).
+// Population std of x around its mean (a second pass: no cancellation), in lanes as scan.
 template <class T>
-static void mean_std(const T* x, Index n, double& mean, double& sd) {
-  double s = 0.0;
-  for (Index i = 0; i < n; ++i) s += static_cast<double>(x[i]);
-  mean = s / static_cast<double>(n);
-  double v = 0.0;
-  for (Index i = 0; i < n; ++i) {
+static double std_around(const T* x, Index n, double mean) {
+  double v[lanes] = {};
+  const Index nb = n - n % lanes;
+  for (Index i = 0; i < nb; i += lanes)
+    for (int k = 0; k < lanes; ++k) {
+      const double d = static_cast<double>(x[i + k]) - mean;
+      v[k] += d * d;
+    }
+  for (Index i = nb; i < n; ++i) {
     const double d = static_cast<double>(x[i]) - mean;
-    v += d * d;
+    v[i - nb] += d * d;
   }
-  sd = std::sqrt(v / static_cast<double>(n));
+  return std::sqrt(lane_total(v) / static_cast<double>(n));
 }
 
 template <class T>
@@ -137,13 +220,18 @@ void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& 
     r.layer = static_cast<int>(l + 1);
     r.fan_in = net.layers[l].W.cols();
     r.fan_out = net.fan_out(l);
+    // One scan per tensor gives its sum, norm and non-finite count; mean and std of z and a take a
+    // second pass each.
     const Mat<T>& z = c.z[l];
     const Mat<T>& a = c.a[l + 1];
     const Index nz = z.size();
-    mean_std(z.data(), nz, r.preact_mean, r.preact_std);
-    const double zn = stable_norm(z.data(), nz);
+    const Scan sz = scan(z.data(), nz), sa = scan(a.data(), nz);
+    r.preact_mean = sz.sum / static_cast<double>(nz);
+    r.preact_std = std_around(z.data(), nz, r.preact_mean);
+    const double zn = norm_of(sz, z.data(), nz);
     r.preact_ms = zn * zn / static_cast<double>(nz);
-    mean_std(a.data(), nz, r.act_mean, r.act_std);
+    r.act_mean = sa.sum / static_cast<double>(nz);
+    r.act_std = std_around(a.data(), nz, r.act_mean);
     r.act_p98 = abs_percentile(a.data(), nz, 98.0, scratch);
     if (l + 1 < n) {
       const SaturationCounts s = saturation_counts(c.dphi[l], probe.saturation_tau, sup);
@@ -155,16 +243,19 @@ void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& 
       r.dphi_mean = 1.0;  // the output layer is affine
     }
     const Mat<T>& d = g.delta[l];
+    const Mat<T>& dW = g.dW[l];
+    const Mat<T>& W = net.layers[l].W;
+    const Scan sd = scan(d.data(), d.size()), sdw = scan(dW.data(), dW.size());
     r.zero_grad_frac = zero_column_frac(d);
-    r.delta_norm = stable_norm(d.data(), d.size()) / std::sqrt(N);
-    r.grad_w_norm = stable_norm(g.dW[l].data(), g.dW[l].size());
+    r.delta_norm = norm_of(sd, d.data(), d.size()) / std::sqrt(N);
+    r.grad_w_norm = norm_of(sdw, dW.data(), dW.size());
     r.grad_b_norm = stable_norm(g.db[l].data(), g.db[l].size());
-    r.w_norm = stable_norm(net.layers[l].W.data(), net.layers[l].W.size());
+    r.w_norm = stable_norm(W.data(), W.size());
     r.grad_w_ratio = r.grad_w_norm / r.w_norm;
-    r.nonfinite_z = count_nonfinite(z.data(), nz);
-    r.nonfinite_a = count_nonfinite(a.data(), nz);
-    r.nonfinite_delta = count_nonfinite(d.data(), d.size());
-    r.nonfinite_dw = count_nonfinite(g.dW[l].data(), g.dW[l].size());
+    r.nonfinite_z = sz.nonfinite;
+    r.nonfinite_a = sa.nonfinite;
+    r.nonfinite_delta = sd.nonfinite;
+    r.nonfinite_dw = sdw.nonfinite;
     r.nonfinite = r.nonfinite_z + r.nonfinite_a + r.nonfinite_delta + r.nonfinite_dw;
     rows.push_back(r);
   }

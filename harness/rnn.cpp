@@ -70,23 +70,23 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
   const bool random_slope = train_rng && net.act.kind == Activation::rrelu;
   const bool paper = net.act.convention == RreluConvention::paper;
   for (Index t = 1; t <= steps; ++t) {
-    auto zt = c.z.middleCols((t - 1) * B, B);
+    auto zt = c.z.middleCols((t - 1) * B, B);                           // (H, B)
     if (t > 1) zt.noalias() += net.W * c.h.middleCols((t - 1) * B, B);  // z_t += W h_{t-1}
-    c.zt = zt;
-    activation_forward(f, c.zt, c.at);  // h_t = φ(z_t)
-    activation_deriv(f, c.zt, c.dt);
+    // h_t = φ(z_t), φ'(z_t): written straight into the history (no per-step copies)
+    activation_apply<T>(f, zt, c.h.middleCols(t * B, B), c.dphi.middleCols((t - 1) * B, B));
     if (random_slope) {
-      for (Index k = 0; k < c.zt.size(); ++k) {
-        if (c.zt(k) > T(0)) continue;
+      const T* z = c.z.data() + (t - 1) * B * H;  // the blocks are contiguous (column-major)
+      T* h = c.h.data() + t * B * H;
+      T* d = c.dphi.data() + (t - 1) * B * H;
+      for (Index k = 0; k < H * B; ++k) {
+        if (z[k] > T(0)) continue;
         const double u =
             paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
                   : rng_uniform(*train_rng, net.act.lower, net.act.upper);
-        c.dt(k) = static_cast<T>(u);
-        c.at(k) = static_cast<T>(u) * c.zt(k);
+        d[k] = static_cast<T>(u);
+        h[k] = static_cast<T>(u) * z[k];
       }
     }
-    c.h.middleCols(t * B, B) = c.at;
-    c.dphi.middleCols((t - 1) * B, B) = c.dt;
   }
   // ŷ_t = V h_t + c: at T only (loss_at last), or at every t
   if (net.loss_at == LossAt::last) {

@@ -1,6 +1,8 @@
 // Google Benchmark cases for the MLP hot path (run: build/tests/gradlab_bench).
 //   probe:   forward + loss + backward + every per-layer statistic, 5×1000 tanh, 300 examples
 //   step:    forward + backward of a depth-100 width-128 ReLU MLP on 64 examples
+//   small batch: forward + backward of the 1024-5x1000-10 tanh net on 10 examples (W1 of
+//            docs/performance.md: Wᵀδ column by column of W instead of a GEMM)
 #include <benchmark/benchmark.h>
 
 #include "harness/loss.h"
@@ -66,5 +68,16 @@ static void BM_FwdBwdDepth100Width128Relu(benchmark::State& st) {
 }
 BENCHMARK(BM_FwdBwdDepth100Width128Relu<float>)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FwdBwdDepth100Width128Relu<double>)->Unit(benchmark::kMillisecond);
+
+template <class T>
+static void BM_FwdBwdGlorot5x1000Batch10(benchmark::State& st) {
+  Fixture<T> f(1024, 1000, 5, 10, 10, Activation::tanh, Init::glorot_uniform, Loss::cross_entropy);
+  for (auto _ : st) {
+    f.fwd_bwd();
+    benchmark::DoNotOptimize(f.grads.dW.data());
+  }
+}
+BENCHMARK(BM_FwdBwdGlorot5x1000Batch10<float>)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FwdBwdGlorot5x1000Batch10<double>)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

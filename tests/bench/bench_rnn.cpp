@@ -2,8 +2,13 @@
 // --benchmark_filter=Rnn).
 //   probe: forward + loss + BPTT + every per-step statistic (timesteps.csv rows)
 //   step:  forward + loss + BPTT only (a training step without the update)
-// T = 1000, hidden 256, input 32 at every step, batch 32, tanh, loss at the last step (mse).
+// T = 1000, hidden 256, input 32 at every step, batch 32, tanh, loss at the last step (mse): the
+// shapes of docs/performance.md's W3. float32 flushes subnormals (FTZ/DAZ), as a float32 run does
+// by default; the long backward chain underflows and would otherwise run on microcode assists.
 #include <benchmark/benchmark.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "harness/loss.h"
 #include "harness/rnn.h"
@@ -24,6 +29,12 @@ struct RnnFixture {
   Eigen::VectorXd loss;
   std::vector<TimestepRow> rows;
   RnnFixture() {
+#if defined(__x86_64__)
+    if (sizeof(T) == 4)
+      _mm_setcsr(_mm_getcsr() | 0x8040u);  // FTZ | DAZ
+    else
+      _mm_setcsr(_mm_getcsr() & ~0x8040u);
+#endif
     ModelConfig m;
     m.type = ModelType::rnn;
     m.activation.kind = Activation::tanh;
