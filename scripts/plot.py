@@ -995,6 +995,95 @@ def recurrence_scale(exp, key, steps_first):
     return None, None
 
 
+def draw_rnn_bound(exp, ax, key, s, color, sigma_first):
+    """Pascanu's bound |dl/dh_T| (gamma s)^(T-t), dashed; returns the symbols drawn ({} or one)."""
+    if s.state != "ok":
+        return set()
+    scale, symbol = recurrence_scale(exp, key, sigma_first)
+    if scale is None:
+        return set()
+    gamma = 0.25 if activation_name(exp, key) == "sigmoid" else 1.0
+    T = s.x.max()
+    anchor = s.y[s.x == T]
+    if not len(anchor) or not np.isfinite(anchor[0]):
+        return set()
+    with np.errstate(over="ignore", under="ignore"):
+        bound = anchor[0] * (gamma * scale) ** (T - s.x)
+    ax.plot(s.x, bound, color=color, linestyle="--", linewidth=1.2)
+    return {symbol + ("/4" if gamma != 1 else "")}
+
+
+def activation_groups(exp, keys):
+    """{activation: keys} when `activation` is a grid axis, else {}."""
+    i = exp.axis_ending("activation")
+    if i is None:
+        return {}
+    groups = OrderedDict()
+    for key in keys:
+        groups.setdefault(key[i], []).append(key)
+    return groups
+
+
+def rnn_small_multiples(ctx, by_activation, dh, sigma_first):
+    """One panel per activation (many configurations): lines coloured by their position within
+    the panel, so the same value of the other axes has the same colour in every panel."""
+    exp = ctx.exp
+    i = exp.axis_ending("activation")
+    others = [j for j in range(len(exp.axes)) if j != i]
+    short = exp.axis_short_names()
+    groups = list(by_activation.items())[:6]
+    ncols = 2 if len(groups) in (2, 4) else 3
+    nrows = math.ceil(len(groups) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11 if ncols == 3 else 9.5, 0.8 + 3.3 * nrows),
+                             squeeze=False, sharex=True)
+    n_lines = max(len(keys) for _, keys in groups)
+    palette = [plt.cm.tab10(k) for k in range(10)] if n_lines <= 10 else \
+        [plt.cm.viridis(x) for x in np.linspace(0, 0.95, n_lines)]
+    symbols = set()
+    for g, (activation, keys) in enumerate(groups):
+        ax = axes[g // ncols][g % ncols]
+        series = [dh[k] for k in keys if k in dh]
+        lowest = min((np.nanmin(s.lo) for s in series if s.state == "ok"), default=None)
+        for n, key in enumerate(keys):
+            if key not in dh:
+                continue
+            label = ", ".join(key[j] if exp.axes[j] == "variants" else f"{short[j]}={key[j]}"
+                              for j in others)
+            draw_series(ax, dh[key], palette[n], label or exp.label(key))
+            symbols |= draw_rnn_bound(exp, ax, key, dh[key], palette[n], sigma_first)
+        if log_axis(ax, series) and lowest is not None and lowest > 0:
+            if ax.get_ylim()[0] < lowest / 1e3:
+                ax.set_ylim(bottom=lowest / 1e3)
+            log_span(ax)
+        ax.set_title(f"activation = {activation}")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.grid(True, alpha=0.3)
+        if g // ncols == nrows - 1 or g + ncols >= len(groups):
+            ax.set_xlabel("time step t (T = last)")
+        if g % ncols == 0:
+            ax.set_ylabel("‖∂ℓ/∂h_t‖ (RMS over examples)")
+    for g in range(len(groups), nrows * ncols):
+        axes[g // ncols][g % ncols].axis("off")
+    extra = []
+    if symbols:
+        text = " or ".join(sorted(symbols))
+        extra = [(Line2D([], [], color="0.3", linestyle="--"), f"bound ‖∂ℓ/∂h_T‖·({text})^(T−t)")]
+    legend_outside(axes[0][ncols - 1], title="configuration", extra=extra)
+    fig.suptitle("Back-propagation through time at initialization, one panel per activation",
+                 fontsize=12)
+    fig.tight_layout()
+    caption = ("Norm of the gradient of the loss with respect to the hidden state h_t, against the "
+               "time step t, at the first probe step, one panel per activation (each with its own "
+               "log scale); the same colour is the same value of the other grid axes in every panel. "
+               "Exponential decay (vanishing) or growth (exploding) backwards in time is a straight "
+               "line. Lines are geometric means over repeats, bands the min–max.")
+    if symbols:
+        caption += (" Dashed: Pascanu et al. 2013's bound ‖∂ℓ/∂h_t‖ ≤ (γ·s)^(T−t)‖∂ℓ/∂h_T‖, with s the "
+                    "largest singular value σ_max of W when steps.csv has it (else the spectral radius "
+                    "ρ) and γ = 1/4 for sigmoid, 1 otherwise; the measured line must stay below it.")
+    return ctx.save(fig, "rnn_dh_by_t", "Gradient through time (RNN)", caption)
+
+
 def fig_rnn_dh_by_t(ctx):
     exp, t = ctx.exp, ctx.exp.table("timesteps")
     if t is None or not t.has("t") or not t.has_values("dh_norm"):
@@ -1011,6 +1100,9 @@ def fig_rnn_dh_by_t(ctx):
     separate = any(s.state == "ok" and key in dh and (s.x.shape != dh[key].x.shape or
                                                       not np.allclose(s.y, dh[key].y, equal_nan=True))
                    for key, s in last.items())
+    by_activation = activation_groups(exp, keys)
+    if not separate and len(by_activation) >= 2 and len(keys) > 8:
+        return rnn_small_multiples(ctx, by_activation, dh, sigma_first)
     panels = [("dh_norm", dh)] + ([("dh_last_norm", last)] if separate else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(11 if separate else 8.5, 4.5), squeeze=False)
     bound_panel = len(panels) - 1
@@ -1021,20 +1113,8 @@ def fig_rnn_dh_by_t(ctx):
         for key, s in series.items():
             color = exp.colors[key]
             draw_series(ax, s, color, exp.label(key))
-            if p != bound_panel or s.state != "ok":
-                continue
-            scale, symbol = recurrence_scale(exp, key, sigma_first)
-            if scale is None:
-                continue
-            gamma = 0.25 if activation_name(exp, key) == "sigmoid" else 1.0
-            T = s.x.max()
-            anchor = s.y[s.x == T]
-            if not len(anchor) or not np.isfinite(anchor[0]):
-                continue
-            with np.errstate(over="ignore", under="ignore"):
-                bound = anchor[0] * (gamma * scale) ** (T - s.x)
-            ax.plot(s.x, bound, color=color, linestyle="--", linewidth=1.2)
-            symbols.add(symbol + ("/4" if gamma != 1 else ""))
+            if p == bound_panel:
+                symbols |= draw_rnn_bound(exp, ax, key, s, color, sigma_first)
         if log_axis(ax, series.values()):
             if ax.get_ylim()[0] < lowest / 1e3:
                 ax.set_ylim(bottom=lowest / 1e3)   # a steep bound leaves the panel; data stay readable
@@ -1304,10 +1384,14 @@ def fig_phase_diagram(ctx):
     if not groups:
         return None
     groups = list(groups.items())[:6]
-    ncols = min(3, len(groups))
+    # One panel of cells only: a second panel plots each cell's measured factor against chi_1.
+    compare = len(groups) == 1 and any(k in theory for k in measured)
+    ncols = 2 if compare else min(3, len(groups))
     nrows = math.ceil(len(groups) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(min(11, max(7, 1.5 + 4.6 * ncols)), 0.6 + 4.4 * nrows),
                              squeeze=False)
+    if compare:
+        fig.subplots_adjust(wspace=0.6)   # room for the heat map's colour bar and its label
     finite_values = [abs(v) for v in measured.values() if math.isfinite(v)]
     vmax = max(finite_values) if finite_values else 1.0
     vmax = vmax if vmax > 0 else 1.0
@@ -1319,9 +1403,11 @@ def fig_phase_diagram(ctx):
         drew |= styles
         title = ", ".join(f"{exp.axis_short_names()[i]}={v}" for i, v in zip(others, other))
         ax.set_title(title or "measured per-layer factor", fontsize=10)
-    for g in range(len(groups), nrows * ncols):
+    if compare:
+        draw_phase_comparison(exp, axes[0][1], groups[0][1], iw, ib, measured, theory)
+    for g in range(len(groups) + compare, nrows * ncols):
         axes[g // ncols][g % ncols].axis("off")
-    cbar = fig.colorbar(mesh, ax=axes.ravel().tolist(), shrink=0.9)
+    cbar = fig.colorbar(mesh, ax=axes[0][0] if compare else axes.ravel().tolist(), shrink=0.9)
     cbar.set_label("ln(per-layer factor), measured\n< 0 vanishing · > 0 exploding")
     handles = []
     if "theory" in drew:
@@ -1346,7 +1432,38 @@ def fig_phase_diagram(ctx):
         caption += " Dashed: where the measured factor crosses 1."
     if len(exp.configs) and len(groups) > 1:
         caption += " One panel per value of the other grid axes."
+    if compare:
+        caption += (" Right: every cell's measured per-layer factor against χ₁ at the fixed point q*, "
+                    "coloured by σ_b²; on the diagonal the theory holds. The measured factor is a "
+                    "geometric mean over layers 1..L−1, which includes the approach of q_l from the "
+                    "input's q_1 to q* (ξ_q layers) and, at the critical point (σ_w², σ_b²) = (1, 0), "
+                    "the sub-exponential decay of q_l → 0: points there fall below the diagonal.")
     return ctx.save(fig, "phase_diagram", "Phase diagram", caption)
+
+
+def draw_phase_comparison(exp, ax, keys, iw, ib, measured, theory):
+    """Measured per-layer factor against chi_1, one point per cell, coloured by sigma_b^2."""
+    points = [(math.exp(theory[k]), math.exp(measured[k]), exp.axis_value(k, ib)) for k in keys
+              if k in theory and k in measured and math.isfinite(measured[k])]
+    if not points:
+        ax.axis("off")
+        return
+    x, y, c = (np.array(v, float) for v in zip(*points))
+    sc = ax.scatter(x, y, c=c, cmap="viridis", s=18, zorder=3)
+    lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, zorder=2, label="measured = χ₁")
+    ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=1)
+    ax.axvline(1.0, color="0.6", linewidth=0.8, zorder=1)
+    if hi / lo > 10:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("χ₁ = σ_w² E[φ′(√q* z)²] (mean-field theory)")
+    ax.set_ylabel("measured per-layer factor of E‖δ‖²")
+    ax.set_title("measured factor against χ₁", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    cbar = ax.figure.colorbar(sc, ax=ax, shrink=0.9)
+    cbar.set_label("σ_b²")
 
 
 def draw_phase_panel(exp, ax, keys, iw, ib, measured, theory, norm):
@@ -1384,8 +1501,292 @@ def draw_phase_panel(exp, ax, keys, iw, ib, measured, theory, norm):
     return mesh, styles
 
 
+# --- depth studies --------------------------------------------------------------------------
+
+def run_depth(exp, run):
+    """Hidden layers L of a run: from its resolved config (depth or hidden), else the depth axis."""
+    cache = exp.__dict__.setdefault("_run_depth", {})
+    if run not in cache:
+        model = exp.run_json(run, "config.json").get("model") or {}
+        depth, hidden = model.get("depth"), model.get("hidden")
+        i = exp.axis_ending("depth")
+        value = exp.axis_value(exp.run_config.get(run, ()), i) if i is not None else None
+        if isinstance(depth, (int, float)) and not isinstance(depth, bool):
+            cache[run] = int(depth)
+        elif isinstance(hidden, list) and hidden:
+            cache[run] = len(hidden)
+        else:
+            cache[run] = int(value) if value is not None else None
+    return cache[run]
+
+
+def depth_groups(exp, keys):
+    """{label of the non-depth axes: [config keys]} in the grid's order: one line per group
+    when depth is on the x axis."""
+    i = exp.axis_ending("depth")
+    others = [j for j in range(len(exp.axes)) if j != i]
+    short = exp.axis_short_names()
+    groups = OrderedDict()
+    for key in keys:
+        parts = [key[j] if exp.axes[j] == "variants" else f"{short[j]}={key[j]}" for j in others]
+        groups.setdefault(", ".join(parts) or exp.name(), []).append(key)
+    return groups
+
+
+def depth_series(exp, keys, value_of_run, log=True):
+    """Series of value_of_run(run) against the run's depth, aggregated over repeats and
+    configurations of the group (None when no run has a value)."""
+    per_run = []
+    for key in keys:
+        for run in exp.config_runs[key]:
+            depth, value = run_depth(exp, run), value_of_run(run)
+            if depth is not None and value is not None:
+                per_run.append({float(depth): value})
+    return aggregate(per_run, log) if per_run else None
+
+
+def theory_chis(exp, table, rows):
+    """{layer l: chi_l} (theory_delta_factor) of one run's rows at the first probe step."""
+    chi = {}
+    for r in rows:
+        layer, value = table.num(r, "layer"), table.num(r, "theory_delta_factor")
+        if finite(layer) and finite(value) and value > 0:
+            chi[int(layer)] = value
+    return chi
+
+
+def depth_axis(ax, depths):
+    ax.set_xlabel("depth L (hidden layers)")
+    depths = sorted({d for d in depths if finite(d) and d > 0})
+    if len(depths) >= 3 and depths[-1] / depths[0] >= 8:
+        ax.set_xscale("log")
+        ax.set_xticks(depths)
+        ax.set_xticklabels([f"{d:g}" for d in depths])
+        ax.minorticks_off()
+    elif depths:
+        ax.set_xticks(depths)
+
+
+def fig_gradient_ratio_vs_depth(ctx):
+    """Glorot-style depth study: gradient_ratio and per_layer_factor (runs.csv) against depth."""
+    exp, runs, layers = ctx.exp, ctx.exp.table("runs"), ctx.exp.table("layers")
+    i = exp.axis_ending("depth")
+    if runs is None or i is None or not runs.has_values("gradient_ratio"):
+        return None
+    if len({exp.axis_value(k, i) for k in exp.configs} - {None}) < 3:
+        return None
+    by_run = {runs.cell(r, "run"): r for r in runs.rows}
+    first = first_step_rows(layers) if layers is not None and layers.has("layer") else {}
+
+    def column(name):
+        return lambda run: runs.num(by_run[run], name) if run in by_run else None
+
+    def predicted_factor(run):
+        """(prod_{l=1}^{L-1} chi_l)^(1/(L-1)): the theory of per_layer_factor."""
+        depth, chi = run_depth(exp, run), theory_chis(exp, layers, first.get(run, []))
+        if depth is None or depth < 2 or any(l not in chi for l in range(1, depth)):
+            return None
+        return math.exp(sum(math.log(chi[l]) for l in range(1, depth)) / (depth - 1))
+
+    groups = depth_groups(exp, exp.configs)
+    colors = assign_colors(list(groups))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    ratios, factors, drew_theory = [], [], False
+    for label, keys in groups.items():
+        color = colors[label]
+        s = depth_series(exp, keys, column("gradient_ratio"))
+        if s is not None:
+            draw_series(ax1, s, color, label)
+            ratios.append(s)
+        s = depth_series(exp, keys, column("per_layer_factor"))
+        if s is not None:
+            draw_series(ax2, s, color, label)
+            factors.append(s)
+        t = depth_series(exp, keys, predicted_factor) if layers is not None else None
+        if t is not None and t.state == "ok":
+            ax2.plot(t.x, t.y, color=color, linestyle="--", linewidth=1.2, zorder=3)
+            drew_theory = True
+    if not ratios:
+        plt.close(fig)
+        return None
+    depths = [x for s in ratios + factors for x in s.x]
+    for ax, series in ((ax1, ratios), (ax2, factors)):
+        if log_axis(ax, series):
+            log_span(ax)
+        ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=1)
+        depth_axis(ax, depths)
+        ax.grid(True, which="major", alpha=0.3)
+    ax1.set_ylabel("gradient ratio ‖δ_1‖ / ‖δ_L‖")
+    ax2.set_ylabel("per-layer factor of E‖δ‖²  (ratio^(2/(L−1)))")
+    ax1.set_title("First over last hidden layer's gradient")
+    ax2.set_title("Per-layer factor")
+    extra = [(Line2D([], [], color="0.3", linestyle="--"), "mean-field ∏χ_l^(1/(L−1))")] if drew_theory else []
+    legend_outside(ax2, title="configuration", extra=extra)
+    fig.suptitle("Gradient ratio against depth at initialization", fontsize=12)
+    fig.tight_layout()
+    caption = ("Left: the ratio ‖δ_1‖/‖δ_L‖ of the back-propagated gradient at the first and the "
+               "last hidden layer at initialization (runs.csv gradient_ratio), against the depth L; "
+               "log scale, so a straight falling line is exponential vanishing and a flat line at 1 "
+               "the ideal (the verdict calls < 1e-2 vanishing, > 1e2 exploding). Right: the same as "
+               "a per-layer factor of E‖δ‖², ratio^(2/(L−1)); a depth-independent factor is a "
+               "horizontal line. One line per configuration of the other grid axes; geometric mean "
+               "over repeats, band min–max.")
+    if drew_theory:
+        caption += (" Dashed: the mean-field prediction of the per-layer factor, the geometric mean "
+                    "of theory_delta_factor χ_l over l = 1..L−1.")
+    return ctx.save(fig, "gradient_ratio_vs_depth", "Gradient ratio against depth", caption)
+
+
+# --- input-output Jacobian spectrum (dynamical isometry) -------------------------------------
+
+def dphi_of(activation):
+    """phi' as a numpy function for the activations with a closed form here, else None."""
+    spec = activation if isinstance(activation, dict) else {"name": activation}
+    name = spec.get("name", "tanh")
+    if name == "identity":
+        return lambda z: np.ones_like(z)
+    if name == "tanh":
+        return lambda z: 1.0 / np.cosh(z) ** 2
+    if name in ("relu", "leaky_relu", "prelu"):
+        slope = float(spec.get("slope", 0.0 if name == "relu" else 0.01 if name == "leaky_relu" else 0.25))
+        return lambda z: np.where(z > 0, 1.0, slope)
+    if name == "hard_tanh":
+        return lambda z: (np.abs(z) < 1).astype(float)
+    if name == "sigmoid":
+        return lambda z: 0.25 / np.cosh(z / 2) ** 2
+    if name == "softsign":
+        return lambda z: 1.0 / (1 + np.abs(z)) ** 2
+    if name == "arctan":
+        return lambda z: 1.0 / (1 + z * z)
+    return None
+
+
+def gauss_moments(dphi, q, ks=(1, 2)):
+    """mu_k = E[phi'(sqrt(q) z)^(2k)], z ~ N(0, 1): trapezoid on [-12, 12] with 48001 points (the
+    kink of relu at 0 costs ~1e-4 relative; plenty for a dashed line)."""
+    z = np.linspace(-12, 12, 48001)
+    w = np.exp(-0.5 * z * z)
+    w /= w.sum()
+    d2 = dphi(math.sqrt(max(q, 0.0)) * z) ** 2
+    return [float(np.sum(w * d2 ** k)) for k in ks]
+
+
+def weight_s1(init):
+    """s_1 of W Wᵀ (papers.md §6.2): -1 for i.i.d. (Marchenko-Pastur) weights, 0 for orthogonal;
+    None where neither applies (sparse, identity, spectrally rescaled)."""
+    spec = init if isinstance(init, dict) else {"name": init}
+    if any(k in spec for k in ("spectral_radius", "spectral_norm")):
+        return None
+    name = spec.get("name")
+    if name == "orthogonal":
+        return 0.0
+    if name in ("sparse", "identity", None):
+        return None
+    return -1.0
+
+
+def jacobian_io_of(exp, run):
+    j = exp.run_json(run, "summary.json").get("jac_io")
+    return j if isinstance(j, dict) else None
+
+
+def jacobian_predictions(exp, layers, rows, run):
+    """(m1, var/(m1^2 L)) predicted from the run's theory columns: m1 = prod_{l=1}^{L} chi_l
+    (assumes layer 1 and the output layer have the same sigma_w^2), and the mean over layers of
+    mu_2/mu_1^2 - 1 - s_1 at q_l. Either may be None."""
+    depth = run_depth(exp, run)
+    chi = theory_chis(exp, layers, rows)
+    if depth is None or depth < 1:
+        return None, None
+    m1 = math.exp(sum(math.log(chi[l]) for l in range(1, depth + 1))) \
+        if all(l in chi for l in range(1, depth + 1)) else None
+    model = exp.run_json(run, "config.json").get("model") or {}
+    dphi, s1 = dphi_of(model.get("activation", "tanh")), weight_s1(model.get("init", "glorot_uniform"))
+    qs = {int(layers.num(r, "layer")): layers.num(r, "theory_q") for r in rows
+          if finite(layers.num(r, "layer")) and finite(layers.num(r, "theory_q"))}
+    if dphi is None or s1 is None or any(l not in qs for l in range(1, depth + 1)):
+        return m1, None
+    total = 0.0
+    for l in range(1, depth + 1):
+        mu1, mu2 = gauss_moments(dphi, qs[l])
+        if mu1 <= 0:
+            return m1, None
+        total += mu2 / mu1 ** 2 - 1 - s1
+    return m1, total / depth
+
+
+def fig_jacobian_spectrum(ctx):
+    exp = ctx.exp
+    have = [run for run in exp.run_order if jacobian_io_of(exp, run)]
+    if not have:
+        return None
+    layers = exp.table("layers")
+    first = first_step_rows(layers) if layers is not None and layers.has("layer") else {}
+    m1_of, var_of, pred = {}, {}, {}
+    for run in have:
+        j = jacobian_io_of(exp, run)
+        m1, m2, depth = j.get("m1"), j.get("m2"), run_depth(exp, run)
+        if not all(isinstance(v, (int, float)) for v in (m1, m2)) or not depth:
+            continue
+        m1_of[run] = float(m1)
+        if m1 > 0 and math.isfinite(m1) and math.isfinite(m2):
+            var_of[run] = (m2 - m1 * m1) / (m1 * m1 * depth)
+        if layers is not None and layers.has_values("theory_q"):
+            pred[run] = jacobian_predictions(exp, layers, first.get(run, []), run)
+    keys = [k for k in exp.configs if any(r in m1_of for r in exp.config_runs[k])]
+    groups = depth_groups(exp, keys)
+    colors = assign_colors(list(groups))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    s_m1, s_var, drew_theory = [], [], False
+    for label, group in groups.items():
+        color = colors[label]
+        for ax, values, index, log, store in ((ax1, m1_of, 0, True, s_m1), (ax2, var_of, 1, False, s_var)):
+            s = depth_series(exp, group, values.get, log)
+            if s is None:
+                continue
+            draw_series(ax, s, color, label)
+            store.append(s)
+            t = depth_series(exp, group, lambda run: (pred.get(run) or (None, None))[index], log)
+            if t is not None and t.state == "ok":
+                ax.plot(t.x, t.y, color=color, linestyle="--", linewidth=1.2, zorder=3)
+                drew_theory = True
+    if not s_m1:
+        plt.close(fig)
+        return None
+    if log_axis(ax1, s_m1):
+        log_span(ax1)
+    ax1.axhline(1.0, color="0.5", linewidth=0.8, zorder=1)
+    ax2.axhline(0.0, color="0.5", linewidth=0.8, zorder=1)
+    depths = [x for s in s_m1 + s_var for x in s.x]
+    for ax in (ax1, ax2):
+        depth_axis(ax, depths)
+        ax.grid(True, which="major", alpha=0.3)
+    ax1.set_ylabel("m₁ = tr(JJᵀ)/n  (mean squared singular value)")
+    ax2.set_ylabel("var/(m₁² L) = (m₂ − m₁²)/(m₁² L)")
+    ax1.set_title("Mean squared singular value of J = ∂a_L/∂x")
+    ax2.set_title("Spread of the squared singular values, per layer")
+    extra = [(Line2D([], [], color="0.3", linestyle="--"), "free-probability prediction")] if drew_theory else []
+    legend_outside(ax2, title="configuration", extra=extra)
+    fig.suptitle("Input–output Jacobian spectrum at initialization (dynamical isometry)", fontsize=12)
+    fig.tight_layout()
+    caption = ("The squared singular values of the input–output Jacobian J = ∂a_L/∂x of the hidden "
+               "stack (summary.json jac_io, probe.jacobian; mean over probe.jacobian_samples "
+               "examples), against the depth L. Left: their mean m₁; a line that stays at 1 keeps "
+               "the mean gradient norm (criticality). Right: their variance relative to m₁², per "
+               "layer; dynamical isometry (Pennington et al. 2017) is a value near 0 — every "
+               "singular value near √m₁. Geometric (left) or arithmetic (right) mean over repeats, "
+               "band min–max.")
+    if drew_theory:
+        caption += (" Dashed: the mean-field / free-probability prediction from the theory columns "
+                    "of layers.csv: m₁ = ∏_l χ_l (layer 1 and the output layer taken to have equal "
+                    "σ_w²) and var/(m₁² L) = mean over l of μ₂/μ₁² − 1 − s₁ with μ_k = E[φ′(√q_l z)^2k], "
+                    "s₁ = −1 for i.i.d. and 0 for orthogonal W (references papers.md §6.2).")
+    return ctx.save(fig, "jacobian_spectrum", "Input–output Jacobian spectrum", caption)
+
+
 FIGURES = [fig_grad_norm_by_layer, fig_activations_over_training, fig_saturation_over_training,
-           fig_histograms, fig_rnn_dh_by_t, fig_test_error, fig_summary_table, fig_phase_diagram]
+           fig_histograms, fig_rnn_dh_by_t, fig_test_error, fig_summary_table, fig_phase_diagram,
+           fig_gradient_ratio_vs_depth, fig_jacobian_spectrum]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ include a few nan/inf and empty cells:
   rnn_radius       tanh RNN, axis model.recurrent_init.spectral_radius = 0.9, 1.0, 1.1; timesteps.csv
   phase_diagram    tanh MLP, grid model.init.sigma_w2 x model.bias_init.sigma_b2, theory columns
   mlp_overflow     float32 ReLU MLP where one configuration overflows: all its norms are inf/nan
+  depth_study      variants (tanh/relu x gaussian/orthogonal) x depth 4..32, theory columns and
+                   jac_io in summary.json (probe.jacobian); one run without jac_io
   empty            a manifest and nothing else (no result tables)
 """
 
@@ -24,6 +26,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 
 import numpy as np
@@ -68,6 +71,19 @@ def axis_cell(value):
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
+def merge_patch(target, patch):
+    """RFC 7386 merge of a variant's partial config (its label left out)."""
+    for key, value in patch.items():
+        if key == "label":
+            continue
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        elif value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
 class Folder:
     """Collects one experiment's rows and writes the folder."""
 
@@ -87,7 +103,7 @@ class Folder:
         parts = [f"{a.split('.')[-1]}={axis_cell(v)}" for a, v in point.items()]
         if repeats > 1:
             parts.append(f"rep={rep}")
-        run_id = ",".join(parts) or "run"
+        run_id = re.sub(r"[^A-Za-z0-9._+=,-]", "_", ",".join(parts)) or "run"   # as gradlab
         seed = sum(map(ord, run_id)) * 7919 + rep   # deterministic, unlike hash()
         return {"id": run_id, "point": point, "repeat": rep, "seed": seed}
 
@@ -100,8 +116,12 @@ class Folder:
     def resolved(self, run):
         """The run's config: the grid removed and its point applied (as runs/<id>/config.json)."""
         config = json.loads(json.dumps(self.config))
-        config.pop("grid", None)
+        grid = config.pop("grid", {})
         for axis, value in run["point"].items():
+            if axis == "variants":      # a label; the grid may hold the variant objects
+                merge_patch(config, next((v for v in grid.get("variants", [])
+                                          if isinstance(v, dict) and v.get("label") == value), {}))
+                continue
             node = config
             *parents, last = axis.split(".")
             for part in parents:
@@ -451,6 +471,48 @@ def case_mlp_overflow(root):
                                                              "quantity": "preact"}}})
 
 
+def case_depth_study(root):
+    """Dynamical-isometry style depth study: variants x model.depth, jac_io in summary.json."""
+    variants = [{"label": "tanh/gaussian", "model": {"activation": "tanh",
+                                                      "init": {"name": "gaussian", "sigma_w2": 1.0}}},
+                {"label": "tanh/orthogonal", "model": {"activation": "tanh",
+                                                        "init": {"name": "orthogonal", "gain": 1.0}}},
+                {"label": "relu/gaussian", "model": {"activation": "relu",
+                                                      "init": {"name": "gaussian", "sigma_w2": 2.0}}}]
+    grid = {"variants": [v["label"] for v in variants], "model.depth": [4, 8, 16, 32]}
+    config = {"description": "Gaussian vs orthogonal W: input-output Jacobian moments vs depth.",
+              "seed": 5, "precision": "float64", "threads": 1,
+              "model": {"type": "mlp", "depth": 8, "width": 128, "bias_init": 0.0},
+              "data": {"name": "gaussian", "dim": 128, "outputs": 10}, "loss": "mse",
+              "train": {"steps": 0}, "probe": {"samples": 50, "jacobian": True}}
+    f = Folder(root, "depth_study", config, grid)
+    f.config["grid"]["variants"] = variants
+    by_label = {v["label"]: v for v in variants}
+    summaries = {}
+    for run in f.runs:
+        p = run["point"]
+        variant, depth = by_label[p["variants"]], p["model.depth"]
+        act = variant["model"]["activation"]
+        rng = random.Random(run["seed"])
+        if act == "tanh":
+            qs, chis = tanh_mean_field(1.0, 0.0, depth)
+            spread = 0.1 if "orthogonal" in p["variants"] else 1.0
+        else:
+            qs, chis = [1.0] * depth, [1.0] * depth
+            spread = 2.0
+        rows = mlp_layers(depth, 128, 128, 10, chis[-1] * noise(rng, 0.02), chis[-1], act, rng)
+        for r, q, chi in zip(rows, qs + [None], chis + [None]):
+            r["theory_q"], r["theory_delta_factor"] = q, chi
+            f.add("layers", run, layer_values(r))
+        ratio, plf, v = run_summary(rows, depth)
+        f.add("runs", run, ["ok", None, v, ratio, plf, None, 2.3, 0.9, None])
+        m1 = math.prod(chis) * noise(rng, 0.05)
+        if not (depth == 32 and act == "relu"):     # a run without the Jacobian probe
+            summaries[run["id"]] = {"jac_io": {"m1": m1, "m2": m1 * m1 * (1 + spread * depth),
+                                               "var_over_L": m1 * m1 * spread, "samples": 10}}
+    f.write(summaries=summaries)
+
+
 def case_empty(root):
     path = os.path.join(root, "empty")
     os.makedirs(os.path.join(path, "runs"), exist_ok=True)
@@ -459,7 +521,7 @@ def case_empty(root):
 
 
 CASES = [case_mlp_init_study, case_mlp_training, case_rnn_radius, case_phase_diagram,
-         case_mlp_overflow, case_empty]
+         case_mlp_overflow, case_depth_study, case_empty]
 
 
 def main(argv):

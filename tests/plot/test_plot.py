@@ -34,6 +34,8 @@ EXPECTED = {
     "rnn_radius": {"rnn_dh_by_t"},
     "phase_diagram": {"grad_norm_by_layer", "saturation_over_training", "phase_diagram"},
     "mlp_overflow": {"grad_norm_by_layer", "saturation_over_training"},
+    "depth_study": {"grad_norm_by_layer", "saturation_over_training", "gradient_ratio_vs_depth",
+                    "jacobian_spectrum"},
 }
 FORMATS = ["png", "svg"]
 
@@ -272,6 +274,48 @@ class PlotHelpers(unittest.TestCase):
         chi = self.plot.theory_log_chi(exp)
         self.assertEqual(list(chi), [("1",)])
         self.assertAlmostEqual(chi[("1",)], -0.6931471805599453)
+
+    def test_jacobian_moments_and_weight_law(self):
+        relu, tanh = self.plot.dphi_of("relu"), self.plot.dphi_of({"name": "tanh"})
+        mu1, mu2 = self.plot.gauss_moments(relu, 1.0)
+        self.assertAlmostEqual(mu1, 0.5, places=3)   # p = 1/2 active: mu_1 = mu_2 = p
+        self.assertAlmostEqual(mu2, 0.5, places=3)
+        mu1, mu2 = self.plot.gauss_moments(tanh, 1e-6)
+        self.assertAlmostEqual(mu2 / mu1 ** 2, 1.0, places=4)   # q -> 0: tanh' -> 1
+        mu1, _ = self.plot.gauss_moments(tanh, 1.0)
+        self.assertAlmostEqual(mu1, 0.4645, places=3)          # E[tanh′(z)²] = E[sech(z)⁴]
+        self.assertIsNone(self.plot.dphi_of("maxout"))
+        self.assertEqual(self.plot.weight_s1({"name": "orthogonal", "gain": 1.0}), 0.0)
+        self.assertEqual(self.plot.weight_s1("he_normal"), -1.0)
+        self.assertIsNone(self.plot.weight_s1({"name": "gaussian", "spectral_radius": 1.0}))
+        self.assertIsNone(self.plot.weight_s1("sparse"))
+
+    def test_depth_of_a_run_and_groups_without_depth(self):
+        folder = os.path.join(self.tmp, "depths")
+        self.write(folder, "runs.csv", "run,variants,model.depth,repeat,seed,gradient_ratio\n"
+                                       "a,x,4,0,1,0.5\nb,x,8,0,1,0.25\nc,y,4,0,1,1\n")
+        self.write(os.path.join(folder, "runs", "a"), "config.json", '{"model": {"hidden": [3, 3, 3]}}')
+        exp = self.plot.Experiment(folder)
+        self.assertEqual(self.plot.run_depth(exp, "a"), 3)   # the resolved config wins
+        self.assertEqual(self.plot.run_depth(exp, "b"), 8)   # else the depth axis
+        groups = self.plot.depth_groups(exp, exp.configs)
+        self.assertEqual(list(groups), ["x", "y"])
+        self.assertEqual(groups["x"], [("x", "4"), ("x", "8")])
+
+    def test_rnn_panels_per_activation(self):
+        folder = os.path.join(self.tmp, "rnnpanels")
+        self.write(folder, "timesteps.csv",
+                   "run,model.activation,model.recurrent_init.gain,repeat,seed,step,t,dh_norm\n"
+                   + "".join(f"{a}{g},{a},{g},0,1,0,{t},{g ** (2 - t)}\n"
+                             for a in ("tanh", "relu") for g in (0.5, 0.8, 0.9, 1.0, 1.1)
+                             for t in (1, 2)))
+        exp = self.plot.Experiment(folder)
+        groups = self.plot.activation_groups(exp, exp.configs)
+        self.assertEqual(list(groups), ["tanh", "relu"])
+        self.assertEqual(len(groups["relu"]), 5)
+        r = run_plot(folder)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(folder, "figures", "rnn_dh_by_t.png")))
 
     def test_stale_figures_are_removed(self):
         folder = os.path.join(self.tmp, "stale")
