@@ -16,6 +16,7 @@
 
 #include "harness/data.h"
 #include "harness/io.h"
+#include "harness/optim.h"
 #include "harness/theory.h"
 
 namespace gl {
@@ -322,18 +323,6 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   r.out.steps.push_back(s);
 }
 
-// Global L2 norm of all parameter gradients (W, b and prelu slopes).
-template <class T>
-static double grads_norm(const MlpGrads<T>& g) {
-  double s = 0;
-  for (size_t l = 0; l < g.dW.size(); ++l) {
-    const double a = stable_norm(g.dW[l].data(), g.dW[l].size());
-    const double b = stable_norm(g.db[l].data(), g.db[l].size());
-    s += a * a + b * b + g.dslope[l] * g.dslope[l];
-  }
-  return std::sqrt(s);
-}
-
 double clip_scale(double grad_norm, const std::optional<double>& clip_norm) {
   // Pascanu et al. 2013, Algorithm 1: g ← (threshold/‖g‖)·g when ‖g‖ ≥ threshold.
   if (!clip_norm || !(grad_norm > *clip_norm) || !std::isfinite(grad_norm)) return 1.0;
@@ -488,15 +477,13 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   if (r.have_theory) r.theory = theory_layers(tin);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (PyTorch's convention) ----
-  if (c.train.steps > 0) {
-    r.velocity = r.net;
-    for (auto& layer : r.velocity.layers) {
-      layer.W.setZero();
-      layer.b.setZero();
-      layer.slope = 0;
-    }
-  }
+  // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (harness/optim.h) ----
+  // Between probes a step allocates nothing (every buffer keeps its size from the first step) and
+  // computes no statistics: the gradient norm only when clipping needs it or a probe records it.
+  if (c.train.steps > 0) r.velocity = mlp_velocity_make(r.net);
+  // train_step_s_median: the median over the last timing_window steps (fixed memory).
+  constexpr int64_t timing_window = 4096;
+  r.step_times.reserve(static_cast<size_t>(std::min(c.train.steps, timing_window)));
   size_t next_probe = 0;
   double loss_sum = 0;
   int64_t loss_n = 0;
@@ -521,27 +508,25 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
     loss_forward(c.loss, r.cache.a.back(), r.bt, r.lossv);
     loss_backward(c.loss, r.cache.a.back(), r.bt, r.dy);
     mlp_backward(r.net, r.cache, r.dy, r.grads);
-    const double gnorm = grads_norm(r.grads);
-    const double scale = clip_scale(gnorm, c.train.clip_norm);
+    const bool probe_now = next_probe < schedule.size() && schedule[next_probe] == step;
+    const bool need_norm = c.train.clip_norm.has_value() || probe_now;
+    double gnorm = need_norm ? mlp_grads_norm(r.grads) : 0.0;
+    const double scale = clip_scale(gnorm, c.train.clip_norm);  // 1 without clipping
     const bool clip = scale < 1.0;
-    const T lr = static_cast<T>(c.train.lr), mu = static_cast<T>(c.train.momentum);
-    const T sc = static_cast<T>(scale);
-    for (size_t l = 0; l < r.net.layers.size(); ++l) {
-      Layer<T>& v = r.velocity.layers[l];
-      Layer<T>& p = r.net.layers[l];
-      v.W = mu * v.W + sc * r.grads.dW[l];
-      v.b = mu * v.b + sc * r.grads.db[l];
-      p.W -= lr * v.W;
-      p.b -= lr * v.b;
-      v.slope = c.train.momentum * v.slope + scale * r.grads.dslope[l];  // prelu (0 otherwise)
-      p.slope -= c.train.lr * v.slope;
-    }
-    r.step_times.push_back(seconds_since(ts));
+    mlp_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum, scale);
+    const double dt = seconds_since(ts);
+    if (r.step_times.size() < static_cast<size_t>(timing_window))
+      r.step_times.push_back(dt);  // within the reserved capacity
+    else
+      r.step_times[static_cast<size_t>(step % timing_window)] = dt;
     const double batch_loss = r.lossv.mean();
     loss_sum += batch_loss;
     ++loss_n;
+    // A non-finite gradient with a finite loss (no norm taken) makes the parameters non-finite,
+    // and the next step's loss shows it.
     const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
-    if (diverged || (next_probe < schedule.size() && schedule[next_probe] == step)) {
+    if (diverged && !need_norm) gnorm = mlp_grads_norm(r.grads);
+    if (diverged || probe_now) {
       mlp_probe(r, step, tensor_dir);
       StepRow& s = r.out.steps.back();
       s.loss = loss_sum / static_cast<double>(loss_n);
