@@ -440,15 +440,25 @@ def log_span(ax, decades=2.0):
         ax.set_ylim(lo / 10 ** pad, hi * 10 ** pad)
 
 
-def step_axis(ax, steps, exp):
-    """Linear step axis, or symlog when the probe schedule is logarithmic."""
+def log_steps(steps, exp):
+    """True when the probe steps are log-spaced (a log schedule, or gaps that span decades)."""
     positive = sorted(s for s in steps if s > 0)
-    log_schedule = exp.config_value("probe.schedule") == "log"
-    if not log_schedule and len(positive) >= 4:
+    if not positive:
+        return False
+    if exp.config_value("probe.schedule") == "log":
+        return True
+    if len(positive) >= 4:
         diffs = np.diff(positive)
-        log_schedule = diffs.min() > 0 and diffs.max() / diffs.min() > 20
-    if log_schedule and positive:
+        return bool(diffs.min() > 0 and diffs.max() / diffs.min() > 20)
+    return False
+
+
+def step_axis(ax, steps, exp):
+    """Linear step axis, or symlog (from step 0, no negative side) when the steps are log-spaced."""
+    if log_steps(steps, exp):
+        positive = sorted(s for s in steps if s > 0)
         ax.set_xscale("symlog", linthresh=max(1.0, positive[0]))
+        ax.set_xlim(left=0)
     ax.set_xlabel("training step (updates)")
 
 
@@ -674,6 +684,7 @@ def fig_activations_over_training(ctx):
     steps = distinct_steps(t)
     fig, panels, grid = panel_grid(2 * len(shown), 2, height=2.7)
     spacing = float(np.median(np.diff(steps)))
+    logx = log_steps(steps, exp)
     for row, key in enumerate(shown):
         ax_mean, ax_p98 = panels[2 * row], panels[2 * row + 1]
         layers = hidden_layers(t, config_rows(exp, t, rows_by, key))
@@ -683,9 +694,12 @@ def fig_activations_over_training(ctx):
             std = per_layer_step_series(exp, t, rows_by, key, layer, "act_std")
             p98 = per_layer_step_series(exp, t, rows_by, key, layer, "act_p98")
             if mean is not None and mean.state == "ok":
-                offset = spacing * 0.06 * (i - (len(layers) - 1) / 2)
+                # Layers' error bars side by side: shifted by a fraction of the probe spacing, or
+                # on a log step axis by a factor (step 0 stays at 0).
+                dodge = 0.06 * (i - (len(layers) - 1) / 2)
+                x = mean.x * (1 + dodge) if logx else mean.x + spacing * dodge
                 err = std.y if std is not None and std.state == "ok" else None
-                ax_mean.errorbar(mean.x + offset, mean.y, yerr=err, color=color, linewidth=1.4,
+                ax_mean.errorbar(x, mean.y, yerr=err, color=color, linewidth=1.4,
                                  elinewidth=0.9, capsize=2, errorevery=every, label=f"layer {layer}")
             if p98 is not None and p98.state == "ok":
                 ax_p98.plot(p98.x, p98.y, color=color, marker="o", markersize=3.5, linewidth=0.6,
