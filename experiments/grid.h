@@ -5,7 +5,7 @@
 // Every problem of every point is reported at once, mapped back to where the user wrote it
 // ("/grid/model.activation/1: unknown activation ..."), in one ConfigError.
 //
-// Seeds (documented in docs/config_keys.md; never change them, results depend on them):
+// Seeds (documented in the README, Config → Seeds; never change them, results depend on them):
 //   point      = {axis name: value, ...} in axis order (variants: "variants": label)
 //   point_hash = hash_bytes(point.dump())          (FNV-1a 64 of the compact JSON text)
 //   seed       = seed_mix(seed_mix(config.seed, point_hash), repeat) & (2^53 − 1)
