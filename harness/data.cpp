@@ -108,9 +108,8 @@ void dataset_sample(Dataset<T>& d, Split split, Index n, Mat<T>& x, Targets<T>& 
           for (Index k = 0; k < info.outputs; ++k) t.y(k, i) = static_cast<T>(rng_normal(r));
       }
       if (d.has_teacher) {
-        MlpCache<T> cache;
-        mlp_forward(d.teacher, x, cache);
-        t.y = cache.a.back();
+        mlp_forward(d.teacher, x, d.teacher_cache);
+        t.y = d.teacher_cache.a.back();
       }
       return;
     case DataName::shapeset3x2: {
