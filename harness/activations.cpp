@@ -194,6 +194,17 @@ using CRef = Eigen::Ref<const Mat<T>>;
 template <class T>
 using MRef = Eigen::Ref<Mat<T>>;
 
+// out = g(z) elementwise, column by column: a plain loop the compiler vectorizes (Eigen 3.4's
+// select and bool→T cast run one scalar at a time).
+template <class T, class G>
+static void for_each_column(const CRef<T>& z, MRef<T>& out, G g) {
+  for (Index j = 0; j < z.cols(); ++j) {
+    const T* zc = z.col(j).data();
+    T* oc = out.col(j).data();
+    for (Index i = 0; i < z.rows(); ++i) oc[i] = g(zc[i]);
+  }
+}
+
 template <class T>
 static void forward_into(const ActivationSpec& f, const CRef<T>& z, MRef<T> a) {
   switch (f.kind) {
@@ -211,7 +222,7 @@ static void forward_into(const ActivationSpec& f, const CRef<T>& z, MRef<T> a) {
     case Activation::prelu:
     case Activation::rrelu: {
       const T s = static_cast<T>(activation_probe_slope(f));
-      a = (z.array() > T(0)).select(z, s * z);
+      for_each_column(z, a, [s](T v) { return v > T(0) ? v : s * v; });
       return;
     }
     default:
@@ -234,13 +245,13 @@ static void deriv_into(const ActivationSpec& f, const CRef<T>& z, MRef<T> dphi) 
       return;
     }
     case Activation::relu:
-      dphi = (z.array() > T(0)).template cast<T>();
+      for_each_column(z, dphi, [](T v) { return v > T(0) ? T(1) : T(0); });
       return;
     case Activation::leaky_relu:
     case Activation::prelu:
     case Activation::rrelu: {
       const T s = static_cast<T>(activation_probe_slope(f));
-      dphi = (z.array() > T(0)).select(T(1), Mat<T>::Constant(z.rows(), z.cols(), s));
+      for_each_column(z, dphi, [s](T v) { return v > T(0) ? T(1) : s; });
       return;
     }
     default:
