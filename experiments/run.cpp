@@ -1,6 +1,7 @@
 #include "experiments/run.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -107,7 +108,7 @@ json provenance_json(const Config& c, bool flushed) {
 #endif
   p["blas"] =
       fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION);
-  p["threads"] = c.threads;
+  p["threads"] = c.threads > 0 ? c.threads : omp_get_num_procs();  // "auto" resolved
   p["flush_subnormals"] = flushed;
   p["precision"] = c.precision == Precision::float32 ? "float32" : "float64";
   return p;
@@ -570,9 +571,17 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   return std::move(r.out);
 }
 
+// Eigen's products run on this many OpenMP threads. The count is per calling thread, so each run
+// of a sweep (one per --jobs worker) uses exactly its config's `threads`, never a number that
+// depends on --jobs; "auto" (0) is every CPU this process may use.
+static void threads_set(const Config& c) {
+  omp_set_num_threads(c.threads > 0 ? c.threads : omp_get_num_procs());
+}
+
 RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
   const std::string tensor_dir = run_dir + "/tensors";
   const Config& c = spec.config;
+  threads_set(c);
   const bool flush = flushes_subnormals(c);
   RunResult res;
   try {

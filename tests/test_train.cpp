@@ -3,6 +3,7 @@
 // a short run that learns an easy problem, and the probe schedule (probes at the scheduled steps
 // and nowhere else, without disturbing training).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -351,4 +352,20 @@ TEST(Train, RunProbesAtTheScheduledStepsOnly) {
   EXPECT_EQ(res[0].steps.back().probe_loss, res[2].steps.back().probe_loss);
   EXPECT_EQ(res[1].steps.back().probe_loss, res[2].steps.back().probe_loss);
   EXPECT_EQ(res[0].steps.back().test_error, res[2].steps.back().test_error);
+}
+
+// `threads` is what Eigen's products may use in the run: the OpenMP thread count of the thread
+// that executes it ("auto": every CPU the process may use), recorded in the provenance.
+TEST(Train, RunUsesItsConfiguredThreads) {
+  const std::string base = R"({"threads": N, "model": {"depth": 1, "width": 4},
+      "data": {"name": "gaussian", "dim": 3, "classes": 2}, "probe": {"samples": 4}})";
+  for (const std::string n : {"3", "1", "\"auto\""}) {
+    std::string text = base;
+    text.replace(text.find("N"), 1, n);
+    const RunResult res = run_in_temp(spec_of(text), "threads");
+    ASSERT_EQ(res.status, "ok") << res.reason;
+    const int want = n == "3" ? 3 : (n == "1" ? 1 : omp_get_num_procs());
+    EXPECT_EQ(omp_get_max_threads(), want) << n;
+    EXPECT_EQ(res.summary.at("provenance").at("threads").get<int>(), want);
+  }
 }
