@@ -738,8 +738,10 @@ static void check_memory(const Experiment& e, int jobs) {
     if (need > 0.9 * avail)
       throw UsageError(fmt::format(
           "{}: run {} needs about {:.1f} GB of memory, more than the {:.1f} GB available; "
-          "reduce the width, depth, probe.samples or data.test_samples",
-          e.file, r.id, need / 1e9, avail / 1e9));
+          "reduce {}, probe.samples or data.test_samples",
+          e.file, r.id, need / 1e9, avail / 1e9,
+          r.config.model.type == ModelType::rnn ? "the width, the chain length"
+                                                : "the width, depth"));
   }
   if (jobs > 1 && largest * jobs > 0.9 * avail)
     throw UsageError(

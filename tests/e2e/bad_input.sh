@@ -34,7 +34,7 @@ bad negative_seed 2 '/seed: expected an integer >= 0' '{ "model": { "depth": 2, 
 bad absurd_width 2 '/model/width: expected an integer in 1\.\.[0-9]+, found 1000000000000' '{ "model": { "depth": 2, "width": 1e12 } }'
 bad absurd_repeats 2 '/repeats: expected an integer in 1\.\.' '{ "model": { "depth": 2, "width": 4 }, "repeats": 1000000 }'
 bad number_overflow 2 'number overflow' '{ "model": { "depth": 1e400, "width": 4 } }'
-bad over_memory 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available' '{ "model": { "depth": 2, "width": 1000000 }, "data": { "dim": 3 }, "probe": { "samples": 4 } }'
+bad over_memory 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available; reduce the width, depth' '{ "model": { "depth": 2, "width": 1000000 }, "data": { "dim": 3 }, "probe": { "samples": 4 } }'
 bad empty_grid 2 '/grid: grid is empty \(expected at least one axis' '{ "model": { "depth": 2, "width": 4 }, "grid": {} }'
 bad rnn_maxout 2 '/model/activation: "maxout" is not supported for model.type "rnn"' '{ "model": { "type": "rnn", "width": 4, "length": 3, "activation": "maxout" }, "data": { "dim": 3 } }'
 bad short_task 2 '/data/length: expected an integer in 10\.\.100000 \("temporal_order" places its markers' '{ "model": { "type": "rnn", "width": 4 }, "data": { "name": "temporal_order", "length": 9 } }'
@@ -44,7 +44,7 @@ bad rnn_histograms 2 '/probe/histograms: not available for model.type "rnn"' '{ 
 # machine that swaps.
 printf '#!/bin/bash\nulimit -v 4000000\nexec "%s" "$@"\n' "$GRADLAB" > limited && chmod +x limited
 real=$GRADLAB GRADLAB=$T/limited
-bad over_memory_rnn 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available' '{ "model": { "type": "rnn", "width": 100000 }, "data": { "name": "temporal_order", "length": 1000 } }'
+bad over_memory_rnn 2 'run run needs about [0-9.]+ GB of memory, more than the [0-9.]+ GB available; reduce the width, the chain length' '{ "model": { "type": "rnn", "width": 100000 }, "data": { "name": "temporal_order", "length": 1000 } }'
 GRADLAB=$real
 bad grid_not_list 2 '/grid/model.depth: expected a non-empty list of values, found 3' '{ "model": { "depth": 2, "width": 4 }, "grid": { "model.depth": 3 } }'
 bad grid_not_object 2 '/grid: expected an object' '{ "model": { "depth": 2, "width": 4 }, "grid": [1] }'
