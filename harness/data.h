@@ -50,7 +50,7 @@ struct Dataset {
   Config cfg;
   DataInfo info;
   Rng train_rng, probe_rng, test_rng;
-  Mlp<T> teacher;  // gaussian with a teacher: targets = teacher(x)
+  Mlp<T> teacher;             // gaussian with a teacher: targets = teacher(x)
   MlpCache<T> teacher_cache;  // reused by every batch: sampling allocates nothing after the first
   bool has_teacher = false;
   std::shared_ptr<const IdxSet> idx;  // idx, fashion_mnist: the loaded files (shared between runs)
