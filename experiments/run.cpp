@@ -330,6 +330,34 @@ double clip_scale(double grad_norm, const std::optional<double>& clip_norm) {
   return *clip_norm / grad_norm;
 }
 
+void step_times_reserve(std::vector<double>& times, int64_t steps) {
+  times.reserve(static_cast<size_t>(std::min(steps, step_time_window)));
+}
+
+void step_time_record(std::vector<double>& times, int64_t step, double seconds) {
+  if (times.size() < static_cast<size_t>(step_time_window))
+    times.push_back(seconds);  // within the reserved capacity
+  else
+    times[static_cast<size_t>(step % step_time_window)] = seconds;
+}
+
+void step_row_train(StepRow& s, double& loss_sum, int64_t& loss_n, double grad_norm, bool clipped,
+                    double lr) {
+  s.loss = loss_sum / static_cast<double>(loss_n);
+  s.grad_norm = grad_norm;
+  s.clipped = clipped ? 1 : 0;
+  s.lr = lr;
+  loss_sum = 0;
+  loss_n = 0;
+}
+
+void run_mark_diverged(RunResult& out, json& first_nonfinite, int64_t step, const char* position) {
+  out.status = "diverged";
+  out.reason = fmt::format("non-finite training loss or gradient at step {}", step);
+  if (first_nonfinite.is_null())
+    first_nonfinite = {{"step", step}, {position, nullptr}, {"quantity", "loss"}};
+}
+
 // ---- checkpoints (train.checkpoint_every) ----
 // checkpoint.bin: everything a training run needs to continue as if it had never stopped — the
 // parameters, momentum, the run's and the data stream's RNG states, the loss accumulator, and the
@@ -482,9 +510,7 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   // Between probes a step allocates nothing (every buffer keeps its size from the first step) and
   // computes no statistics: the gradient norm only when clipping needs it or a probe records it.
   if (c.train.steps > 0) r.velocity = mlp_velocity_make(r.net);
-  // train_step_s_median: the median over the last timing_window steps (fixed memory).
-  constexpr int64_t timing_window = 4096;
-  r.step_times.reserve(static_cast<size_t>(std::min(c.train.steps, timing_window)));
+  step_times_reserve(r.step_times, c.train.steps);
   size_t next_probe = 0;
   double loss_sum = 0;
   int64_t loss_n = 0;
@@ -515,11 +541,7 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
     const double scale = clip_scale(gnorm, c.train.clip_norm);  // 1 without clipping
     const bool clip = scale < 1.0;
     mlp_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum, scale);
-    const double dt = seconds_since(ts);
-    if (r.step_times.size() < static_cast<size_t>(timing_window))
-      r.step_times.push_back(dt);  // within the reserved capacity
-    else
-      r.step_times[static_cast<size_t>(step % timing_window)] = dt;
+    step_time_record(r.step_times, step, seconds_since(ts));
     const double batch_loss = r.lossv.mean();
     loss_sum += batch_loss;
     ++loss_n;
@@ -529,20 +551,11 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
     if (diverged && !need_norm) gnorm = mlp_grads_norm(r.grads);
     if (diverged || probe_now) {
       mlp_probe(r, step, tensor_dir);
-      StepRow& s = r.out.steps.back();
-      s.loss = loss_sum / static_cast<double>(loss_n);
-      s.grad_norm = gnorm;
-      s.clipped = clip ? 1 : 0;
-      s.lr = c.train.lr;
-      loss_sum = 0;
-      loss_n = 0;
+      step_row_train(r.out.steps.back(), loss_sum, loss_n, gnorm, clip, c.train.lr);
       ++next_probe;
     }
     if (diverged) {
-      r.out.status = "diverged";
-      r.out.reason = fmt::format("non-finite training loss or gradient at step {}", step);
-      if (r.first_nonfinite.is_null())
-        r.first_nonfinite = {{"step", step}, {"layer", nullptr}, {"quantity", "loss"}};
+      run_mark_diverged(r.out, r.first_nonfinite, step, "layer");
       break;
     }
     if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 &&

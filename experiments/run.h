@@ -54,6 +54,20 @@ std::string verdict_of(double gradient_ratio, double top_norm);
 // the norm is below the threshold (or no threshold is set).
 double clip_scale(double grad_norm, const std::optional<double>& clip_norm);
 
+// Training bookkeeping shared by the MLP and RNN loops.
+// train_step_s_median is the median over the last step_time_window steps: the window is reserved
+// before training (step_times_reserve), so recording a step's time allocates nothing.
+constexpr int64_t step_time_window = 4096;
+void step_times_reserve(std::vector<double>& times, int64_t steps);
+void step_time_record(std::vector<double>& times, int64_t step, double seconds);
+// Fills the training columns of the probe row just written (the mean training loss since the
+// previous probe, whose accumulator restarts; the last update's gradient norm, clipped flag, lr).
+void step_row_train(StepRow& s, double& loss_sum, int64_t& loss_n, double grad_norm, bool clipped,
+                    double lr);
+// Ends a run as diverged at `step` (non-finite training loss or gradient); `position` names the
+// place column of first_nonfinite ("layer" for an MLP, "t" for a chain).
+void run_mark_diverged(RunResult& out, json& first_nonfinite, int64_t step, const char* position);
+
 // The provenance block of summary.json (version, commit, compiler, flags, ISA, BLAS).
 json provenance_json(const Config& c, bool flushed_subnormals);
 

@@ -259,6 +259,7 @@ RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
     r.velocity = r.net;
     zero_like(r.velocity);
   }
+  step_times_reserve(r.step_times, c.train.steps);
   double loss_sum = 0;
   int64_t loss_n = 0;
   const T lr = static_cast<T>(c.train.lr), mu = static_cast<T>(c.train.momentum);
@@ -288,27 +289,18 @@ RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
     p.c -= lr * v.c;
     v.slope = c.train.momentum * v.slope + r.grads.dslope;  // prelu (0 otherwise)
     p.slope -= c.train.lr * v.slope;
-    r.step_times.push_back(seconds_since(ts));
+    step_time_record(r.step_times, step, seconds_since(ts));
     const double batch_loss = r.lossi.mean();
     loss_sum += batch_loss;
     ++loss_n;
     const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
     if (diverged || (next_probe < schedule.size() && schedule[next_probe] == step)) {
       rnn_probe(r, step, tensor_dir);
-      StepRow& s = r.out.steps.back();
-      s.loss = loss_sum / static_cast<double>(loss_n);
-      s.grad_norm = gnorm;
-      s.clipped = clip ? 1 : 0;
-      s.lr = c.train.lr;
-      loss_sum = 0;
-      loss_n = 0;
+      step_row_train(r.out.steps.back(), loss_sum, loss_n, gnorm, clip, c.train.lr);
       ++next_probe;
     }
     if (diverged) {
-      r.out.status = "diverged";
-      r.out.reason = fmt::format("non-finite training loss or gradient at step {}", step);
-      if (r.first_nonfinite.is_null())
-        r.first_nonfinite = {{"step", step}, {"t", nullptr}, {"quantity", "loss"}};
+      run_mark_diverged(r.out, r.first_nonfinite, step, "t");
       break;
     }
   }

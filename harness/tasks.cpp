@@ -26,12 +26,7 @@ DataInfo seq_info(const Config& c) {
   };
   switch (d.name) {
     case DataName::gaussian:
-      info.inputs = d.dim;
-      info.labels = c.loss == Loss::cross_entropy;
-      info.outputs = info.labels ? d.classes : d.outputs;
-      if (info.labels)
-        for (int k = 0; k < d.classes; ++k) info.class_names.push_back(fmt::format("class {}", k));
-      return info;
+      return data_info(c);  // the MLP's gaussian data, per step
     case DataName::temporal_order:
       need_length("temporal_order", "[L/10, 2L/10) and [L/2, L/2 + L/10)");
       info.inputs = 6;

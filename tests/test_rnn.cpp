@@ -11,6 +11,7 @@
 #include "harness/loss.h"
 #include "harness/mlp.h"
 #include "harness/rnn.h"
+#include "tests/test_util.h"
 
 using namespace gl;
 
@@ -455,20 +456,7 @@ TEST(Rnn, ClippingSetsTheGlobalNormAndKeepsTheDirection) {
 
 namespace {
 
-RunSpec spec_of(const std::string& text) {
-  std::vector<ConfigIssue> issues;
-  RunSpec s{};
-  s.index = 0;
-  s.id = "run";
-  s.point = json::object();
-  s.repeat = 0;
-  s.seed = 5;
-  s.data_seed = 6;
-  s.config = config_from_json(json::parse(text), issues);
-  for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.message;
-  s.resolved = config_to_json(s.config);
-  return s;
-}
+RunSpec spec_of(const std::string& text) { return run_spec_of(text, 5, 6); }
 
 }  // namespace
 

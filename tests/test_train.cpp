@@ -13,25 +13,13 @@
 #include "harness/loss.h"
 #include "harness/mlp.h"
 #include "harness/optim.h"
+#include "tests/test_util.h"
 
 using namespace gl;
 
 namespace {
 
-RunSpec spec_of(const std::string& text) {
-  std::vector<ConfigIssue> issues;
-  RunSpec s{};
-  s.index = 0;
-  s.id = "run";
-  s.point = json::object();
-  s.repeat = 0;
-  s.seed = 11;
-  s.data_seed = 12;
-  s.config = config_from_json(json::parse(text), issues);
-  for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.message;
-  s.resolved = config_to_json(s.config);
-  return s;
-}
+RunSpec spec_of(const std::string& text) { return run_spec_of(text, 11, 12); }
 
 RunResult run_in_temp(const RunSpec& s, const std::string& name) {
   const std::string dir = testing::TempDir() + "gradlab_train_" + name;
