@@ -122,15 +122,15 @@ struct MlpRun {
   const Config& c;
   Dataset<T> data;
   Mlp<T> net;
-  Mlp<T> velocity;  // momentum buffers (same shapes as net)
+  Mlp<T> velocity;  // momentum buffers (same shapes as net; empty for μ = 0)
   Mat<T> px, tx, bx, dy;
   Targets<T> pt, tt, bt;
   MlpCache<T> cache;
   MlpGrads<T> grads;
   Eigen::VectorXd lossv;
-  std::vector<double> scratch;
-  std::vector<HistEdges> edges;  // (layer, quantity), fixed at the first probe
-  TheoryLayers theory;           // step-0 predictions (empty when the theory does not apply)
+  ProbeScratch<T> scratch = ProbeScratch<T>(1);  // one per thread
+  std::vector<HistEdges> edges;                  // (layer, quantity), fixed at the first probe
+  TheoryLayers theory;  // step-0 predictions (empty when the theory does not apply)
   bool have_theory = false;
   RunResult out;
   json first_nonfinite;  // null until something is non-finite
@@ -203,7 +203,9 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   mlp_forward(r.net, r.px, r.cache);
   loss_forward(c.loss, r.cache.a.back(), r.pt, r.lossv);
   loss_backward(c.loss, r.cache.a.back(), r.pt, r.dy);
-  mlp_backward(r.net, r.cache, r.dy, r.grads);
+  // ∂L/∂W itself only for what reads it (histograms, the step-0 dump); its norm comes from δ and a
+  const bool store_dw = c.probe.histograms || (step == 0 && c.probe.dump_tensors);
+  mlp_backward(r.net, r.cache, r.dy, r.grads, store_dw);
   const size_t first = r.out.layers.size();
   mlp_layer_rows(r.net, r.cache, r.grads, c.probe, step, r.out.layers, r.scratch);
   r.probe_times.push_back(seconds_since(tp));
@@ -509,7 +511,11 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (harness/optim.h) ----
   // Between probes a step allocates nothing (every buffer keeps its size from the first step) and
   // computes no statistics: the gradient norm only when clipping needs it or a probe records it.
-  if (c.train.steps > 0) r.velocity = mlp_velocity_make(r.net);
+  // Plain SGD (μ = 0, no clipping) takes the fused step, mlp_backward_sgd: ∂L/∂W is not stored,
+  // each W_l is updated by one product as the backward leaves it (W1: 2x fewer passes over W).
+  if (c.train.steps > 0 && c.train.momentum != 0.0) r.velocity = mlp_velocity_make(r.net);
+  const bool fused = c.train.momentum == 0.0 && !c.train.clip_norm &&
+                     c.model.activation.kind != Activation::maxout;
   step_times_reserve(r.step_times, c.train.steps);
   size_t next_probe = 0;
   double loss_sum = 0;
@@ -534,21 +540,32 @@ static RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
     mlp_forward(r.net, r.bx, r.cache, &rng);  // rng: rrelu's training-time slopes
     loss_forward(c.loss, r.cache.a.back(), r.bt, r.lossv);
     loss_backward(c.loss, r.cache.a.back(), r.bt, r.dy);
-    mlp_backward(r.net, r.cache, r.dy, r.grads);
     const bool probe_now = next_probe < schedule.size() && schedule[next_probe] == step;
     const bool need_norm = c.train.clip_norm.has_value() || probe_now;
-    double gnorm = need_norm ? mlp_grads_norm(r.grads) : 0.0;
-    const double scale = clip_scale(gnorm, c.train.clip_norm);  // 1 without clipping
-    const bool clip = scale < 1.0;
-    mlp_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum, scale);
+    double gnorm = 0.0;
+    bool clip = false;
+    if (fused) {
+      mlp_backward_sgd(r.net, r.cache, r.dy, r.grads, c.train.lr);
+    } else {
+      mlp_backward(r.net, r.cache, r.dy, r.grads);
+      if (need_norm) gnorm = mlp_grads_norm(r.grads);
+      const double scale = clip_scale(gnorm, c.train.clip_norm);  // 1 without clipping
+      clip = scale < 1.0;
+      mlp_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum, scale);
+    }
     step_time_record(r.step_times, step, seconds_since(ts));
+    if (fused && probe_now)  // the norm the probe records, from this step's δ and a
+      gnorm = mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]);
     const double batch_loss = r.lossv.mean();
     loss_sum += batch_loss;
     ++loss_n;
     // A non-finite gradient with a finite loss (no norm taken) makes the parameters non-finite,
     // and the next step's loss shows it.
     const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
-    if (diverged && !need_norm) gnorm = mlp_grads_norm(r.grads);
+    if (diverged && !need_norm) {
+      gnorm =
+          fused ? mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]) : mlp_grads_norm(r.grads);
+    }
     if (diverged || probe_now) {
       mlp_probe(r, step, tensor_dir);
       step_row_train(r.out.steps.back(), loss_sum, loss_n, gnorm, clip, c.train.lr);

@@ -1,5 +1,7 @@
 #include "harness/metrics.h"
 
+#include <omp.h>
+
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <array>
@@ -207,60 +209,118 @@ static double std_around(const T* x, Index n, double mean) {
   return std::sqrt(lane_total(v) / static_cast<double>(n));
 }
 
+// ---- ∂L/∂W without storing it ----
+
+template <class T>
+OuterNorm outer_norm(const Mat<T>& d, const Mat<T>& a, StatScratch<T>& s) {
+  const Index m = d.rows(), n = a.rows(), B = d.cols();
+  const T inv_b = T(1) / static_cast<T>(B);
+  auto product = [&]() {  // the product itself, as mlp_backward stores it
+    s.product.resize(m, n);
+    s.product.noalias() = (inv_b * d) * a.transpose();
+    const Scan sc = scan(s.product.data(), s.product.size());
+    return OuterNorm{norm_of(sc, s.product.data(), s.product.size()), sc.nonfinite};
+  };
+  if (2 * B * (m + n) >= m * n || !d.allFinite() || !a.allFinite()) return product();
+  const double sd = static_cast<double>(d.cwiseAbs().maxCoeff());
+  const double sa = static_cast<double>(a.cwiseAbs().maxCoeff());
+  if (sd == 0.0 || sa == 0.0) return {};
+  s.d = d.template cast<double>() / sd;
+  s.a = a.template cast<double>() / sa;
+  s.gd.resize(B, B);
+  s.ga.resize(B, B);
+  s.gd.noalias() = s.d.transpose() * s.d;
+  s.ga.noalias() = s.a.transpose() * s.a;
+  const double sum = s.gd.cwiseProduct(s.ga).sum();
+  if (!(sum >= 0.5 * s.gd.cwiseProduct(s.ga).cwiseAbs().sum())) return product();
+  return {sd * sa * std::sqrt(sum) / static_cast<double>(B), 0};
+}
+
+template <class T>
+double mlp_grads_norm_outer(const MlpCache<T>& c, const MlpGrads<T>& g, StatScratch<T>& s) {
+  double sum = 0;
+  for (size_t l = 0; l < g.delta.size(); ++l) {
+    const double w = outer_norm(g.delta[l], c.a[l], s).norm;
+    const double b = stable_norm(g.db[l].data(), g.db[l].size());
+    sum += w * w + b * b + g.dslope[l] * g.dslope[l];
+  }
+  return std::sqrt(sum);
+}
+
+// ---- the probe ----
+
+template <class T>
+static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& g,
+                          const ProbeConfig& probe, int64_t step, size_t l, StatScratch<T>& s) {
+  const size_t n = net.layers.size();
+  const double N = static_cast<double>(c.a[0].cols());
+  LayerRow r;
+  r.step = step;
+  r.layer = static_cast<int>(l + 1);
+  r.fan_in = net.layers[l].W.cols();
+  r.fan_out = net.fan_out(l);
+  // One scan per tensor gives its sum, norm and non-finite count; mean and std of z and a take a
+  // second pass each.
+  const Mat<T>& z = c.z[l];
+  const Mat<T>& a = c.a[l + 1];
+  const Index nz = z.size();
+  const Scan sz = scan(z.data(), nz), sa = scan(a.data(), nz);
+  r.preact_mean = sz.sum / static_cast<double>(nz);
+  r.preact_std = std_around(z.data(), nz, r.preact_mean);
+  const double zn = norm_of(sz, z.data(), nz);
+  r.preact_ms = zn * zn / static_cast<double>(nz);
+  r.act_mean = sa.sum / static_cast<double>(nz);
+  r.act_std = std_around(a.data(), nz, r.act_mean);
+  r.act_p98 = abs_percentile(a.data(), nz, 98.0, s.sorted);
+  if (l + 1 < n) {
+    const SaturationCounts sc =
+        saturation_counts(c.dphi[l], probe.saturation_tau, activation_sup_deriv(net.act));
+    r.dphi_mean = sc.dphi_mean;
+    r.saturated_frac = sc.saturated_frac;
+    r.dead_frac = sc.dead_frac;
+    r.stuck_frac = sc.stuck_frac;
+  } else {
+    r.dphi_mean = 1.0;  // the output layer is affine
+  }
+  const Mat<T>& d = g.delta[l];
+  const Mat<T>& W = net.layers[l].W;
+  const Scan sd = scan(d.data(), d.size());
+  r.zero_grad_frac = zero_column_frac(d);
+  r.delta_norm = norm_of(sd, d.data(), d.size()) / std::sqrt(N);
+  if (g.has_dw) {
+    const Mat<T>& dW = g.dW[l];
+    const Scan sdw = scan(dW.data(), dW.size());
+    r.grad_w_norm = norm_of(sdw, dW.data(), dW.size());
+    r.nonfinite_dw = sdw.nonfinite;
+  } else {
+    const OuterNorm o = outer_norm(d, c.a[l], s);
+    r.grad_w_norm = o.norm;
+    r.nonfinite_dw = o.nonfinite;
+  }
+  r.grad_b_norm = stable_norm(g.db[l].data(), g.db[l].size());
+  r.w_norm = stable_norm(W.data(), W.size());
+  r.grad_w_ratio = r.grad_w_norm / r.w_norm;
+  r.nonfinite_z = sz.nonfinite;
+  r.nonfinite_a = sa.nonfinite;
+  r.nonfinite_delta = sd.nonfinite;
+  r.nonfinite = r.nonfinite_z + r.nonfinite_a + r.nonfinite_delta + r.nonfinite_dw;
+  return r;
+}
+
 template <class T>
 void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& g,
                     const ProbeConfig& probe, int64_t step, std::vector<LayerRow>& rows,
-                    std::vector<double>& scratch) {
+                    ProbeScratch<T>& scratch) {
   const size_t n = net.layers.size();
-  const double N = static_cast<double>(c.a[0].cols());
-  const double sup = activation_sup_deriv(net.act);
-  for (size_t l = 0; l < n; ++l) {
-    LayerRow r;
-    r.step = step;
-    r.layer = static_cast<int>(l + 1);
-    r.fan_in = net.layers[l].W.cols();
-    r.fan_out = net.fan_out(l);
-    // One scan per tensor gives its sum, norm and non-finite count; mean and std of z and a take a
-    // second pass each.
-    const Mat<T>& z = c.z[l];
-    const Mat<T>& a = c.a[l + 1];
-    const Index nz = z.size();
-    const Scan sz = scan(z.data(), nz), sa = scan(a.data(), nz);
-    r.preact_mean = sz.sum / static_cast<double>(nz);
-    r.preact_std = std_around(z.data(), nz, r.preact_mean);
-    const double zn = norm_of(sz, z.data(), nz);
-    r.preact_ms = zn * zn / static_cast<double>(nz);
-    r.act_mean = sa.sum / static_cast<double>(nz);
-    r.act_std = std_around(a.data(), nz, r.act_mean);
-    r.act_p98 = abs_percentile(a.data(), nz, 98.0, scratch);
-    if (l + 1 < n) {
-      const SaturationCounts s = saturation_counts(c.dphi[l], probe.saturation_tau, sup);
-      r.dphi_mean = s.dphi_mean;
-      r.saturated_frac = s.saturated_frac;
-      r.dead_frac = s.dead_frac;
-      r.stuck_frac = s.stuck_frac;
-    } else {
-      r.dphi_mean = 1.0;  // the output layer is affine
-    }
-    const Mat<T>& d = g.delta[l];
-    const Mat<T>& dW = g.dW[l];
-    const Mat<T>& W = net.layers[l].W;
-    const Scan sd = scan(d.data(), d.size()), sdw = scan(dW.data(), dW.size());
-    r.zero_grad_frac = zero_column_frac(d);
-    r.delta_norm = norm_of(sd, d.data(), d.size()) / std::sqrt(N);
-    r.grad_w_norm = norm_of(sdw, dW.data(), dW.size());
-    r.grad_b_norm = stable_norm(g.db[l].data(), g.db[l].size());
-    r.w_norm = stable_norm(W.data(), W.size());
-    r.grad_w_ratio = r.grad_w_norm / r.w_norm;
-    r.nonfinite_z = sz.nonfinite;
-    r.nonfinite_a = sa.nonfinite;
-    r.nonfinite_delta = sd.nonfinite;
-    r.nonfinite_dw = sdw.nonfinite;
-    r.nonfinite = r.nonfinite_z + r.nonfinite_a + r.nonfinite_delta + r.nonfinite_dw;
-    rows.push_back(r);
-  }
+  const size_t first = rows.size();
+  rows.resize(first + n);
+  const int nt = std::min(omp_get_max_threads(), static_cast<int>(n));
+  if (scratch.size() < static_cast<size_t>(nt)) scratch.resize(static_cast<size_t>(nt));
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+  for (size_t l = 0; l < n; ++l)
+    rows[first + l] =
+        layer_row(net, c, g, probe, step, l, scratch[static_cast<size_t>(omp_get_thread_num())]);
   // delta_factor(l) = delta_norm(l)² / delta_norm(l+1)², hidden layers only.
-  const size_t first = rows.size() - n;
   for (size_t l = 0; l + 1 < n; ++l) {
     const double q = rows[first + l].delta_norm / rows[first + l + 1].delta_norm;
     rows[first + l].delta_factor = q * q;
@@ -340,7 +400,10 @@ void hist_rows(const T* x, Index n, const HistEdges& e, int bins, HistScale scal
   template double zero_column_frac<T>(const Mat<T>&);                                         \
   template void mlp_layer_rows<T>(const Mlp<T>&, const MlpCache<T>&, const MlpGrads<T>&,      \
                                   const ProbeConfig&, int64_t, std::vector<LayerRow>&,        \
-                                  std::vector<double>&);                                      \
+                                  ProbeScratch<T>&);                                          \
+  template OuterNorm outer_norm<T>(const Mat<T>&, const Mat<T>&, StatScratch<T>&);            \
+  template double mlp_grads_norm_outer<T>(const MlpCache<T>&, const MlpGrads<T>&,             \
+                                          StatScratch<T>&);                                   \
   template HistEdges hist_edges_from<T>(const T*, Index, HistScale);                          \
   template void hist_rows<T>(const T*, Index, const HistEdges&, int, HistScale, int64_t, int, \
                              HistQuantity, std::vector<HistRow>&);

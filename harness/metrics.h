@@ -74,13 +74,45 @@ double singular_value_mean(const Mat<double>& J);
 // m1 = tr(JJᵀ)/n_out, m2 = tr((JJᵀ)²)/n_out.
 void squared_sv_moments(const Mat<double>& J, double& m1, double& m2);
 
+// ---- ∂L/∂W without storing it ----
+
+// Scratch of outer_norm and of a probe's statistics, reused from probe to probe.
+template <class T>
+struct StatScratch {
+  std::vector<double> sorted;  // abs_percentile
+  Mat<double> d, a, gd, ga;    // outer_norm: scaled copies and their B×B Gram matrices
+  Mat<T> product;              // outer_norm: the (m, n) product, where it is formed
+};
+template <class T>
+using ProbeScratch = std::vector<StatScratch<T>>;  // one per OpenMP thread
+
+struct OuterNorm {
+  double norm = 0;
+  int64_t nonfinite = 0;  // non-finite entries of the product
+};
+// ‖(1/B) Σ_i d_i a_iᵀ‖_F for d (m, B), a (n, B): the norm of ∂L/∂W_l from δ_l and a_{l-1}. Where
+// B·(m + n) < m·n/2 it uses the identity ‖Σ_i d_i a_iᵀ‖²_F = Σ_{i,j} (d_i·d_j)(a_i·a_j): two B×B
+// Gram matrices in double, each factor scaled by its largest |entry|, instead of the (m, n)
+// product (W1: 10×10 instead of 1000×1000). It forms the product in T, as mlp_backward does, and
+// scans it when that is cheaper, when an entry of d or a is not finite (the product's non-finite
+// entries are then counted), or when the Gram sum cancels (below half of Σ|terms|).
+template <class T>
+OuterNorm outer_norm(const Mat<T>& d, const Mat<T>& a, StatScratch<T>& s);
+
+// Global L2 norm of all parameter gradients as mlp_grads_norm (optim.h), with each ∂L/∂W_l taken
+// by outer_norm from the cache's a_{l-1} and grads' δ_l: for a backward that stored no ∂L/∂W.
+template <class T>
+double mlp_grads_norm_outer(const MlpCache<T>& cache, const MlpGrads<T>& grads, StatScratch<T>& s);
+
 // ---- the probe ----
 
-// Rows for layers 1..L+1 of one probe step; jac/theory columns are left empty.
+// Rows for layers 1..L+1 of one probe step; jac/theory columns are left empty. grad_w_norm from
+// grads.dW when the backward stored it (grads.has_dw), else by outer_norm. With several OpenMP
+// threads the layers are shared among them (each row is computed by one thread, the same way).
 template <class T>
 void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& cache, const MlpGrads<T>& grads,
                     const ProbeConfig& probe, int64_t step, std::vector<LayerRow>& rows,
-                    std::vector<double>& scratch);
+                    ProbeScratch<T>& scratch);
 
 // ---- histograms (design §4.2) ----
 

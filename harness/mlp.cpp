@@ -1,5 +1,9 @@
 #include "harness/mlp.h"
 
+#include <omp.h>
+
+#include <algorithm>
+
 namespace gl {
 
 template <class T>
@@ -34,61 +38,166 @@ Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec
   return net;
 }
 
+// ---- threads ----
+// With more than one OpenMP thread (the run's `threads`) the team splits the work of every layer,
+// one of two ways:
+//   units:   thread t of nt takes rows [n·t/nt, n·(t+1)/nt) of W_l for z_l, ∂L/∂W_l and the
+//            update, and that share of W_l's columns for W_lᵀ δ_l. Each thread streams only its
+//            share of W (W1: batch 10, bound by reading W; W4: large products). A barrier per
+//            layer orders the layers.
+//   batch:   for small W and a large batch (W2: 128×128, 64 examples, whose units' shares would
+//            be too thin for the GEMM's 48-row tiles), each thread takes a share of the examples
+//            through every layer with no barrier; then ∂L/∂W_l and the update by rows, as units.
+// Not split (one thread): maxout (winning pieces), rrelu's training-time random slopes (drawn in
+// storage order), prelu's slope gradient (one sum). A split changes which thread computes an
+// element, not the operations; Eigen's blocking of a product can depend on its size, so another
+// thread count can change the last bits (the same count gives the same bits).
+
+enum class Split { units, batch };
+
+struct Share {
+  Index begin = 0, size = 0;
+};
+static Share share_of(Index n) {
+  const Index nt = omp_get_num_threads(), t = omp_get_thread_num();
+  const Index b = n * t / nt, e = n * (t + 1) / nt;
+  return {b, e - b};
+}
+
+template <class T>
+static bool team_splits(const Mlp<T>& net, bool random_slopes) {
+  const Activation k = net.act.kind;
+  return omp_get_max_threads() > 1 && k != Activation::maxout && k != Activation::prelu &&
+         !random_slopes;
+}
+
+// batch when every W_l fits in a core's L2 next to its packed copy (≤ 1 MB) and each thread gets
+// at least 32 examples.
+template <class T>
+static Split split_of(const Mlp<T>& net, Index B) {
+  Index most = 0;
+  for (const Layer<T>& layer : net.layers) most = std::max(most, layer.W.size());
+  const Index nt = omp_get_max_threads();
+  const bool batch =
+      nt > 1 && B >= 32 * nt && most * static_cast<Index>(sizeof(T)) <= (Index(1) << 20);
+  return batch ? Split::batch : Split::units;
+}
+
+// This thread's block of a layer's (rows, B) values: a share of the rows (units) or of the
+// examples (batch).
+struct Tile {
+  Index r0, nr, c0, nc;
+};
+static Tile tile_of(Split split, Index rows, Index B) {
+  if (split == Split::units) {
+    const Share r = share_of(rows);
+    return {r.begin, r.size, 0, B};
+  }
+  const Share e = share_of(B);
+  return {0, rows, e.begin, e.size};
+}
+
 // ---- forward ----
+
+template <class T>
+static void cache_size(const Mlp<T>& net, Index B, MlpCache<T>& c) {
+  const size_t n = net.layers.size();  // L + 1
+  c.a.resize(n + 1);
+  c.z.resize(n);
+  c.dphi.resize(n - 1);
+  c.win.resize(n - 1);
+  for (size_t l = 0; l < n; ++l) {
+    const Index fo = net.fan_out(l);
+    c.z[l].resize(fo, B);
+    c.a[l + 1].resize(fo, B);
+    if (l + 1 < n) c.dphi[l].resize(fo, B);
+  }
+}
+
+// rrelu in training: a random negative slope per (unit, example) of layer l, in storage order —
+// U(lower, upper), or 1/U(1/upper, 1/lower) in the paper's convention.
+template <class T>
+static void rrelu_draw(const Mlp<T>& net, MlpCache<T>& c, size_t l, Rng& rng) {
+  const bool paper = net.act.convention == RreluConvention::paper;
+  for (Index e = 0; e < c.z[l].size(); ++e) {
+    if (c.z[l](e) > T(0)) continue;
+    const double u = paper ? 1.0 / rng_uniform(rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
+                           : rng_uniform(rng, net.act.lower, net.act.upper);
+    c.dphi[l](e) = static_cast<T>(u);
+    c.a[l + 1](e) = static_cast<T>(u) * c.z[l](e);
+  }
+}
+
+// This thread's share of every layer (all of it outside a parallel region). train_rng: rrelu's
+// training-time slopes (one thread only).
+template <class T>
+static void forward_share(const Mlp<T>& net, MlpCache<T>& c, Rng* train_rng, Split split) {
+  const size_t n = net.layers.size();
+  const Index B = c.a[0].cols();
+  for (size_t l = 0; l < n; ++l) {
+    const Layer<T>& layer = net.layers[l];
+    const Tile k = tile_of(split, layer.W.rows(), B);
+    auto z = c.z[l].block(k.r0, k.c0, k.nr, k.nc);  // (share of fan_out, share of B)
+    z.noalias() = layer.W.middleRows(k.r0, k.nr) * c.a[l].middleCols(k.c0, k.nc);
+    z.colwise() += layer.b.segment(k.r0, k.nr);
+    auto a = c.a[l + 1].block(k.r0, k.c0, k.nr, k.nc);
+    if (l + 1 < n) {
+      // a_l = φ(z_l), dphi_l = φ'(z_l); prelu: this layer's learned slope
+      ActivationSpec f = net.act;
+      if (f.kind == Activation::prelu) f.slope = layer.slope;
+      activation_apply<T>(f, z, a, c.dphi[l].block(k.r0, k.c0, k.nr, k.nc));
+      if (train_rng) rrelu_draw(net, c, l, *train_rng);
+    } else {
+      a = z;  // affine output
+    }
+    if (split == Split::units) {
+#pragma omp barrier
+    }
+  }
+}
 
 template <class T>
 void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_rng) {
   const size_t n = net.layers.size();  // L + 1
   const Index B = x.cols();
-  c.a.resize(n + 1);
-  c.z.resize(n);
-  c.dphi.resize(n - 1);
-  c.win.resize(n - 1);
+  const bool random_slopes = train_rng && net.act.kind == Activation::rrelu;
+  cache_size(net, B, c);
   c.a[0] = x;
+  if (net.act.kind != Activation::maxout) {
+    if (team_splits(net, random_slopes)) {
+      const Split split = split_of(net, B);
+#pragma omp parallel
+      forward_share<T>(net, c, nullptr, split);
+    } else {
+      forward_share(net, c, random_slopes ? train_rng : nullptr, Split::units);
+    }
+    return;
+  }
   for (size_t l = 0; l < n; ++l) {
     const Layer<T>& layer = net.layers[l];
-    const int k = net.pieces(l);
-    if (k == 1) {
-      c.z[l].resize(layer.W.rows(), B);
+    if (net.pieces(l) == 1) {  // the affine output
       c.z[l].noalias() = layer.W * c.a[l];
       c.z[l].colwise() += layer.b;
-    } else {
-      // maxout: z(j, i) = max_p zk(p·fo + j, i); ties go to the lowest piece.
-      const Index fo = layer.W.rows() / k;
-      c.zk.resize(layer.W.rows(), B);
-      c.zk.noalias() = layer.W * c.a[l];
-      c.zk.colwise() += layer.b;
-      c.z[l] = c.zk.topRows(fo);
-      c.win[l].setZero(fo, B);
-      for (int p = 1; p < k; ++p)
-        for (Index i = 0; i < B; ++i)
-          for (Index j = 0; j < fo; ++j)
-            if (c.zk(p * fo + j, i) > c.z[l](j, i)) {
-              c.z[l](j, i) = c.zk(p * fo + j, i);
-              c.win[l](j, i) = p;
-            }
+      c.a[l + 1] = c.z[l];
+      continue;
     }
-    if (l + 1 < n) {
-      // a_l = φ(z_l), dphi_l = φ'(z_l) (fan_out, B); prelu: this layer's learned slope
-      ActivationSpec f = net.act;
-      if (f.kind == Activation::prelu) f.slope = layer.slope;
-      c.a[l + 1].resize(c.z[l].rows(), B);
-      c.dphi[l].resize(c.z[l].rows(), B);
-      activation_apply<T>(f, c.z[l], c.a[l + 1], c.dphi[l]);
-      if (train_rng && net.act.kind == Activation::rrelu) {
-        const bool paper = net.act.convention == RreluConvention::paper;
-        for (Index e = 0; e < c.z[l].size(); ++e) {
-          if (c.z[l](e) > T(0)) continue;
-          const double u =
-              paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
-                    : rng_uniform(*train_rng, net.act.lower, net.act.upper);
-          c.dphi[l](e) = static_cast<T>(u);
-          c.a[l + 1](e) = static_cast<T>(u) * c.z[l](e);
-        }
-      }
-    } else {
-      c.a[l + 1] = c.z[l];  // affine output
-    }
+    // maxout: z(j, i) = max_p zk(p·fo + j, i); ties go to the lowest piece; φ = identity.
+    const int k = net.pieces(l);
+    const Index fo = layer.W.rows() / k;
+    c.zk.resize(layer.W.rows(), B);
+    c.zk.noalias() = layer.W * c.a[l];
+    c.zk.colwise() += layer.b;
+    c.z[l] = c.zk.topRows(fo);
+    c.win[l].setZero(fo, B);
+    for (int p = 1; p < k; ++p)
+      for (Index i = 0; i < B; ++i)
+        for (Index j = 0; j < fo; ++j)
+          if (c.zk(p * fo + j, i) > c.z[l](j, i)) {
+            c.z[l](j, i) = c.zk(p * fo + j, i);
+            c.win[l](j, i) = p;
+          }
+    c.a[l + 1] = c.z[l];
+    c.dphi[l].setOnes();
   }
 }
 
@@ -96,54 +205,142 @@ void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_
 constexpr Index small_batch = 16;  // up to this batch, Wᵀδ is computed column by column of W
 
 // δ_{L+1} = ∂ℓ_i/∂ŷ;  δ_l = φ'(z_l) ⊙ W_{l+1}ᵀ δ_{l+1};  ∂L/∂W_l = (1/B) Σ_i δ_l,i a_{l-1,i}ᵀ
+//
+// sgd (plain SGD fused into the backward, mlp_backward_sgd): once W_lᵀ δ_l has been taken from
+// the old W_l, W_l ← W_l − (lr/B) δ_l a_{l-1}ᵀ as one product accumulating into W_l, so ∂L/∂W_l
+// is never stored; b_l and the prelu slope get θ ← θ − lr·g. Without sgd, dW_l is stored.
 
 template <class T>
-void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g) {
+static void grads_size(const Mlp<T>& net, Index B, bool store_dw, MlpGrads<T>& g) {
   const size_t n = net.layers.size();
-  const Index B = dyhat.cols();
-  const T inv_b = T(1) / static_cast<T>(B);
   g.dW.resize(n);
   g.db.resize(n);
   g.delta.resize(n);
-  g.delta[n - 1] = dyhat;
   g.dslope.assign(n, 0.0);
+  Index widest = 0;
+  for (size_t l = 0; l < n; ++l) {
+    const Layer<T>& layer = net.layers[l];
+    if (store_dw) g.dW[l].resize(layer.W.rows(), layer.W.cols());
+    g.db[l].resize(layer.W.rows());
+    if (l > 0) g.delta[l - 1].resize(layer.W.cols(), B);
+    widest = std::max(widest, layer.W.cols());
+  }
+  if (g.back.rows() < widest || g.back.cols() != B) g.back.resize(widest, B);
+}
+
+// δ_{l-1} = φ'(z_{l-1}) ⊙ W_lᵀ δ_l for this thread's tile: a share of W_l's columns (units) or of
+// the examples (batch). d: δ_l (maxout: scattered to the pieces).
+template <class T>
+static void layer_back_share(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T>& g, size_t l,
+                             const Mat<T>& d, Split split) {
+  const Mat<T>& W = net.layers[l].W;
+  const Index B = d.cols();
+  const Tile k = tile_of(split, W.cols(), B);
+  auto back = g.back.block(k.r0, k.c0, k.nr, k.nc);  // W_lᵀ δ_l (fan_in, B)
+  const auto dk = d.middleCols(k.c0, k.nc);
+  // For a small batch, B dot products per column of W (read once, in storage order) beat a GEMM,
+  // which first copies (packs) all of W: 1.5x on 1000x1024, B = 10.
+  if (B <= small_batch)
+    for (Index col = k.r0; col < k.r0 + k.nr; ++col)
+      back.row(col - k.r0).noalias() = W.col(col).transpose() * dk;
+  else
+    back.noalias() = W.middleCols(k.r0, k.nr).transpose() * dk;
+  g.delta[l - 1].block(k.r0, k.c0, k.nr, k.nc) =
+      c.dphi[l - 1].block(k.r0, k.c0, k.nr, k.nc).cwiseProduct(back);
+}
+
+// ∂L/∂b_l and ∂L/∂W_l, or the fused update of W_l and b_l, for this thread's share of W_l's rows.
+template <class T>
+static void layer_weights_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
+                                MlpGrads<T>& g, size_t l, const Mat<T>& d) {
+  const Share r = share_of(net.layers[l].W.rows());
+  const T inv_b = T(1) / static_cast<T>(d.cols());
+  const auto dr = d.middleRows(r.begin, r.size);  // (share of rows, B)
+  auto db = g.db[l].segment(r.begin, r.size);
+  db.setZero();
+  for (Index i = 0; i < d.cols(); ++i) db += dr.col(i);
+  db *= inv_b;
+  if (sgd) {
+    Layer<T>& p = sgd->layers[l];
+    p.W.middleRows(r.begin, r.size).noalias() += (-lr * inv_b * dr) * c.a[l].transpose();
+    p.b.segment(r.begin, r.size) -= lr * db;
+  } else if (g.has_dw) {
+    // dW_l = (1/B) δ_l a_{l-1}ᵀ (rows, fan_in): Eigen applies the 1/B as the GEMM's alpha, in the
+    // same pass (for B ≤ the GEMM's depth block the bits equal a product followed by *= 1/B).
+    g.dW[l].middleRows(r.begin, r.size).noalias() = (inv_b * dr) * c.a[l].transpose();
+  }
+}
+
+// This thread's share of the backward, from the top.
+template <class T>
+static void backward_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
+                           MlpGrads<T>& g, Split split) {
+  const size_t n = net.layers.size();
+  const Index B = g.delta[n - 1].cols();
   for (size_t l = n; l-- > 0;) {
     const Layer<T>& layer = net.layers[l];
     const int k = net.pieces(l);
     const Mat<T>* d = &g.delta[l];
-    if (k > 1) {  // scatter δ to the winning pieces
+    if (k > 1) {  // scatter δ to the winning pieces (one thread)
       const Index fo = layer.W.rows() / k;
       g.dk.setZero(layer.W.rows(), B);
       for (Index i = 0; i < B; ++i)
         for (Index j = 0; j < fo; ++j) g.dk(c.win[l](j, i) * fo + j, i) = g.delta[l](j, i);
       d = &g.dk;
     }
-    // dW_l = (1/B) δ_l a_{l-1}ᵀ (rows, fan_in): Eigen applies the 1/B as the GEMM's alpha, in the
-    // same pass (for B ≤ the GEMM's depth block the bits equal a product followed by *= 1/B).
-    g.dW[l].resize(layer.W.rows(), layer.W.cols());
-    g.dW[l].noalias() = (inv_b * (*d)) * c.a[l].transpose();
-    g.db[l] = d->rowwise().sum() * inv_b;
-    if (l == 0) break;
-    // back = W_lᵀ δ_l (fan_in, B). For a small batch, B dot products per column of W (read once,
-    // in storage order) beat a GEMM, which first copies (packs) all of W: 1.5x on 1000x1024, B
-    // = 10.
-    g.back.resize(layer.W.cols(), B);
-    if (B <= small_batch)
-      for (Index col = 0; col < layer.W.cols(); ++col)
-        g.back.row(col).noalias() = layer.W.col(col).transpose() * (*d);
-    else
-      g.back.noalias() = layer.W.transpose() * (*d);
-    g.delta[l - 1].resize(layer.W.cols(), B);
-    g.delta[l - 1] = c.dphi[l - 1].cwiseProduct(g.back);
-    if (net.act.kind == Activation::prelu) {
+    if (l > 0) layer_back_share(net, c, g, l, *d, split);
+    if (l > 0 && net.act.kind == Activation::prelu) {  // one thread (team_splits)
       // a = slope·z for z ≤ 0: ∂L/∂slope = (1/B) Σ_{i,j} [z ≤ 0] z · ∂ℓ_i/∂a
       const Mat<T>& z = c.z[l - 1];
-      double s = 0;
-      for (Index e = 0; e < z.size(); ++e)
-        if (z(e) <= T(0)) s += static_cast<double>(z(e)) * static_cast<double>(g.back(e));
-      g.dslope[l - 1] = s / static_cast<double>(B);
+      double sum = 0;
+      for (Index j = 0; j < z.cols(); ++j)
+        for (Index i = 0; i < z.rows(); ++i)
+          if (z(i, j) <= T(0))
+            sum += static_cast<double>(z(i, j)) * static_cast<double>(g.back(i, j));
+      g.dslope[l - 1] = sum / static_cast<double>(B);
+    }
+    if (split == Split::units) {
+#pragma omp barrier
+      // every thread is past W_lᵀ δ_l (W_l may change) and δ_{l-1} is whole
+      layer_weights_share(net, sgd, lr, c, g, l, *d);
     }
   }
+  if (split == Split::batch) {
+#pragma omp barrier
+    for (size_t l = 0; l < n; ++l) layer_weights_share(net, sgd, lr, c, g, l, g.delta[l]);
+  }
+}
+
+template <class T>
+void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
+                  bool store_dw) {
+  g.has_dw = store_dw || net.act.kind == Activation::maxout;
+  grads_size(net, dyhat.cols(), g.has_dw, g);
+  g.delta[net.layers.size() - 1] = dyhat;
+  if (team_splits(net, false)) {
+    const Split split = split_of(net, dyhat.cols());
+#pragma omp parallel
+    backward_share<T>(net, nullptr, T(0), c, g, split);
+  } else {
+    backward_share<T>(net, nullptr, T(0), c, g, Split::units);
+  }
+}
+
+template <class T>
+void mlp_backward_sgd(Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
+                      double lr) {
+  g.has_dw = false;
+  grads_size(net, dyhat.cols(), false, g);
+  g.delta[net.layers.size() - 1] = dyhat;
+  const T lr_t = static_cast<T>(lr);
+  if (team_splits(net, false)) {
+    const Split split = split_of(net, dyhat.cols());
+#pragma omp parallel
+    backward_share<T>(net, &net, lr_t, c, g, split);
+  } else {
+    backward_share<T>(net, &net, lr_t, c, g, Split::units);
+  }
+  for (size_t l = 0; l < net.layers.size(); ++l) net.layers[l].slope -= lr * g.dslope[l];
 }
 
 // ---- Jacobians (probe.jacobian) ----
@@ -173,14 +370,17 @@ void mlp_io_jacobian(const Mlp<T>& net, const MlpCache<T>& c, Index i, Mat<doubl
   }
 }
 
-#define GL_MLP_INST(T)                                                                           \
-  template struct Mlp<T>;                                                                        \
-  template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,           \
-                              const InitSpec&, const BiasSpec&, Rng&);                           \
-  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*);                \
-  template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&); \
-  template void mlp_layer_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, size_t, Index,          \
-                                      Mat<double>&);                                             \
+#define GL_MLP_INST(T)                                                                          \
+  template struct Mlp<T>;                                                                       \
+  template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,          \
+                              const InitSpec&, const BiasSpec&, Rng&);                          \
+  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*);               \
+  template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&, \
+                                bool);                                                          \
+  template void mlp_backward_sgd<T>(Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&,   \
+                                    double);                                                    \
+  template void mlp_layer_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, size_t, Index,         \
+                                      Mat<double>&);                                            \
   template void mlp_io_jacobian<T>(const Mlp<T>&, const MlpCache<T>&, Index, Mat<double>&);
 GL_MLP_INST(float)
 GL_MLP_INST(double)

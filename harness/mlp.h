@@ -1,7 +1,9 @@
 // A deep MLP: L hidden layers with one activation φ, then the affine output layer L+1.
 //   z_l = W_l a_{l-1} + b_l,  a_l = φ(z_l),  a_0 = x,  ŷ = z_{L+1}
 // Parameters, caches and gradients are three plain values; forward and backward never change the
-// parameters. Backward keeps every per-example δ_l = ∂ℓ_i/∂z_l, which the metrics read.
+// parameters (except mlp_backward_sgd, the fused SGD step). Backward keeps every per-example
+// δ_l = ∂ℓ_i/∂z_l, which the metrics read. With several OpenMP threads the team splits every layer
+// by units (mlp.cpp, "threads").
 //
 // maxout (k pieces): W_l is (k·fan_out, fan_in); rows p·fan_out + j hold piece p of unit j. z_l is
 // the winning piece and φ is the identity on it (φ' = 1).
@@ -47,6 +49,7 @@ struct MlpGrads {
   std::vector<Mat<T>> dW;      // dW[l-1] = ∂L/∂W_l, L = mean_i ℓ_i
   std::vector<Vec<T>> db;      // db[l-1] = ∂L/∂b_l
   std::vector<Mat<T>> delta;   // delta[l-1] = δ_l = ∂ℓ_i/∂z_l per example (fan_out_l, B)
+  bool has_dw = false;         // dW holds the last backward's ∂L/∂W (it may store none)
   std::vector<double> dslope;  // prelu: ∂L/∂slope_l per layer (0 for other activations)
   Mat<T> dk;                   // maxout scratch: δ scattered to the winning pieces
   Mat<T> back;                 // scratch: W_lᵀ δ_l (fan_in_l, B)
@@ -69,10 +72,19 @@ Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec
 template <class T>
 void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& cache, Rng* train_rng = nullptr);
 // dyhat: (outputs, B) per-example ∂ℓ_i/∂ŷ_i → grads (dW, db of the batch-mean loss; δ_l).
+// store_dw false: no ∂L/∂W (a probe that needs only its norm: metrics.h outer_norm); maxout
+// always stores it.
 template <class T>
 void mlp_backward(const Mlp<T>& net, const MlpCache<T>& cache, const Mat<T>& dyhat,
-                  MlpGrads<T>& grads);
+                  MlpGrads<T>& grads, bool store_dw = true);
 
+// One plain-SGD step's backward (momentum 0, no clipping): as mlp_backward, and each W_l is
+// updated as soon as W_lᵀ δ_l has been taken from it, W_l ← W_l − (lr/B) δ_l a_{l-1}ᵀ in one
+// product accumulating into W_l (∂L/∂W_l is never stored: grads.dW is left alone); b_l ← b_l −
+// lr·∂L/∂b_l and the prelu slopes likewise. grads gets δ_l, ∂L/∂b_l and ∂L/∂slope_l.
+template <class T>
+void mlp_backward_sgd(Mlp<T>& net, const MlpCache<T>& cache, const Mat<T>& dyhat,
+                      MlpGrads<T>& grads, double lr);
 // The layer Jacobian ∂a_l/∂a_{l-1} = diag(φ'(z_l)) W_l for example i (maxout: the winning
 // pieces' rows), in double: J is (fan_out_l, fan_in_l). l is the layer index (0-based).
 template <class T>

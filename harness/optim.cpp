@@ -33,8 +33,14 @@ void mlp_sgd_update(Mlp<T>& net, Mlp<T>& velocity, const MlpGrads<T>& g, double 
                     double scale) {
   const T lr_t = static_cast<T>(lr), mu = static_cast<T>(momentum), s = static_cast<T>(scale);
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    Layer<T>& v = velocity.layers[l];
     Layer<T>& p = net.layers[l];
+    if (momentum == 0.0) {  // no velocity buffers: θ ← θ − lr·(s·g), the same bits as v = s·g
+      p.W -= lr_t * (s * g.dW[l]);
+      p.b -= lr_t * (s * g.db[l]);
+      p.slope -= lr * (scale * g.dslope[l]);
+      continue;
+    }
+    Layer<T>& v = velocity.layers[l];
     // Coefficient-wise expressions: evaluated in place by Eigen, no temporaries.
     v.W = mu * v.W + s * g.dW[l];
     v.b = mu * v.b + s * g.db[l];

@@ -9,7 +9,8 @@
 
 namespace gl {
 
-// Momentum buffers: the shapes of net, every value 0 (slopes included).
+// Momentum buffers: the shapes of net, every value 0 (slopes included). Not needed for μ = 0:
+// mlp_sgd_update then never reads velocity (an empty Mlp will do).
 template <class T>
 Mlp<T> mlp_velocity_make(const Mlp<T>& net);
 

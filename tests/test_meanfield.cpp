@@ -47,7 +47,7 @@ std::vector<double> delta_norms(double sigma_w2, double sigma_b2, double q0, uin
   loss_backward(Loss::mse, c.a.back(), t, dy);
   mlp_backward(net, c, dy, g);
   std::vector<LayerRow> rows;
-  std::vector<double> scratch;
+  ProbeScratch<double> scratch;
   mlp_layer_rows(net, c, g, ProbeConfig{}, 0, rows, scratch);
   std::vector<double> norms;
   for (const LayerRow& row : rows) norms.push_back(row.delta_norm);

@@ -114,3 +114,44 @@ TEST(Metrics, JacobianOfAnOrthogonalLinearLayerHasMeanSingularValueEqualToTheGai
   // diag(d) W with d = 0.5 everywhere scales every singular value by 0.5.
   EXPECT_NEAR(singular_value_mean(Mat<double>(0.5 * W)), 0.85, 1e-12);
 }
+
+// ‖(1/B) Σ_i d_i a_iᵀ‖_F by the Gram identity against the product's norm; the product itself
+// where it is cheaper, where an entry is not finite (its non-finite entries counted), and where
+// the Gram sum cancels.
+TEST(Metrics, OuterNormIsTheNormOfTheProduct) {
+  StatScratch<double> s;
+  Rng r = rng_make(3);
+  auto random = [&r](Index m, Index n) {
+    Mat<double> x(m, n);
+    for (Index i = 0; i < x.size(); ++i) x(i) = rng_normal(r);
+    return x;
+  };
+  for (Index B : {1, 3, 10, 40}) {  // Gram for B ≤ 10 (m = 90, n = 70); the product for B = 40
+    const Mat<double> d = random(90, B) * 1e150, a = random(70, B) * 1e-160;  // scaled: no overflow
+    const Mat<double> p = d * a.transpose() / static_cast<double>(B);
+    const OuterNorm o = outer_norm(d, a, s);
+    EXPECT_NEAR(o.norm / p.norm(), 1.0, 1e-13) << "B " << B;
+    EXPECT_EQ(o.nonfinite, 0);
+  }
+  // Opposite signs: d_2 = -d_1, a_2 = a_1 — the product is 0 (up to the GEMM's fused rounding)
+  // and the Gram sum cancels completely: the product is formed instead of sqrt(rounding noise).
+  Mat<double> d = random(50, 2), a = random(60, 2);
+  d.col(1) = -d.col(0);
+  a.col(1) = a.col(0);
+  EXPECT_LT(outer_norm(d, a, s).norm, 1e-14 * d.norm() * a.norm());
+  d.col(1) = -0.999 * d.col(0);  // 1e-3 of the terms is left: still cancels, still the product
+  const double p999 = (d * a.transpose()).norm() / 2.0;
+  EXPECT_NEAR(outer_norm(d, a, s).norm / p999, 1.0, 1e-12);
+  // A NaN in δ: the product's NaN entries (one row of it) are counted, the norm is NaN.
+  d = random(50, 2);
+  d(7, 1) = NAN;
+  const OuterNorm o = outer_norm(d, a, s);
+  EXPECT_TRUE(std::isnan(o.norm));
+  EXPECT_EQ(o.nonfinite, 60);
+  // float: within float rounding of the double product
+  StatScratch<float> sf;
+  const Mat<double> d64 = random(300, 8), a64 = random(200, 8);
+  const Mat<float> d32 = d64.cast<float>(), a32 = a64.cast<float>();
+  const double ref = (d32.cast<double>() * a32.cast<double>().transpose()).norm() / 8.0;
+  EXPECT_NEAR(outer_norm(d32, a32, sf).norm / ref, 1.0, 1e-12);
+}

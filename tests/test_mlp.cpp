@@ -3,10 +3,14 @@
 // uneven widths. Points closer than 1e-3 to a kink (or a maxout tie) are avoided by re-seeding.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
 
 #include "harness/loss.h"
+#include "harness/metrics.h"
 #include "harness/mlp.h"
+#include "harness/optim.h"
 
 using namespace gl;
 
@@ -146,6 +150,114 @@ TEST(MlpGradients, EveryActivationBothLossesUnevenWidths) {
     check_case({act, Loss::cross_entropy, {6}}, 200);
     check_case({act, Loss::cross_entropy, {3, 5, 4, 6, 2}}, 300);
   }
+}
+
+// The same finite-difference checks with two OpenMP threads, which split every layer by units.
+TEST(MlpGradients, TwoThreadsSplittingTheLayers) {
+  omp_set_num_threads(2);
+  for (Activation act : {Activation::tanh, Activation::relu, Activation::softplus}) {
+    check_case({act, Loss::mse, {4, 7, 3}}, 100);
+    check_case({act, Loss::cross_entropy, {3, 5, 4, 6, 2}}, 300);
+  }
+  omp_set_num_threads(1);
+}
+
+template <class T>
+struct Net {
+  Mlp<T> net;
+  Mat<T> x, dy;
+};
+
+// An uneven net (odd widths, so the two threads' shares differ in size) with random targets.
+template <class T>
+static Net<T> net_make(Activation kind, Index B, uint64_t seed) {
+  ActivationSpec act;
+  act.kind = kind;
+  InitSpec init;
+  init.kind = Init::glorot_normal;
+  BiasSpec bias;
+  bias.kind = BiasKind::gaussian;
+  bias.sigma_b2 = 0.1;
+  Rng r = rng_make(seed);
+  Net<T> n;
+  n.net = mlp_init<T>({33, {37, 129, 64}, 5}, act, init, init, bias, r);
+  n.x.resize(33, B);
+  n.dy.resize(5, B);
+  for (Index i = 0; i < n.x.size(); ++i) n.x(i) = static_cast<T>(rng_normal(r));
+  for (Index i = 0; i < n.dy.size(); ++i) n.dy(i) = static_cast<T>(rng_normal(r));
+  return n;
+}
+
+template <class M>
+static double rel_diff(const M& a, const M& b) {
+  return (a - b).norm() / std::max(1e-30, static_cast<double>(b.norm()));
+}
+
+template <class T>
+static void check_threads(double tol) {
+  for (Activation act : {Activation::tanh, Activation::relu, Activation::sigmoid})
+    for (Index B : {3, 20}) {  // B ≤ 16: Wᵀδ by columns of W; B > 16: by a product
+      const Net<T> n = net_make<T>(act, B, 7);
+      MlpCache<T> c1, c2;
+      MlpGrads<T> g1, g2;
+      omp_set_num_threads(1);
+      mlp_forward(n.net, n.x, c1);
+      mlp_backward(n.net, c1, n.dy, g1);
+      omp_set_num_threads(2);
+      mlp_forward(n.net, n.x, c2);
+      mlp_backward(n.net, c2, n.dy, g2);
+      omp_set_num_threads(1);
+      for (size_t l = 0; l < n.net.layers.size(); ++l) {
+        EXPECT_LE(rel_diff(c2.z[l], c1.z[l]), tol) << activation_name(act) << " B " << B;
+        EXPECT_LE(rel_diff(c2.a[l + 1], c1.a[l + 1]), tol) << activation_name(act) << " B " << B;
+        EXPECT_LE(rel_diff(g2.delta[l], g1.delta[l]), tol) << activation_name(act) << " B " << B;
+        EXPECT_LE(rel_diff(g2.dW[l], g1.dW[l]), tol) << activation_name(act) << " B " << B;
+        EXPECT_LE(rel_diff(g2.db[l], g1.db[l]), tol) << activation_name(act) << " B " << B;
+      }
+    }
+}
+
+TEST(MlpThreads, TwoThreadsGiveTheOneThreadValues) {
+  check_threads<double>(1e-14);
+  check_threads<float>(1e-6);
+}
+
+// The fused plain-SGD step (mlp_backward_sgd) against mlp_backward followed by mlp_sgd_update
+// with μ = 0, on one and on two threads; and the gradient norm without ∂L/∂W.
+template <class T>
+static void check_fused(Activation act, Index B, int threads, double tol) {
+  omp_set_num_threads(threads);
+  const Net<T> n = net_make<T>(act, B, 11);
+  const double lr = 0.05;
+  Mlp<T> a = n.net, b = n.net, no_velocity;
+  MlpCache<T> c;
+  MlpGrads<T> ga, gb;
+  mlp_forward(a, n.x, c);
+  mlp_backward(a, c, n.dy, ga);
+  mlp_sgd_update(a, no_velocity, ga, lr, 0.0, 1.0);
+  mlp_backward_sgd(b, c, n.dy, gb, lr);
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const Mat<T> step_a = a.layers[l].W - n.net.layers[l].W,
+                 step_b = b.layers[l].W - n.net.layers[l].W;
+    EXPECT_LE(rel_diff(step_b, step_a), tol) << activation_name(act) << " layer " << l + 1;
+    EXPECT_EQ(b.layers[l].b, a.layers[l].b) << activation_name(act) << " layer " << l + 1;
+    EXPECT_EQ(gb.delta[l], ga.delta[l]) << activation_name(act) << " layer " << l + 1;
+    EXPECT_DOUBLE_EQ(b.layers[l].slope, a.layers[l].slope);
+  }
+  // the gradient norm from δ and a (no ∂L/∂W stored) is the norm of mlp_backward's ∂L/∂W
+  StatScratch<T> s;
+  const double from_outer = mlp_grads_norm_outer(c, gb, s), from_dw = mlp_grads_norm(ga);
+  EXPECT_NEAR(from_outer, from_dw, tol * from_dw) << activation_name(act);
+  omp_set_num_threads(1);
+}
+
+TEST(MlpSgd, FusedStepIsBackwardThenUpdate) {
+  for (int threads : {1, 2})
+    for (Index B : {3, 20}) {
+      check_fused<double>(Activation::tanh, B, threads, 1e-13);
+      check_fused<double>(Activation::prelu, B, threads, 1e-13);  // the slope moves too
+      check_fused<float>(Activation::relu, B, threads, 1e-5);
+    }
 }
 
 TEST(MlpGradients, MaxoutWinnerAndShapes) {

@@ -36,7 +36,7 @@ static Probe probe_net(Activation act_kind, const InitSpec& init, int width, int
   loss_backward(Loss::mse, c.a.back(), t, dy);
   mlp_backward(net, c, dy, g);
   Probe p;
-  std::vector<double> scratch;
+  ProbeScratch<T> scratch;
   mlp_layer_rows(net, c, g, ProbeConfig{}, 0, p.rows, scratch);
   const double ratio = p.rows[0].delta_norm / p.rows[static_cast<size_t>(depth - 1)].delta_norm;
   p.factor = std::pow(ratio, 2.0 / (depth - 1));

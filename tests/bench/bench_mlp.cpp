@@ -20,7 +20,7 @@ struct Fixture {
   MlpGrads<T> grads;
   Eigen::VectorXd loss;
   std::vector<LayerRow> rows;
-  std::vector<double> scratch;
+  ProbeScratch<T> scratch;
   Loss kind;
   Fixture(Index inputs, int width, int depth, Index outputs, Index n, Activation a, Init init,
           Loss k)
