@@ -97,38 +97,53 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   using U = decltype(abs_bits(T(0)));
   constexpr int shift = static_cast<int>(8 * sizeof(U)) - 12;  // 2048 buckets
   constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
-  std::array<Index, 2048> hist{};
+  // Four interleaved histograms: runs of equal values (ReLU's zeros, tanh's ±1) would otherwise
+  // chain every increment on the previous one through memory.
+  std::array<std::array<uint32_t, 2048>, 4> part{};
   U top = 0;
-  for (Index i = 0; i < n; ++i) {
+  const Index n4 = n - n % 4;
+  for (Index i = 0; i < n4; i += 4)
+    for (int k = 0; k < 4; ++k) {
+      const U b = abs_bits(x[i + k]);
+      top = b > top ? b : top;
+      ++part[static_cast<size_t>(k)][static_cast<size_t>(b >> shift)];
+    }
+  for (Index i = n4; i < n; ++i) {
     const U b = abs_bits(x[i]);
     top = b > top ? b : top;
-    ++hist[static_cast<size_t>(b >> shift)];
+    ++part[0][static_cast<size_t>(b >> shift)];
   }
+  std::array<Index, 2048> hist;
+  for (size_t j = 0; j < hist.size(); ++j)
+    hist[j] = Index(part[0][j]) + Index(part[1][j]) + Index(part[2][j]) + Index(part[3][j]);
   if (top > inf_bits) return nan_v;
   const double h = static_cast<double>(n - 1) * q / 100.0;
   const auto lo = static_cast<Index>(std::floor(h));
   size_t bucket = 0;
   Index below = 0;  // entries in the buckets before `bucket`
   while (below + hist[bucket] <= lo) below += hist[bucket++];
-  scratch.clear();
-  double above = INFINITY;  // the smallest |x| beyond the bucket
+  // The bucket's entries, appended without a branch (scratch has room for all n), and the
+  // smallest |x| beyond the bucket, compared as bits (they order as the values).
+  if (scratch.size() < static_cast<size_t>(n)) scratch.resize(static_cast<size_t>(n));
+  size_t count = 0;
+  U above_bits = inf_bits;
   for (Index i = 0; i < n; ++i) {
     const U b = abs_bits(x[i]);
-    const double v = std::abs(static_cast<double>(x[i]));
-    if (static_cast<size_t>(b >> shift) == bucket)
-      scratch.push_back(v);
-    else if (static_cast<size_t>(b >> shift) > bucket && v < above)
-      above = v;
+    const size_t kb = static_cast<size_t>(b >> shift);
+    scratch[count] = std::abs(static_cast<double>(x[i]));
+    count += kb == bucket;
+    above_bits = kb > bucket && b < above_bits ? b : above_bits;
   }
+  const double above = std::abs(static_cast<double>(std::bit_cast<T>(above_bits)));
+  const auto in_bucket = scratch.begin() + static_cast<std::ptrdiff_t>(count);
   const auto k = static_cast<size_t>(lo - below);
-  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k),
-                   scratch.end());
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k), in_bucket);
   const double vlo = scratch[k];
   const double frac = h - static_cast<double>(lo);
   if (lo + 1 >= n || frac == 0.0) return vlo;
   const double vhi =
-      k + 1 < scratch.size()
-          ? *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(k) + 1, scratch.end())
+      k + 1 < count
+          ? *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(k) + 1, in_bucket)
           : above;
   return vlo + frac * (vhi - vlo);
 }
@@ -141,25 +156,31 @@ SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup) {
   const double thr = tau * sup;
   // Column by column (the storage order), with per-unit counters: unit j is dead if φ' is
   // exactly 0 for all N examples, stuck if saturated for all N.
-  std::vector<int32_t> sat(static_cast<size_t>(units), 0), zero(static_cast<size_t>(units), 0);
-  std::vector<double> sum(static_cast<size_t>(units), 0.0);
+  // Counters in double (exact below 2^53) like the sums, so that the loop vectorizes.
+  thread_local std::vector<double> sat, zero, sum;
+  sat.assign(static_cast<size_t>(units), 0.0);
+  zero.assign(static_cast<size_t>(units), 0.0);
+  sum.assign(static_cast<size_t>(units), 0.0);
+  double* ps = sat.data();
+  double* pz = zero.data();
+  double* pm = sum.data();
   for (Index i = 0; i < N; ++i) {
     const T* col = dphi.data() + i * units;
     for (Index j = 0; j < units; ++j) {
       const double d = static_cast<double>(col[j]);
-      const auto u = static_cast<size_t>(j);
-      sum[u] += d;
-      zero[u] += d == 0.0;
-      sat[u] += d == 0.0 || std::abs(d) < thr;
+      pm[j] += d;
+      pz[j] += d == 0.0 ? 1.0 : 0.0;
+      ps[j] += (d == 0.0 || std::abs(d) < thr) ? 1.0 : 0.0;
     }
   }
   int64_t nsat = 0, dead = 0, stuck = 0;
   double total_sum = 0.0;
+  const double n_ex = static_cast<double>(N);
   for (size_t u = 0; u < static_cast<size_t>(units); ++u) {
-    const int32_t su = sup == 0.0 ? static_cast<int32_t>(N) : sat[u];  // φ' ≡ 0: all saturated
-    nsat += su;
-    dead += zero[u] == N;
-    stuck += su == N;
+    const double su = sup == 0.0 ? n_ex : sat[u];  // φ' ≡ 0: all saturated
+    nsat += static_cast<int64_t>(su);
+    dead += zero[u] == n_ex;
+    stuck += su == n_ex;
     total_sum += sum[u];
   }
   const double total = static_cast<double>(units) * static_cast<double>(N);
