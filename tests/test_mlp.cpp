@@ -196,7 +196,8 @@ static double rel_diff(const M& a, const M& b) {
 template <class T>
 static void check_threads(double tol) {
   for (Activation act : {Activation::tanh, Activation::relu, Activation::sigmoid})
-    for (Index B : {3, 20}) {  // B ≤ 16: Wᵀδ by columns of W; B > 16: by a product
+    // B ≤ 16: Wᵀδ by columns of W; B > 16: by a product; B = 70: the batch split
+    for (Index B : {3, 20, 70}) {
       const Net<T> n = net_make<T>(act, B, 7);
       MlpCache<T> c1, c2;
       MlpGrads<T> g1, g2;
@@ -253,7 +254,7 @@ static void check_fused(Activation act, Index B, int threads, double tol) {
 
 TEST(MlpSgd, FusedStepIsBackwardThenUpdate) {
   for (int threads : {1, 2})
-    for (Index B : {3, 20}) {
+    for (Index B : {3, 20, 70}) {
       check_fused<double>(Activation::tanh, B, threads, 1e-13);
       check_fused<double>(Activation::prelu, B, threads, 1e-13);  // the slope moves too
       check_fused<float>(Activation::relu, B, threads, 1e-5);
