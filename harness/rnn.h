@@ -40,6 +40,16 @@ struct Rnn {
   Index width() const { return W.rows(); }
 };
 
+// W (or Wᵀ) packed once per forward or backward pass for the per-step products (rnn.cpp), and
+// each thread's packed slice of h_{t-1} (or δ_{t+1}). Scratch: sized on first use, then reused.
+template <class T>
+struct RnnPack {
+  Vec<T> a;      // packed W, in the layout of Eigen's GEMM kernel
+  Mat<T> b;      // (per-thread room, threads): one step's packed slice
+  Index kc = 0;  // Eigen's blocking of the products: depth, rows per packed block
+  Index mc = 0;
+};
+
 template <class T>
 struct RnnCache {
   Index steps = 0, batch = 0;  // T and B of the last forward
@@ -47,7 +57,7 @@ struct RnnCache {
   Mat<T> z;                    // (H, ≥ T·B): block t-1 = z_t
   Mat<T> dphi;                 // (H, ≥ T·B): φ'(z_t)
   Mat<T> yhat;                 // (outputs, B) for loss_at last; (outputs, T·B) for every_step
-  Mat<T> zt, at, dt;           // (H, B) scratch of one step
+  RnnPack<T> pack;             // W for the steps W h_{t-1}
 };
 
 template <class T>
@@ -57,6 +67,7 @@ struct RnnGrads {
   double dslope = 0;  // prelu: ∂L/∂slope (0 for other activations)
   Mat<T> dh;          // (H, ≥ T·B): block t-1 = ∂ℓ_i/∂h_t per example
   Mat<T> dz;          // (H, ≥ T·B): block t-1 = δ_t = ∂ℓ_i/∂z_t per example
+  RnnPack<T> pack;    // Wᵀ for the steps Wᵀ δ_{t+1}
 };
 
 struct RnnShape {
@@ -102,16 +113,20 @@ double rnn_spectral_radius(const Mat<T>& W);
 template <class T>
 double rnn_sigma_max(const Mat<T>& W);
 
-// Scratch of rnn_timestep_rows, reused from probe to probe.
+// Scratch of rnn_timestep_rows (one part per thread), reused from probe to probe.
 template <class T>
 struct RnnRowScratch {
-  Mat<T> hh, hb;             // (H, H), (H, B)
-  Mat<double> d, h, gd, gh;  // (H, B), (H, B), (B, B), (B, B)
+  struct Part {
+    Mat<T> hh, hb;             // (H, H), (H, B)
+    Mat<double> d, h, gd, gh;  // (H, B), (H, B), (B, B), (B, B)
+  };
+  std::vector<Part> parts;
 };
 
-// Rows t = 1..T of timesteps.csv (design §4.2) for one probe: norms are per-example RMS over the
-// cache's B examples. last: the grads of a backward seeded at t = T only (loss_at every_step:
-// gives dh_last_norm), or nullptr.
+// Rows t = 1..T of timesteps.csv (design §4.2) for one probe, appended to rows in order (the
+// steps are spread over the OpenMP threads): norms are per-example RMS over the cache's B examples.
+// last: the grads of a backward seeded at t = T only (loss_at every_step: gives dh_last_norm), or
+// nullptr.
 template <class T>
 void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& cache, const RnnGrads<T>& grads,
                        const RnnGrads<T>* last, double saturation_tau, int64_t step,
