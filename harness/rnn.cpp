@@ -1,6 +1,9 @@
 #include "harness/rnn.h"
 
 #include <omp.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
@@ -22,6 +25,17 @@ static void fit_cols(Mat<T>& m, Index rows, Index cols) {
 // column goes the same way through the kernel as in the product over the whole block: the bits do
 // not depend on the thread count.
 constexpr Index panel = 4;
+
+// The caller's floating-point mode (x86 MXCSR: a float32 run flushes subnormals on its thread),
+// set on each thread of a team: OpenMP's pooled threads keep whatever mode they had.
+struct FpMode {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned csr = _mm_getcsr();
+  void apply() const { _mm_setcsr(csr); }
+#else
+  void apply() const {}
+#endif
+};
 
 // Threads for B columns: one per panel at most.
 static int chain_threads(Index B) {
@@ -54,8 +68,10 @@ static void split_product(const A& a, const Bm& b, D dst) {
     dst.noalias() = a * b;
     return;
   }
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
+    fp.apply();
     const auto [c0, nc] = thread_cols(dst.cols());
     dst.middleCols(c0, nc).noalias() = a * b.middleCols(c0, nc);
   }
@@ -225,8 +241,10 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
   if (steps > 1) pack_w<T, Eigen::ColMajor>(net.W, B, nt, c.pack);
   const bool packed = c.pack.kc > 0;
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
+    fp.apply();
     const auto [c0, nb] = thread_cols(B);
     T* pb = packed ? c.pack.b.col(omp_get_thread_num()).data() : nullptr;
     for (Index t = 1; t <= steps; ++t) {
@@ -295,8 +313,10 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
   if (steps > 1) pack_w<T, Eigen::RowMajor>(net.W, B, nt, g.pack);
   const bool packed = g.pack.kc > 0;
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
+    fp.apply();
     const auto [c0, nb] = thread_cols(B);
     T* pb = packed ? g.pack.b.col(omp_get_thread_num()).data() : nullptr;
     for (Index t = steps; t >= 1; --t) {
@@ -357,8 +377,10 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
   if (!splits_alike<T>(H, H, B, nt) || !splits_alike<T>(H, net.U.cols(), B, nt) ||
       !splits_alike<T>(O, H, B, nt))
     nt = 1;
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
+    fp.apply();
     const auto [c0, nb] = thread_cols(B);  // this thread's sequences, start to end
     auto hc = h.middleCols(c0, nb);        // (H, nb)
     auto hnc = hn.middleCols(c0, nb);
@@ -465,26 +487,31 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
   const int nt =
       static_cast<int>(std::clamp<Index>(omp_get_max_threads(), 1, std::max<Index>(c.steps, 1)));
   if (s.parts.size() < static_cast<size_t>(nt)) s.parts.resize(static_cast<size_t>(nt));
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (Index t = 1; t <= c.steps; ++t) {
+  const FpMode fp;
+#pragma omp parallel num_threads(nt)
+  {
+    fp.apply();
     typename RnnRowScratch<T>::Part& sp = s.parts[static_cast<size_t>(omp_get_thread_num())];
-    const Index o = (t - 1) * B;  // first column of step t's block (h: of h_{t-1})
-    TimestepRow& r = rows[first + static_cast<size_t>(t - 1)];
-    r.step = step;
-    r.t = static_cast<int>(t);
-    // per-example RMS: sqrt(mean_i ‖v_i‖²) = ‖block‖_F / √B
-    r.h_norm = stable_norm(c.h.data() + (o + B) * H, hb) / rb;
-    r.dh_norm = stable_norm(g.dh.data() + o * H, hb) / rb;
-    r.dz_norm = stable_norm(g.dz.data() + o * H, hb) / rb;
-    if (last) r.dh_last_norm = stable_norm(last->dh.data() + o * H, hb) / rb;
-    sp.hb = c.dphi.middleCols(o, B);
-    const SaturationCounts sc = saturation_counts(sp.hb, tau, sup);
-    r.saturated_frac = sc.saturated_frac;
-    r.dead_frac = sc.dead_frac;
-    // step t's share of ∂L/∂W: ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / B (0 at t = 1: h_0 = 0)
-    if (t > 1)
-      r.grad_w_contrib_norm = outer_sum_norm<T>(g.dz.middleCols(o, B), c.h.middleCols(o, B), sp) /
-                              static_cast<double>(B);
+#pragma omp for schedule(static)
+    for (Index t = 1; t <= c.steps; ++t) {
+      const Index o = (t - 1) * B;  // first column of step t's block (h: of h_{t-1})
+      TimestepRow& r = rows[first + static_cast<size_t>(t - 1)];
+      r.step = step;
+      r.t = static_cast<int>(t);
+      // per-example RMS: sqrt(mean_i ‖v_i‖²) = ‖block‖_F / √B
+      r.h_norm = stable_norm(c.h.data() + (o + B) * H, hb) / rb;
+      r.dh_norm = stable_norm(g.dh.data() + o * H, hb) / rb;
+      r.dz_norm = stable_norm(g.dz.data() + o * H, hb) / rb;
+      if (last) r.dh_last_norm = stable_norm(last->dh.data() + o * H, hb) / rb;
+      sp.hb = c.dphi.middleCols(o, B);
+      const SaturationCounts sc = saturation_counts(sp.hb, tau, sup);
+      r.saturated_frac = sc.saturated_frac;
+      r.dead_frac = sc.dead_frac;
+      // step t's share of ∂L/∂W: ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / B (0 at t = 1: h_0 = 0)
+      if (t > 1)
+        r.grad_w_contrib_norm = outer_sum_norm<T>(g.dz.middleCols(o, B), c.h.middleCols(o, B), sp) /
+                                static_cast<double>(B);
+    }
   }
 }
 

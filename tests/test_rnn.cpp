@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 
@@ -496,6 +499,49 @@ TEST(Rnn, TwoThreadsGiveTheBitsOfOne) {
           expect_threads_agree<double>(a, in, at, k.H, k.steps, k.B);
         }
 }
+
+#if defined(__x86_64__)
+// A float32 run flushes subnormals on its own thread; the threads that share its chain must too.
+// A contracting chain whose ∂ℓ/∂h_t sinks through the subnormal range: with FTZ/DAZ on the caller
+// only, two threads give the bits of one (and flushed zeros, not subnormals).
+TEST(Rnn, TwoThreadsKeepTheCallersSubnormalFlush) {
+  InitSpec w;
+  w.kind = Init::glorot_normal;
+  w.gain = 0.1;
+  const Index H = 40, steps = 60, B = 8;
+  const Chain ch = make_chain(model_of(Activation::tanh, RnnInputs::first_step, LossAt::last, w), 5,
+                              H, 3, steps, B, Loss::mse, 3);
+  Rnn<float> net;
+  net.W = ch.net.W.cast<float>();
+  net.U = ch.net.U.cast<float>();
+  net.b = Vec<float>::Zero(H);
+  net.V = ch.net.V.cast<float>();
+  net.c = ch.net.c.cast<float>();
+  net.act = ch.net.act;
+  net.inputs = RnnInputs::first_step;
+  const Mat<float> x = ch.x.cast<float>();
+  Targets<float> y;
+  y.y = ch.y.y.cast<float>();
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x8040u);  // FTZ | DAZ on this thread only
+  const ChainPass<float> p1 = chain_pass(net, x, y, steps, B, 1);
+  const ChainPass<float> p2 = chain_pass(net, x, y, steps, B, 2);
+  _mm_setcsr(saved);
+  const Index n = steps * B;
+  EXPECT_TRUE(same_bits<Mat<float>>(p1.c.h.leftCols(n + B), p2.c.h.leftCols(n + B)));
+  EXPECT_TRUE(same_bits<Mat<float>>(p1.g.dh.leftCols(n), p2.g.dh.leftCols(n)));
+  EXPECT_TRUE(same_bits<Mat<float>>(p1.g.dz.leftCols(n), p2.g.dz.leftCols(n)));
+  EXPECT_TRUE(same_bits(p1.g.dW, p2.g.dW));
+  int64_t subnormal = 0, zero = 0;
+  for (Index k = 0; k < H * n; ++k) {
+    const float v = p2.g.dh(k);
+    subnormal += v != 0.0f && std::abs(v) < std::numeric_limits<float>::min();
+    zero += v == 0.0f;
+  }
+  EXPECT_EQ(subnormal, 0);
+  EXPECT_GT(zero, 0);  // the chain did sink below float32's normal range
+}
+#endif
 
 TEST(Rnn, LinearOrthogonalChainScalesByRhoPerStep) {
   const Index steps = 60;

@@ -1,11 +1,13 @@
 // Google Benchmark cases for the chain hot path (run: build/tests/gradlab_bench
-// --benchmark_filter=Rnn).
+// --benchmark_filter=Rnn). The argument is the OpenMP thread count (a run's `threads`): each
+// thread runs its share of the batch's sequences through all T steps.
 //   probe: forward + loss + BPTT + every per-step statistic (timesteps.csv rows)
 //   step:  forward + loss + BPTT only (a training step without the update)
 // T = 1000, hidden 256, input 32 at every step, batch 32, tanh, loss at the last step (mse): the
 // shapes of docs/performance.md's W3. float32 flushes subnormals (FTZ/DAZ), as a float32 run does
 // by default; the long backward chain underflows and would otherwise run on microcode assists.
 #include <benchmark/benchmark.h>
+#include <omp.h>
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 #endif
@@ -58,6 +60,7 @@ struct RnnFixture {
 
 template <class T>
 void BM_RnnProbeT1000H256(benchmark::State& st) {
+  omp_set_num_threads(static_cast<int>(st.range(0)));
   RnnFixture<T> f;
   for (auto _ : st) {
     f.fwd_bwd();
@@ -70,6 +73,7 @@ void BM_RnnProbeT1000H256(benchmark::State& st) {
 
 template <class T>
 void BM_RnnFwdBwdT1000H256(benchmark::State& st) {
+  omp_set_num_threads(static_cast<int>(st.range(0)));
   RnnFixture<T> f;
   for (auto _ : st) {
     f.fwd_bwd();
@@ -79,7 +83,7 @@ void BM_RnnFwdBwdT1000H256(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK(BM_RnnProbeT1000H256<float>)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RnnProbeT1000H256<double>)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RnnFwdBwdT1000H256<float>)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RnnFwdBwdT1000H256<double>)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnProbeT1000H256<float>)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnProbeT1000H256<double>)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnFwdBwdT1000H256<float>)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RnnFwdBwdT1000H256<double>)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
