@@ -375,7 +375,7 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
   // split only where each thread's products take the whole batch's kernel path (the same bits)
   int nt = chain_threads(B);
   if (!splits_alike<T>(H, H, B, nt) || !splits_alike<T>(H, net.U.cols(), B, nt) ||
-      !splits_alike<T>(O, H, B, nt))
+      (every_out && !splits_alike<T>(O, H, B, nt)))
     nt = 1;
   const FpMode fp;
 #pragma omp parallel num_threads(nt)
@@ -398,11 +398,10 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
         y.colwise() += net.c;
       }
     }
-    if (!every_out) {
-      auto y = yhat.middleCols(c0, nb);
-      y.noalias() = net.V * hc;
-      y.colwise() += net.c;
-    }
+  }
+  if (!every_out) {
+    yhat.noalias() = net.V * h;
+    yhat.colwise() += net.c;
   }
 }
 

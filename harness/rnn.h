@@ -9,6 +9,11 @@
 // Caches keep room for the longest batch seen (lengths vary per minibatch for the tasks) and use
 // the leading columns: nothing is allocated per step once the sizes have been seen.
 //
+// Threads (OpenMP, the run's `threads`): forward, backward and predict split the batch's sequences
+// between the threads, each running its own through all T steps without waiting for the others;
+// the products over all T split their output columns, the probe rows their steps. The bits do not
+// depend on the thread count (rrelu's training-time slopes, drawn in order, keep one thread).
+//
 // As in mlp.h: parameters, cache and gradients are plain values; forward and backward never
 // change the parameters; backward keeps every per-example ∂ℓ_i/∂h_t and δ_t = ∂ℓ_i/∂z_t.
 // maxout is not supported for chains (rnn_init throws UsageError).

@@ -416,15 +416,16 @@ bool same_bits(const M& a, const M& b) {
 }
 
 template <class T>
-void expect_threads_agree(Activation a, RnnInputs in, LossAt at, Index H, Index steps, Index B) {
-  const std::string what = fmt::format("{} {} H={} T={} B={} inputs={} loss_at={}",
-                                       sizeof(T) == 4 ? "float32" : "float64", activation_name(a),
-                                       H, steps, B, in == RnnInputs::every_step ? "every" : "first",
-                                       at == LossAt::last ? "last" : "every");
+void expect_threads_agree(Activation a, RnnInputs in, LossAt at, Index H, Index steps, Index B,
+                          Index O) {
+  const std::string what = fmt::format(
+      "{} {} H={} T={} B={} O={} inputs={} loss_at={}", sizeof(T) == 4 ? "float32" : "float64",
+      activation_name(a), H, steps, B, O, in == RnnInputs::every_step ? "every" : "first",
+      at == LossAt::last ? "last" : "every");
   InitSpec w;
   w.kind = Init::glorot_normal;
   w.gain = 1.2;
-  const Chain ch = make_chain(model_of(a, in, at, w), 5, H, 3, steps, B, Loss::mse, 11);
+  const Chain ch = make_chain(model_of(a, in, at, w), 5, H, O, steps, B, Loss::mse, 11);
   Rnn<T> net;
   net.W = ch.net.W.cast<T>();
   net.U = ch.net.U.cast<T>();
@@ -485,18 +486,20 @@ void expect_threads_agree(Activation a, RnnInputs in, LossAt at, Index H, Index 
 
 // Two threads split each batch's sequences (and the products over all steps) between them: the
 // same bits as one thread, for an odd batch, one step, sizes below and above Eigen's GEMM
-// threshold (H = 6: coefficient-wise products; H = 40, 64: the packed-W kernel path).
+// threshold (H = 6: coefficient-wise products; H = 40, 64: the packed-W kernel path), one output
+// (matrix-vector products for ŷ).
 TEST(Rnn, TwoThreadsGiveTheBitsOfOne) {
   struct Case {
-    Index H, steps, B;
+    Index H, steps, B, O;
   };
-  for (const Case& k : {Case{6, 5, 7}, Case{40, 6, 7}, Case{40, 1, 7}, Case{64, 7, 32},
-                        Case{64, 4, 1}, Case{40, 3, 2}, Case{9, 1, 3}})
+  for (const Case& k : {Case{6, 5, 7, 3}, Case{40, 6, 7, 3}, Case{40, 1, 7, 3}, Case{64, 7, 32, 3},
+                        Case{64, 7, 32, 1}, Case{48, 5, 13, 1}, Case{64, 4, 1, 3},
+                        Case{40, 3, 2, 3}, Case{9, 1, 3, 3}})
     for (Activation a : {Activation::tanh, Activation::prelu, Activation::rrelu})
       for (RnnInputs in : {RnnInputs::every_step, RnnInputs::first_step})
         for (LossAt at : {LossAt::last, LossAt::every_step}) {
-          expect_threads_agree<float>(a, in, at, k.H, k.steps, k.B);
-          expect_threads_agree<double>(a, in, at, k.H, k.steps, k.B);
+          expect_threads_agree<float>(a, in, at, k.H, k.steps, k.B, k.O);
+          expect_threads_agree<double>(a, in, at, k.H, k.steps, k.B, k.O);
         }
 }
 
