@@ -28,7 +28,8 @@ constexpr Index panel = 4;
 
 // The caller's floating-point mode (x86 MXCSR: a float32 run flushes subnormals on its thread),
 // set on each thread of a team: OpenMP's pooled threads keep whatever mode they had.
-struct FpMode {
+namespace {
+struct TeamFpMode {
 #if defined(__x86_64__) || defined(__i386__)
   unsigned csr = _mm_getcsr();
   void apply() const { _mm_setcsr(csr); }
@@ -36,6 +37,7 @@ struct FpMode {
   void apply() const {}
 #endif
 };
+}  // namespace
 
 // Threads for B columns: one per panel at most.
 static int chain_threads(Index B) {
@@ -68,7 +70,7 @@ static void split_product(const A& a, const Bm& b, D dst) {
     dst.noalias() = a * b;
     return;
   }
-  const FpMode fp;
+  const TeamFpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -241,7 +243,7 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
   if (steps > 1) pack_w<T, Eigen::ColMajor>(net.W, B, nt, c.pack);
   const bool packed = c.pack.kc > 0;
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
-  const FpMode fp;
+  const TeamFpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -313,7 +315,7 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
   if (steps > 1) pack_w<T, Eigen::RowMajor>(net.W, B, nt, g.pack);
   const bool packed = g.pack.kc > 0;
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
-  const FpMode fp;
+  const TeamFpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -377,7 +379,7 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
   if (!splits_alike<T>(H, H, B, nt) || !splits_alike<T>(H, net.U.cols(), B, nt) ||
       (every_out && !splits_alike<T>(O, H, B, nt)))
     nt = 1;
-  const FpMode fp;
+  const TeamFpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -486,7 +488,7 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
   const int nt =
       static_cast<int>(std::clamp<Index>(omp_get_max_threads(), 1, std::max<Index>(c.steps, 1)));
   if (s.parts.size() < static_cast<size_t>(nt)) s.parts.resize(static_cast<size_t>(nt));
-  const FpMode fp;
+  const TeamFpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
