@@ -19,6 +19,7 @@
 #include "harness/io.h"
 #include "harness/optim.h"
 #include "harness/theory.h"
+#include "harness/threads.h"
 
 namespace gl {
 
@@ -616,6 +617,7 @@ RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
   RunResult res;
   try {
     SubnormalGuard guard(flush);
+    fp_mode_share();  // the pool's threads (ours and Eigen's) flush as this one does
     const bool f32 = c.precision == Precision::float32;
     if (c.model.type == ModelType::rnn)
       res = f32 ? run_rnn<float>(spec, tensor_dir) : run_rnn<double>(spec, tensor_dir);

@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include "harness/threads.h"
+
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <array>
@@ -337,10 +339,15 @@ void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& 
   rows.resize(first + n);
   const int nt = std::min(omp_get_max_threads(), static_cast<int>(n));
   if (scratch.size() < static_cast<size_t>(nt)) scratch.resize(static_cast<size_t>(nt));
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-  for (size_t l = 0; l < n; ++l)
-    rows[first + l] =
-        layer_row(net, c, g, probe, step, l, scratch[static_cast<size_t>(omp_get_thread_num())]);
+  const FpMode fp;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    fp.apply();
+#pragma omp for schedule(dynamic, 1)
+    for (size_t l = 0; l < n; ++l)
+      rows[first + l] =
+          layer_row(net, c, g, probe, step, l, scratch[static_cast<size_t>(omp_get_thread_num())]);
+  }
   // delta_factor(l) = delta_norm(l)² / delta_norm(l+1)², hidden layers only.
   for (size_t l = 0; l + 1 < n; ++l) {
     const double q = rows[first + l].delta_norm / rows[first + l + 1].delta_norm;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "harness/threads.h"
+
 namespace gl {
 
 template <class T>
@@ -48,10 +50,11 @@ Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec
 //   batch:   for small W and a large batch (W2: 128×128, 64 examples, whose units' shares would
 //            be too thin for the GEMM's 48-row tiles), each thread takes a share of the examples
 //            through every layer with no barrier; then ∂L/∂W_l and the update by rows, as units.
-// Not split (one thread): maxout (winning pieces), rrelu's training-time random slopes (drawn in
-// storage order), prelu's slope gradient (one sum). A split changes which thread computes an
-// element, not the operations; Eigen's blocking of a product can depend on its size, so another
-// thread count can change the last bits (the same count gives the same bits).
+// Each thread of a team computes in the caller's floating-point mode (threads.h: a float32 run's
+// flushed subnormals). Not split (one thread): maxout (winning pieces), rrelu's training-time
+// random slopes (drawn in storage order), prelu's slope gradient (one sum). A split changes which
+// thread computes an element, not the operations; Eigen's blocking of a product can depend on its
+// size, so another thread count can change the last bits (the same count gives the same bits).
 
 enum class Split { units, batch };
 
@@ -166,8 +169,12 @@ void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_
   if (net.act.kind != Activation::maxout) {
     if (team_splits(net, random_slopes)) {
       const Split split = split_of(net, B);
+      const FpMode fp;
 #pragma omp parallel
-      forward_share<T>(net, c, nullptr, split);
+      {
+        fp.apply();
+        forward_share<T>(net, c, nullptr, split);
+      }
     } else {
       forward_share(net, c, random_slopes ? train_rng : nullptr, Split::units);
     }
@@ -319,8 +326,12 @@ void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, 
   g.delta[net.layers.size() - 1] = dyhat;
   if (team_splits(net, false)) {
     const Split split = split_of(net, dyhat.cols());
+    const FpMode fp;
 #pragma omp parallel
-    backward_share<T>(net, nullptr, T(0), c, g, split);
+    {
+      fp.apply();
+      backward_share<T>(net, nullptr, T(0), c, g, split);
+    }
   } else {
     backward_share<T>(net, nullptr, T(0), c, g, Split::units);
   }
@@ -335,8 +346,12 @@ void mlp_backward_sgd(Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, Ml
   const T lr_t = static_cast<T>(lr);
   if (team_splits(net, false)) {
     const Split split = split_of(net, dyhat.cols());
+    const FpMode fp;
 #pragma omp parallel
-    backward_share<T>(net, &net, lr_t, c, g, split);
+    {
+      fp.apply();
+      backward_share<T>(net, &net, lr_t, c, g, split);
+    }
   } else {
     backward_share<T>(net, &net, lr_t, c, g, Split::units);
   }

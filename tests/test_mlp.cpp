@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <omp.h>
+#include <xmmintrin.h>
 
 #include <cmath>
 
@@ -221,6 +222,36 @@ static void check_threads(double tol) {
 TEST(MlpThreads, TwoThreadsGiveTheOneThreadValues) {
   check_threads<double>(1e-14);
   check_threads<float>(1e-6);
+}
+
+// A float32 run flushes subnormals on its thread (FTZ/DAZ); on two threads, the second thread
+// must flush too. A net whose pre-activations sink below float32's normal range (~1.2e-38): on
+// one thread they are 0, and two threads must give the same values, not subnormals.
+TEST(MlpThreads, TwoThreadsFlushSubnormalsAsTheCaller) {
+  ActivationSpec act;
+  act.kind = Activation::identity;
+  InitSpec init;
+  init.kind = Init::glorot_normal;
+  Rng r = rng_make(5);
+  Mlp<float> net = mlp_init<float>({40, {64, 64}, 3}, act, init, init, BiasSpec{}, r);
+  for (Layer<float>& layer : net.layers) layer.W *= 1e-20f;  // z ~ 1e-20, then 1e-40: subnormal
+  Mat<float> x(40, 8);
+  for (Index i = 0; i < x.size(); ++i) x(i) = static_cast<float>(rng_normal(r));
+  // The pool's threads exist before the mode is set (a new thread would inherit it).
+  omp_set_num_threads(2);
+  MlpCache<float> warm;
+  mlp_forward(net, x, warm);
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x8040u);  // FTZ | DAZ
+  MlpCache<float> c1, c2;
+  omp_set_num_threads(1);
+  mlp_forward(net, x, c1);
+  omp_set_num_threads(2);
+  mlp_forward(net, x, c2);
+  omp_set_num_threads(1);
+  _mm_setcsr(saved);
+  EXPECT_TRUE((c1.z[1].array() == 0.0f).all());  // flushed on one thread
+  EXPECT_EQ(c2.z[1], c1.z[1]);                   // and on two
 }
 
 // The fused plain-SGD step (mlp_backward_sgd) against mlp_backward followed by mlp_sgd_update
