@@ -351,7 +351,23 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
   g.dU.resize(H, net.U.cols());
   split_product(g.dz.leftCols(nx), x.leftCols(nx).transpose(), g.dU.leftCols(net.U.cols()));
   g.dU *= inv_b;
-  g.db = g.dz.leftCols(n).rowwise().sum() * inv_b;
+  // Σ_t δ_t (a pass over all of δ): rows split over the threads in whole 64-byte packets, so each
+  // row is summed as the whole-matrix sum does
+  const int ntb =
+      static_cast<int>(std::min<Index>(omp_get_max_threads(), std::max<Index>(H / 64, 1)));
+  if (ntb == 1) {
+    g.db = g.dz.leftCols(n).rowwise().sum() * inv_b;
+  } else {
+    g.db.resize(H);
+#pragma omp parallel num_threads(ntb)
+    {
+      fp.apply();
+      const Index rows = (H + 15) / 16, k = omp_get_thread_num(), nk = omp_get_num_threads();
+      const Index r0 = std::min(H, 16 * (rows * k / nk)),
+                  r1 = std::min(H, 16 * (rows * (k + 1) / nk));
+      g.db.segment(r0, r1 - r0) = g.dz.leftCols(n).middleRows(r0, r1 - r0).rowwise().sum() * inv_b;
+    }
+  }
   g.dslope = 0;
   if (net.act.kind == Activation::prelu) {
     // h = slope·z for z ≤ 0: ∂L/∂slope = (1/B) Σ_{t,i,j} [z ≤ 0] z · ∂ℓ_i/∂h_t

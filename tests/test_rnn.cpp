@@ -487,14 +487,14 @@ void expect_threads_agree(Activation a, RnnInputs in, LossAt at, Index H, Index 
 // Two threads split each batch's sequences (and the products over all steps) between them: the
 // same bits as one thread, for an odd batch, one step, sizes below and above Eigen's GEMM
 // threshold (H = 6: coefficient-wise products; H = 40, 64: the packed-W kernel path), one output
-// (matrix-vector products for ŷ).
+// (matrix-vector products for ŷ), H = 136 (∂L/∂b's rows split, a partial packet at the end).
 TEST(Rnn, TwoThreadsGiveTheBitsOfOne) {
   struct Case {
     Index H, steps, B, O;
   };
   for (const Case& k : {Case{6, 5, 7, 3}, Case{40, 6, 7, 3}, Case{40, 1, 7, 3}, Case{64, 7, 32, 3},
                         Case{64, 7, 32, 1}, Case{48, 5, 13, 1}, Case{64, 4, 1, 3},
-                        Case{40, 3, 2, 3}, Case{9, 1, 3, 3}})
+                        Case{40, 3, 2, 3}, Case{9, 1, 3, 3}, Case{136, 3, 6, 2}})
     for (Activation a : {Activation::tanh, Activation::prelu, Activation::rrelu})
       for (RnnInputs in : {RnnInputs::every_step, RnnInputs::first_step})
         for (LossAt at : {LossAt::last, LossAt::every_step}) {
