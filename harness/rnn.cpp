@@ -1,9 +1,7 @@
 #include "harness/rnn.h"
+#include "harness/threads.h"
 
 #include <omp.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#endif
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
@@ -25,19 +23,6 @@ static void fit_cols(Mat<T>& m, Index rows, Index cols) {
 // column goes the same way through the kernel as in the product over the whole block: the bits do
 // not depend on the thread count.
 constexpr Index panel = 4;
-
-// The caller's floating-point mode (x86 MXCSR: a float32 run flushes subnormals on its thread),
-// set on each thread of a team: OpenMP's pooled threads keep whatever mode they had.
-namespace {
-struct TeamFpMode {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned csr = _mm_getcsr();
-  void apply() const { _mm_setcsr(csr); }
-#else
-  void apply() const {}
-#endif
-};
-}  // namespace
 
 // Threads for B columns: one per panel at most.
 static int chain_threads(Index B) {
@@ -70,7 +55,7 @@ static void split_product(const A& a, const Bm& b, D dst) {
     dst.noalias() = a * b;
     return;
   }
-  const TeamFpMode fp;
+  const FpMode fp;  // threads.h: each team thread computes in the caller's mode
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -243,7 +228,7 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
   if (steps > 1) pack_w<T, Eigen::ColMajor>(net.W, B, nt, c.pack);
   const bool packed = c.pack.kc > 0;
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
-  const TeamFpMode fp;
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -315,7 +300,7 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
   if (steps > 1) pack_w<T, Eigen::RowMajor>(net.W, B, nt, g.pack);
   const bool packed = g.pack.kc > 0;
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
-  const TeamFpMode fp;
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -395,7 +380,7 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
   if (!splits_alike<T>(H, H, B, nt) || !splits_alike<T>(H, net.U.cols(), B, nt) ||
       (every_out && !splits_alike<T>(O, H, B, nt)))
     nt = 1;
-  const TeamFpMode fp;
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
@@ -504,7 +489,7 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
   const int nt =
       static_cast<int>(std::clamp<Index>(omp_get_max_threads(), 1, std::max<Index>(c.steps, 1)));
   if (s.parts.size() < static_cast<size_t>(nt)) s.parts.resize(static_cast<size_t>(nt));
-  const TeamFpMode fp;
+  const FpMode fp;
 #pragma omp parallel num_threads(nt)
   {
     fp.apply();
