@@ -31,9 +31,13 @@ struct RnnRun {
   Rnn<T> net;
   Rnn<T> velocity;  // momentum buffers (same shapes as net)
   SeqBatch<T> probe, batch, test;
-  RnnCache<T> pcache, cache;  // probe set, training batches
-  RnnGrads<T> pgrads, plast;  // probe: every loss; the last step's loss only (every_step)
-  RnnGrads<T> grads;          // training batch
+  // One history for the training batches and the probe set: a probe comes after its step's
+  // update, and the next step starts afresh (W3: the history is 164 MB; a second one doubled RSS).
+  RnnCache<T> cache;
+  RnnCache<T>& pcache = cache;
+  RnnGrads<T> grads;
+  RnnGrads<T>& pgrads = grads;  // probe: every loss
+  RnnGrads<T> plast;            // probe: the last step's loss only (every_step)
   Mat<T> dy, dy_last;
   Mat<T> test_yhat, test_h, test_hn;
   RnnRowScratch<T> rows_scratch;
