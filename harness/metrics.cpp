@@ -124,17 +124,19 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   size_t bucket = 0;
   Index below = 0;  // entries in the buckets before `bucket`
   while (below + hist[bucket] <= lo) below += hist[bucket++];
-  // The bucket's entries, appended without a branch (scratch has room for all n), and the
-  // smallest |x| beyond the bucket, compared as bits (they order as the values).
-  if (scratch.size() < static_cast<size_t>(n)) scratch.resize(static_cast<size_t>(n));
+  // The bucket's entries (a few % of n: a well-predicted branch) and the smallest |x| beyond the
+  // bucket, compared as bits (they order as the values; a conditional move, no branch).
+  if (scratch.size() < static_cast<size_t>(hist[bucket]))
+    scratch.resize(static_cast<size_t>(hist[bucket]));
   size_t count = 0;
+  for (Index i = 0; i < n; ++i)
+    if (static_cast<size_t>(abs_bits(x[i]) >> shift) == bucket)
+      scratch[count++] = std::abs(static_cast<double>(x[i]));
+  const U beyond = static_cast<U>((static_cast<U>(bucket) + 1) << shift);  // first bits past it
   U above_bits = inf_bits;
-  for (Index i = 0; i < n; ++i) {
+  for (Index i = 0; i < n; ++i) {  // a min reduction: vectorizes
     const U b = abs_bits(x[i]);
-    const size_t kb = static_cast<size_t>(b >> shift);
-    scratch[count] = std::abs(static_cast<double>(x[i]));
-    count += kb == bucket;
-    above_bits = kb > bucket && b < above_bits ? b : above_bits;
+    above_bits = std::min(above_bits, b >= beyond ? b : inf_bits);
   }
   const double above = std::abs(static_cast<double>(std::bit_cast<T>(above_bits)));
   const auto in_bucket = scratch.begin() + static_cast<std::ptrdiff_t>(count);

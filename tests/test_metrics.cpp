@@ -155,3 +155,37 @@ TEST(Metrics, OuterNormIsTheNormOfTheProduct) {
   const double ref = (d32.cast<double>() * a32.cast<double>().transpose()).norm() / 8.0;
   EXPECT_NEAR(outer_norm(d32, a32, sf).norm / ref, 1.0, 1e-12);
 }
+
+// abs_percentile against sorting, on data with many ties (ReLU's zeros, saturated ±1) and
+// values spread over many octaves, small and large n (both bucket widths), float and double.
+template <class T>
+static void check_percentiles(uint64_t seed) {
+  Rng r = rng_make(seed);
+  std::vector<double> scratch;
+  for (Index n : {1, 2, 7, 100, 8192, 70000}) {
+    std::vector<T> x(static_cast<size_t>(n));
+    for (T& v : x) {
+      const double u = rng_uniform(r);
+      v = u < 0.4   ? T(0)
+          : u < 0.5 ? T(u < 0.45 ? 1 : -1)
+                    : static_cast<T>(rng_normal(r) * std::exp(10 * rng_normal(r)));
+    }
+    std::vector<double> sorted;
+    for (T v : x) sorted.push_back(std::abs(static_cast<double>(v)));
+    std::sort(sorted.begin(), sorted.end());
+    for (double q : {0.0, 50.0, 98.0, 99.9, 100.0}) {
+      const double h = static_cast<double>(n - 1) * q / 100.0;
+      const auto lo = static_cast<size_t>(std::floor(h));
+      const double frac = h - static_cast<double>(lo);
+      const double want = lo + 1 < sorted.size() && frac > 0
+                              ? sorted[lo] + frac * (sorted[lo + 1] - sorted[lo])
+                              : sorted[lo];
+      EXPECT_EQ(abs_percentile(x.data(), n, q, scratch), want) << "n " << n << " q " << q;
+    }
+  }
+}
+
+TEST(Metrics, PercentileEqualsSortingOnTiesAndWideRanges) {
+  check_percentiles<float>(1);
+  check_percentiles<double>(2);
+}
