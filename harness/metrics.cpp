@@ -153,7 +153,7 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
 }
 
 template <class T>
-SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup) {
+SaturationCounts saturation_counts(const Eigen::Ref<const Mat<T>>& dphi, double tau, double sup) {
   SaturationCounts s;
   const Index units = dphi.rows(), N = dphi.cols();
   if (units == 0 || N == 0) return s;
@@ -169,7 +169,7 @@ SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup) {
   double* pz = zero.data();
   double* pm = sum.data();
   for (Index i = 0; i < N; ++i) {
-    const T* col = dphi.data() + i * units;
+    const T* col = dphi.col(i).data();
     for (Index j = 0; j < units; ++j) {
       const double d = static_cast<double>(col[j]);
       pm[j] += d;
@@ -237,7 +237,8 @@ static double std_around(const T* x, Index n, double mean) {
 // ---- ∂L/∂W without storing it ----
 
 template <class T>
-OuterNorm outer_norm(const Mat<T>& d, const Mat<T>& a, StatScratch<T>& s) {
+OuterNorm outer_norm(const Eigen::Ref<const Mat<T>>& d, const Eigen::Ref<const Mat<T>>& a,
+                     StatScratch<T>& s) {
   const Index m = d.rows(), n = a.rows(), B = d.cols();
   const T inv_b = T(1) / static_cast<T>(B);
   auto product = [&]() {  // the product itself, as mlp_backward stores it
@@ -265,7 +266,7 @@ template <class T>
 double mlp_grads_norm_outer(const MlpCache<T>& c, const MlpGrads<T>& g, StatScratch<T>& s) {
   double sum = 0;
   for (size_t l = 0; l < g.delta.size(); ++l) {
-    const double w = outer_norm(g.delta[l], c.a[l], s).norm;
+    const double w = outer_norm<T>(g.delta[l], c.a[l], s).norm;
     const double b = stable_norm(g.db[l].data(), g.db[l].size());
     sum += w * w + b * b + g.dslope[l] * g.dslope[l];
   }
@@ -299,7 +300,7 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
   r.act_p98 = abs_percentile(a.data(), nz, 98.0, s.sorted);
   if (l + 1 < n) {
     const SaturationCounts sc =
-        saturation_counts(c.dphi[l], probe.saturation_tau, activation_sup_deriv(net.act));
+        saturation_counts<T>(c.dphi[l], probe.saturation_tau, activation_sup_deriv(net.act));
     r.dphi_mean = sc.dphi_mean;
     r.saturated_frac = sc.saturated_frac;
     r.dead_frac = sc.dead_frac;
@@ -318,7 +319,7 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
     r.grad_w_norm = norm_of(sdw, dW.data(), dW.size());
     r.nonfinite_dw = sdw.nonfinite;
   } else {
-    const OuterNorm o = outer_norm(d, c.a[l], s);
+    const OuterNorm o = outer_norm<T>(d, c.a[l], s);
     r.grad_w_norm = o.norm;
     r.nonfinite_dw = o.nonfinite;
   }
@@ -422,20 +423,21 @@ void hist_rows(const T* x, Index n, const HistEdges& e, int bins, HistScale scal
   out.push_back(r);
 }
 
-#define GL_METRICS_INST(T)                                                                    \
-  template double stable_norm<T>(const T*, Index);                                            \
-  template double abs_percentile<T>(const T*, Index, double, std::vector<double>&);           \
-  template int64_t count_nonfinite<T>(const T*, Index);                                       \
-  template SaturationCounts saturation_counts<T>(const Mat<T>&, double, double);              \
-  template double zero_column_frac<T>(const Mat<T>&);                                         \
-  template void mlp_layer_rows<T>(const Mlp<T>&, const MlpCache<T>&, const MlpGrads<T>&,      \
-                                  const ProbeConfig&, int64_t, std::vector<LayerRow>&,        \
-                                  ProbeScratch<T>&);                                          \
-  template OuterNorm outer_norm<T>(const Mat<T>&, const Mat<T>&, StatScratch<T>&);            \
-  template double mlp_grads_norm_outer<T>(const MlpCache<T>&, const MlpGrads<T>&,             \
-                                          StatScratch<T>&);                                   \
-  template HistEdges hist_edges_from<T>(const T*, Index, HistScale);                          \
-  template void hist_rows<T>(const T*, Index, const HistEdges&, int, HistScale, int64_t, int, \
+#define GL_METRICS_INST(T)                                                                         \
+  template double stable_norm<T>(const T*, Index);                                                 \
+  template double abs_percentile<T>(const T*, Index, double, std::vector<double>&);                \
+  template int64_t count_nonfinite<T>(const T*, Index);                                            \
+  template SaturationCounts saturation_counts<T>(const Eigen::Ref<const Mat<T>>&, double, double); \
+  template double zero_column_frac<T>(const Mat<T>&);                                              \
+  template void mlp_layer_rows<T>(const Mlp<T>&, const MlpCache<T>&, const MlpGrads<T>&,           \
+                                  const ProbeConfig&, int64_t, std::vector<LayerRow>&,             \
+                                  ProbeScratch<T>&);                                               \
+  template OuterNorm outer_norm<T>(const Eigen::Ref<const Mat<T>>&,                                \
+                                   const Eigen::Ref<const Mat<T>>&, StatScratch<T>&);              \
+  template double mlp_grads_norm_outer<T>(const MlpCache<T>&, const MlpGrads<T>&,                  \
+                                          StatScratch<T>&);                                        \
+  template HistEdges hist_edges_from<T>(const T*, Index, HistScale);                               \
+  template void hist_rows<T>(const T*, Index, const HistEdges&, int, HistScale, int64_t, int,      \
                              HistQuantity, std::vector<HistRow>&);
 GL_METRICS_INST(float)
 GL_METRICS_INST(double)

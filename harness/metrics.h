@@ -61,7 +61,7 @@ struct SaturationCounts {
 // dphi: (units, examples) of φ'(z). Saturated: |φ'| < tau·sup (sup == 0: φ' ≡ 0, all saturated);
 // dead unit: φ' exactly 0 for every example; stuck unit: saturated for every example.
 template <class T>
-SaturationCounts saturation_counts(const Mat<T>& dphi, double tau, double sup);
+SaturationCounts saturation_counts(const Eigen::Ref<const Mat<T>>& dphi, double tau, double sup);
 
 // Fraction of columns (examples) that are exactly zero.
 template <class T>
@@ -97,7 +97,8 @@ struct OuterNorm {
 // scans it when that is cheaper, when an entry of d or a is not finite (the product's non-finite
 // entries are then counted), or when the Gram sum cancels (below half of Σ|terms|).
 template <class T>
-OuterNorm outer_norm(const Mat<T>& d, const Mat<T>& a, StatScratch<T>& s);
+OuterNorm outer_norm(const Eigen::Ref<const Mat<T>>& d, const Eigen::Ref<const Mat<T>>& a,
+                     StatScratch<T>& s);
 
 // Global L2 norm of all parameter gradients as mlp_grads_norm (optim.h), with each ∂L/∂W_l taken
 // by outer_norm from the cache's a_{l-1} and grads' δ_l: for a backward that stored no ∂L/∂W.

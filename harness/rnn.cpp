@@ -454,29 +454,6 @@ double rnn_sigma_max(const Mat<T>& W) {
 
 // ---- per-step statistics (design §4.2) ----
 
-// ‖Σ_i d_i h_iᵀ‖_F for the (H, B) blocks d and h. When B < H: ‖Σ_i d_i h_iᵀ‖² =
-// Σ_{i,j} (d_i·d_j)(h_i·h_j), two B×B Gram matrices in double (each block scaled by its largest
-// |entry|, so nothing overflows) instead of the H×H product; else the product and stable_norm.
-template <class T, class Block>
-static double outer_sum_norm(const Block& d, const Block& h, typename RnnRowScratch<T>::Part& s) {
-  const Index H = d.rows(), B = d.cols();
-  if (B < H && d.allFinite() && h.allFinite()) {
-    const double sd = static_cast<double>(d.cwiseAbs().maxCoeff());
-    const double sh = static_cast<double>(h.cwiseAbs().maxCoeff());
-    if (sd == 0.0 || sh == 0.0) return 0.0;
-    s.d = d.template cast<double>() / sd;
-    s.h = h.template cast<double>() / sh;
-    s.gd.resize(B, B);
-    s.gh.resize(B, B);
-    s.gd.noalias() = s.d.transpose() * s.d;
-    s.gh.noalias() = s.h.transpose() * s.h;
-    return sd * sh * std::sqrt(std::max(0.0, s.gd.cwiseProduct(s.gh).sum()));
-  }
-  s.hh.resize(H, H);
-  s.hh.noalias() = d * h.transpose();
-  return stable_norm(s.hh.data(), s.hh.size());
-}
-
 template <class T>
 void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T>& g,
                        const RnnGrads<T>* last, double tau, int64_t step,
@@ -505,14 +482,13 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
       r.dh_norm = stable_norm(g.dh.data() + o * H, hb) / rb;
       r.dz_norm = stable_norm(g.dz.data() + o * H, hb) / rb;
       if (last) r.dh_last_norm = stable_norm(last->dh.data() + o * H, hb) / rb;
-      sp.hb = c.dphi.middleCols(o, B);
-      const SaturationCounts sc = saturation_counts(sp.hb, tau, sup);
+      const SaturationCounts sc = saturation_counts<T>(c.dphi.middleCols(o, B), tau, sup);
       r.saturated_frac = sc.saturated_frac;
       r.dead_frac = sc.dead_frac;
       // step t's share of ∂L/∂W: ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / B (0 at t = 1: h_0 = 0)
       if (t > 1)
-        r.grad_w_contrib_norm = outer_sum_norm<T>(g.dz.middleCols(o, B), c.h.middleCols(o, B), sp) /
-                                static_cast<double>(B);
+        r.grad_w_contrib_norm =
+            outer_norm<T>(g.dz.middleCols(o, B), c.h.middleCols(o, B), sp.outer).norm;
     }
   }
 }

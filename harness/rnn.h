@@ -122,8 +122,7 @@ double rnn_sigma_max(const Mat<T>& W);
 template <class T>
 struct RnnRowScratch {
   struct Part {
-    Mat<T> hh, hb;             // (H, H), (H, B)
-    Mat<double> d, h, gd, gh;  // (H, B), (H, B), (B, B), (B, B)
+    StatScratch<T> outer;  // outer_norm (metrics.h): step t's share of ∂L/∂W
   };
   std::vector<Part> parts;
 };

@@ -41,14 +41,15 @@ TEST(Metrics, SaturatedDeadAndStuckFractions) {
   d << 0, 0, 0, 0,           // dead (φ' exactly 0 everywhere): dead and stuck
       0.01, 0.02, 0.5, 1,    // saturated on 2 of 4
       0.04, 0.001, 0.03, 0;  // saturated on all 4 (stuck), not dead
-  const SaturationCounts s = saturation_counts(d, 0.05, 1.0);
+  const SaturationCounts s = saturation_counts<double>(d, 0.05, 1.0);
   EXPECT_DOUBLE_EQ(s.saturated_frac, 10.0 / 12.0);
   EXPECT_DOUBLE_EQ(s.dead_frac, 1.0 / 3.0);
   EXPECT_DOUBLE_EQ(s.stuck_frac, 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(s.dphi_mean, (0.01 + 0.02 + 0.5 + 1 + 0.04 + 0.001 + 0.03) / 12.0);
   // φ' ≡ 0 (binary_step, sup = 0): everything saturated.
   EXPECT_DOUBLE_EQ(
-      saturation_counts(Mat<double>(Mat<double>::Constant(2, 2, 0.7)), 0.05, 0.0).saturated_frac,
+      saturation_counts<double>(Mat<double>(Mat<double>::Constant(2, 2, 0.7)), 0.05, 0.0)
+          .saturated_frac,
       1.0);
 }
 
@@ -129,7 +130,7 @@ TEST(Metrics, OuterNormIsTheNormOfTheProduct) {
   for (Index B : {1, 3, 10, 40}) {  // Gram for B ≤ 10 (m = 90, n = 70); the product for B = 40
     const Mat<double> d = random(90, B) * 1e150, a = random(70, B) * 1e-160;  // scaled: no overflow
     const Mat<double> p = d * a.transpose() / static_cast<double>(B);
-    const OuterNorm o = outer_norm(d, a, s);
+    const OuterNorm o = outer_norm<double>(d, a, s);
     EXPECT_NEAR(o.norm / p.norm(), 1.0, 1e-13) << "B " << B;
     EXPECT_EQ(o.nonfinite, 0);
   }
@@ -138,14 +139,14 @@ TEST(Metrics, OuterNormIsTheNormOfTheProduct) {
   Mat<double> d = random(50, 2), a = random(60, 2);
   d.col(1) = -d.col(0);
   a.col(1) = a.col(0);
-  EXPECT_LT(outer_norm(d, a, s).norm, 1e-14 * d.norm() * a.norm());
+  EXPECT_LT(outer_norm<double>(d, a, s).norm, 1e-14 * d.norm() * a.norm());
   d.col(1) = -0.999 * d.col(0);  // 1e-3 of the terms is left: still cancels, still the product
   const double p999 = (d * a.transpose()).norm() / 2.0;
-  EXPECT_NEAR(outer_norm(d, a, s).norm / p999, 1.0, 1e-12);
+  EXPECT_NEAR(outer_norm<double>(d, a, s).norm / p999, 1.0, 1e-12);
   // A NaN in δ: the product's NaN entries (one row of it) are counted, the norm is NaN.
   d = random(50, 2);
   d(7, 1) = NAN;
-  const OuterNorm o = outer_norm(d, a, s);
+  const OuterNorm o = outer_norm<double>(d, a, s);
   EXPECT_TRUE(std::isnan(o.norm));
   EXPECT_EQ(o.nonfinite, 60);
   // float: within float rounding of the double product
@@ -153,7 +154,7 @@ TEST(Metrics, OuterNormIsTheNormOfTheProduct) {
   const Mat<double> d64 = random(300, 8), a64 = random(200, 8);
   const Mat<float> d32 = d64.cast<float>(), a32 = a64.cast<float>();
   const double ref = (d32.cast<double>() * a32.cast<double>().transpose()).norm() / 8.0;
-  EXPECT_NEAR(outer_norm(d32, a32, sf).norm / ref, 1.0, 1e-12);
+  EXPECT_NEAR(outer_norm<float>(d32, a32, sf).norm / ref, 1.0, 1e-12);
 }
 
 // abs_percentile against sorting, on data with many ties (ReLU's zeros, saturated ±1) and
