@@ -99,13 +99,21 @@ void dataset_sample(Dataset<T>& d, Split split, Index n, Mat<T>& x, Targets<T>& 
     t.y.resize(info.outputs, n);
   switch (d.cfg.data.name) {
     case DataName::gaussian:
-      for (Index i = 0; i < n; ++i) {
-        for (Index k = 0; k < info.inputs; ++k) x(k, i) = static_cast<T>(rng_normal(r));
-        if (info.labels)
+      if (info.labels) {
+        for (Index i = 0; i < n; ++i) {
+          rng_normal_fill(r, x.col(i).data(), info.inputs);
           t.labels[static_cast<size_t>(i)] =
               static_cast<int32_t>(rng_below(r, static_cast<uint64_t>(info.outputs)));
-        else if (!d.has_teacher)
-          for (Index k = 0; k < info.outputs; ++k) t.y(k, i) = static_cast<T>(rng_normal(r));
+        }
+      } else if (d.has_teacher) {
+        rng_normal_fill(r, x.data(), x.size());  // x_1, x_2, ...: storage order
+      } else {
+        // x_1, y_1, x_2, y_2, ... in one fill, then each to its place
+        const Index per = info.inputs + info.outputs;
+        d.normals.resize(per, n);
+        rng_normal_fill(r, d.normals.data(), d.normals.size());
+        x = d.normals.topRows(info.inputs);
+        t.y = d.normals.bottomRows(info.outputs);
       }
       if (d.has_teacher) {
         mlp_forward(d.teacher, x, d.teacher_cache);

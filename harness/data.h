@@ -53,6 +53,7 @@ struct Dataset {
   Mlp<T> teacher;             // gaussian with a teacher: targets = teacher(x)
   MlpCache<T> teacher_cache;  // reused by every batch: sampling allocates nothing after the first
   bool has_teacher = false;
+  Mat<T> normals;  // gaussian: one batch's draws (inputs + outputs, n), in the stream's order
   std::shared_ptr<const IdxSet> idx;  // idx, fashion_mnist: the loaded files (shared between runs)
   std::vector<T> idx_value;           // idx, fashion_mnist: network input of pixel level 0..255
 };

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include "harness/threads.h"
 
 namespace gl {
 
@@ -87,6 +90,52 @@ double rng_normal(Rng& r) {
     return u * f;
   }
 }
+
+template <class T>
+void rng_normal_fill(Rng& r, T* out, int64_t n) {
+  int64_t i = 0;
+  if (n > 0 && r.has_spare) {
+    out[i++] = static_cast<T>(r.spare);
+    r.has_spare = false;
+  }
+  // The accepted pairs (u, v, s) of the polar method, in rng_normal's order.
+  const int64_t pairs = (n - i + 1) / 2;
+  thread_local std::vector<double> uvs;
+  if (uvs.size() < static_cast<size_t>(3 * pairs)) uvs.resize(static_cast<size_t>(3 * pairs));
+  double* p = uvs.data();
+  for (int64_t k = 0; k < pairs;) {
+    const double u = 2.0 * rng_uniform(r) - 1.0;
+    const double v = 2.0 * rng_uniform(r) - 1.0;
+    const double s = u * u + v * v;
+    if (s >= 1.0 || s == 0.0) continue;
+    p[3 * k] = u;
+    p[3 * k + 1] = v;
+    p[3 * k + 2] = s;
+    ++k;
+  }
+  // Each pair gives u·f, v·f with f = sqrt(-2 ln s / s), as rng_normal; an odd count leaves v·f
+  // of the last pair as the next call's variate.
+  T* o = out + i;
+  const bool odd = (n - i) % 2 != 0;
+  const FpMode fp;
+#pragma omp parallel if (pairs >= 8192)
+  {
+    fp.apply();
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < pairs; ++k) {
+      const double f = std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);
+      o[2 * k] = static_cast<T>(p[3 * k] * f);
+      if (!odd || k + 1 < pairs) o[2 * k + 1] = static_cast<T>(p[3 * k + 1] * f);
+    }
+  }
+  if (odd && pairs > 0) {
+    const int64_t k = pairs - 1;
+    r.spare = p[3 * k + 1] * std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);
+    r.has_spare = true;
+  }
+}
+template void rng_normal_fill<float>(Rng&, float*, int64_t);
+template void rng_normal_fill<double>(Rng&, double*, int64_t);
 
 uint64_t seed_mix(uint64_t a, uint64_t b) {
   uint64_t x = a ^ rotl(b, 23) ^ 0x6a09e667f3bcc909ull;

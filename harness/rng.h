@@ -21,6 +21,12 @@ uint64_t rng_next(Rng& r);                         // 64 random bits
 double rng_uniform(Rng& r);                        // [0, 1), 53-bit resolution
 double rng_uniform(Rng& r, double lo, double hi);  // [lo, hi)
 double rng_normal(Rng& r);                         // N(0, 1)
+// n normals into out: exactly the values, and the state after, of n calls of rng_normal (cast
+// to T). The polar pairs are drawn in order on the calling thread; their transforms (a log, a
+// square root and a division each: most of the cost) run on the OpenMP threads when there are
+// many: the stream, and so the data, never depends on the thread count.
+template <class T>
+void rng_normal_fill(Rng& r, T* out, int64_t n);
 uint64_t rng_below(Rng& r, uint64_t n);  // uniform integer in [0, n), unbiased (rejection)
 
 // Hash-combine for seeds: splitmix64 of a ^ rotated b. Used for the documented run-seed rule.

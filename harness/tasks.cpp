@@ -120,15 +120,21 @@ static void gaussian_generate(SeqData<T>& d, Rng& r, Index n, SeqBatch<T>& out) 
     out.y.labels.assign(static_cast<size_t>(ny * n), 0);
   else
     out.y.y.resize(d.outputs, ny * n);
+  // Per example: its x_t for every t, then its targets — drawn as one fill where they are all
+  // normals (rng_normal_fill: the same values as one rng_normal after another), then placed.
+  const Index nxe = nx * d.inputs, nye = d.labels ? 0 : ny * d.outputs;
+  d.normals.resize(static_cast<size_t>(nxe + nye));
+  const T* v = d.normals.data();
   for (Index i = 0; i < n; ++i) {
+    rng_normal_fill(r, d.normals.data(), nxe + nye);
     for (Index t = 0; t < nx; ++t)
-      for (Index k = 0; k < d.inputs; ++k) out.x(k, t * n + i) = static_cast<T>(rng_normal(r));
+      for (Index k = 0; k < d.inputs; ++k) out.x(k, t * n + i) = v[t * d.inputs + k];
     for (Index t = 0; t < ny; ++t) {
       if (d.labels)
         out.y.labels[static_cast<size_t>(t * n + i)] =
             static_cast<int32_t>(rng_below(r, static_cast<uint64_t>(d.outputs)));
       else
-        for (Index k = 0; k < d.outputs; ++k) out.y.y(k, t * n + i) = static_cast<T>(rng_normal(r));
+        for (Index k = 0; k < d.outputs; ++k) out.y.y(k, t * n + i) = v[nxe + t * d.outputs + k];
     }
   }
 }

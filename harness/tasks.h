@@ -57,6 +57,7 @@ struct SeqData {
   bool first_step = false;  // x_1 only
   bool every_step = false;  // a target per step (loss_at every_step)
   Rng train_rng, probe_rng, test_rng;
+  std::vector<T> normals;  // gaussian: one sequence's draws, in the stream's order
 };
 
 // Sizes from the config alone (inputs and outputs per step), as data_info gives them for the

@@ -1,11 +1,13 @@
 // Initializers: moments within the sampling tolerance of the formula, orthogonality, sparsity,
 // spectral rescaling, and bit-reproducibility of the generator.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <Eigen/Dense>
 #include <Eigen/Eigenvalues>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "harness/init.h"
 #include "harness/rng.h"
@@ -160,5 +162,36 @@ TEST(Rng, DeterministicLogMatchesLibm) {
   for (int i = 0; i < 100000; ++i) {
     const double x = rng_uniform(r) + 1e-300;
     ASSERT_NEAR(det_log(x), std::log(x), 4e-16 * std::max(1.0, std::abs(std::log(x)))) << x;
+  }
+}
+
+// rng_normal_fill gives exactly n calls of rng_normal (values and the stream after), whatever the
+// count's parity, a spare left by an earlier call, and whether its transforms run on 1 or 2
+// threads (above 8192 pairs).
+template <class T>
+static void check_fill(int threads) {
+  omp_set_num_threads(threads);
+  for (int64_t n : {0, 1, 2, 7, 64, 1000, 20001, 40000}) {
+    for (bool spare : {false, true}) {
+      Rng a = rng_make(static_cast<uint64_t>(n) + 17), b = a;
+      if (spare) {  // leave a spare in both streams
+        (void)rng_normal(a);
+        (void)rng_normal(b);
+      }
+      std::vector<T> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      for (T& v : want) v = static_cast<T>(rng_normal(a));
+      rng_normal_fill(b, got.data(), n);
+      EXPECT_EQ(got, want) << "n " << n << " spare " << spare;
+      EXPECT_EQ(rng_normal(b), rng_normal(a)) << "the stream after, n " << n;  // spare and state
+      EXPECT_EQ(rng_next(b), rng_next(a));
+    }
+  }
+  omp_set_num_threads(1);
+}
+
+TEST(Rng, NormalFillIsOneNormalAfterAnother) {
+  for (int threads : {1, 2}) {
+    check_fill<double>(threads);
+    check_fill<float>(threads);
   }
 }
