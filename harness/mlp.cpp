@@ -318,11 +318,12 @@ static void backward_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<
   }
 }
 
+// Sizes grads, seeds δ_{L+1} and runs backward_share on the team (or on this thread alone).
 template <class T>
-void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
-                  bool store_dw) {
-  g.has_dw = store_dw || net.act.kind == Activation::maxout;
-  grads_size(net, dyhat.cols(), g.has_dw, g);
+static void backward_run(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
+                         const Mat<T>& dyhat, bool store_dw, MlpGrads<T>& g) {
+  g.has_dw = store_dw;
+  grads_size(net, dyhat.cols(), store_dw, g);
   g.delta[net.layers.size() - 1] = dyhat;
   if (team_splits(net, false)) {
     const Split split = split_of(net, dyhat.cols());
@@ -330,31 +331,23 @@ void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, 
 #pragma omp parallel
     {
       fp.apply();
-      backward_share<T>(net, nullptr, T(0), c, g, split);
+      backward_share<T>(net, sgd, lr, c, g, split);
     }
   } else {
-    backward_share<T>(net, nullptr, T(0), c, g, Split::units);
+    backward_share<T>(net, sgd, lr, c, g, Split::units);
   }
+}
+
+template <class T>
+void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
+                  bool store_dw) {
+  backward_run<T>(net, nullptr, T(0), c, dyhat, store_dw || net.act.kind == Activation::maxout, g);
 }
 
 template <class T>
 void mlp_backward_sgd(Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
                       double lr) {
-  g.has_dw = false;
-  grads_size(net, dyhat.cols(), false, g);
-  g.delta[net.layers.size() - 1] = dyhat;
-  const T lr_t = static_cast<T>(lr);
-  if (team_splits(net, false)) {
-    const Split split = split_of(net, dyhat.cols());
-    const FpMode fp;
-#pragma omp parallel
-    {
-      fp.apply();
-      backward_share<T>(net, &net, lr_t, c, g, split);
-    }
-  } else {
-    backward_share<T>(net, &net, lr_t, c, g, Split::units);
-  }
+  backward_run<T>(net, &net, static_cast<T>(lr), c, dyhat, false, g);
   for (size_t l = 0; l < net.layers.size(); ++l) net.layers[l].slope -= lr * g.dslope[l];
 }
 
