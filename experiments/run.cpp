@@ -15,6 +15,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "harness/blas.h"
 #include "harness/data.h"
 #include "harness/io.h"
 #include "harness/optim.h"
@@ -107,8 +108,7 @@ json provenance_json(const Config& c, bool flushed) {
 #else
   p["isa"] = "sse2";
 #endif
-  p["blas"] =
-      fmt::format("Eigen {}.{}.{}", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION);
+  p["blas"] = blas_name();
   p["threads"] = c.threads > 0 ? c.threads : omp_get_num_procs();  // "auto" resolved
   p["flush_subnormals"] = flushed;
   p["precision"] = c.precision == Precision::float32 ? "float32" : "float64";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "harness/blas.h"
 #include "harness/threads.h"
 
 namespace gl {
@@ -141,7 +142,8 @@ static void forward_share(const Mlp<T>& net, MlpCache<T>& c, Rng* train_rng, Spl
     const Layer<T>& layer = net.layers[l];
     const Tile k = tile_of(split, layer.W.rows(), B);
     auto z = c.z[l].block(k.r0, k.c0, k.nr, k.nc);  // (share of fan_out, share of B)
-    z.noalias() = layer.W.middleRows(k.r0, k.nr) * c.a[l].middleCols(k.c0, k.nc);
+    gemm<T>(T(1), layer.W.middleRows(k.r0, k.nr), Op::none, c.a[l].middleCols(k.c0, k.nc), Op::none,
+            T(0), z);
     z.colwise() += layer.b.segment(k.r0, k.nr);
     auto a = c.a[l + 1].block(k.r0, k.c0, k.nr, k.nc);
     if (l + 1 < n) {
@@ -251,7 +253,7 @@ static void layer_back_share(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T
     for (Index col = k.r0; col < k.r0 + k.nr; ++col)
       back.row(col - k.r0).noalias() = W.col(col).transpose() * dk;
   else
-    back.noalias() = W.middleCols(k.r0, k.nr).transpose() * dk;
+    gemm<T>(T(1), W.middleCols(k.r0, k.nr), Op::trans, dk, Op::none, T(0), back);
   g.delta[l - 1].block(k.r0, k.c0, k.nr, k.nc) =
       c.dphi[l - 1].block(k.r0, k.c0, k.nr, k.nc).cwiseProduct(back);
 }
@@ -269,12 +271,12 @@ static void layer_weights_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpC
   db *= inv_b;
   if (sgd) {
     Layer<T>& p = sgd->layers[l];
-    p.W.middleRows(r.begin, r.size).noalias() += (-lr * inv_b * dr) * c.a[l].transpose();
+    gemm<T>(-lr * inv_b, dr, Op::none, c.a[l], Op::trans, T(1), p.W.middleRows(r.begin, r.size));
     p.b.segment(r.begin, r.size) -= lr * db;
   } else if (g.has_dw) {
     // dW_l = (1/B) δ_l a_{l-1}ᵀ (rows, fan_in): Eigen applies the 1/B as the GEMM's alpha, in the
     // same pass (for B ≤ the GEMM's depth block the bits equal a product followed by *= 1/B).
-    g.dW[l].middleRows(r.begin, r.size).noalias() = (inv_b * dr) * c.a[l].transpose();
+    gemm<T>(inv_b, dr, Op::none, c.a[l], Op::trans, T(0), g.dW[l].middleRows(r.begin, r.size));
   }
 }
 

@@ -49,14 +49,16 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get install -y python3-torch python3-numpy >/dev/null
 fi
-# Debian's torch calls GEMM through libblas.so.3; without OpenBLAS that is the reference BLAS
-# (~3-10x slower), which is not PyTorch at its best. If the system BLAS is not OpenBLAS, use
-# libopenblas0-pthread unpacked under $OPENBLAS_DIR for the PyTorch processes only
-# (LD_LIBRARY_PATH; the system's BLAS choice is left alone). OpenBLAS 0.3.21 does not know every
-# newer CPU (it falls back to the SSE3 "Prescott" kernels): pin the core type from the ISA.
+# Debian's torch calls GEMM through libblas.so.3, whatever the system's alternative is: the
+# reference BLAS (~3-10x slower) without OpenBLAS. PyTorch at its best uses threaded OpenBLAS
+# (libopenblas0-pthread, which scripts/setup.sh installs for gradlab): point the PyTorch processes only
+# (LD_LIBRARY_PATH; the system's BLAS choice is left alone) at libopenblas0-pthread, the installed
+# one or one unpacked under $OPENBLAS_DIR. OpenBLAS 0.3.21 does not know every newer CPU (it falls
+# back to the SSE3 "Prescott" kernels): pin the core type from the ISA.
 OPENBLAS_DIR="${OPENBLAS_DIR:-/tmp/gradlab-openblas}"
 TORCH_ENV=(OMP_WAIT_POLICY=passive)
-if ! /usr/bin/python3 -c 'import ctypes; ctypes.CDLL("libopenblas.so.0")' 2>/dev/null; then
+lib="/usr/lib/x86_64-linux-gnu/openblas-pthread"
+if [ ! -f "$lib/libblas.so.3" ]; then
   lib="$OPENBLAS_DIR/usr/lib/x86_64-linux-gnu/openblas-pthread"
   if [ ! -f "$lib/libblas.so.3" ]; then
     echo "== unpacking libopenblas0-pthread into $OPENBLAS_DIR (for PyTorch only)"
@@ -64,8 +66,8 @@ if ! /usr/bin/python3 -c 'import ctypes; ctypes.CDLL("libopenblas.so.0")' 2>/dev
     (cd "$OPENBLAS_DIR" && apt-get download libopenblas0-pthread >/dev/null 2>&1 &&
       dpkg -x libopenblas0-pthread_*.deb .)
   fi
-  TORCH_ENV+=("LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 fi
+TORCH_ENV+=("LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 if grep -qw avx512f /proc/cpuinfo; then
   TORCH_ENV+=(OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}")
 elif grep -qw avx2 /proc/cpuinfo; then

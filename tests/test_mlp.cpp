@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "harness/blas.h"
 #include "harness/loss.h"
 #include "harness/metrics.h"
 #include "harness/mlp.h"
@@ -163,6 +164,23 @@ TEST(MlpGradients, TwoThreadsSplittingTheLayers) {
   omp_set_num_threads(1);
 }
 
+// The same checks with every product of the forward, Wᵀδ, ∂L/∂W and the fused update through
+// OpenBLAS (harness/blas.h; the route is lowered to every size), on one and two threads.
+TEST(MlpGradients, ThroughOpenBlas) {
+  if (!blas_openblas()) GTEST_SKIP() << blas_name();
+  const BlasRoute saved = blas_route();
+  blas_route_set({0.0, 0});
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (Activation act : {Activation::tanh, Activation::relu}) {
+      check_case({act, Loss::mse, {4, 7, 3}}, 100);
+      check_case({act, Loss::cross_entropy, {3, 5, 4, 6, 2}}, 300);
+    }
+  }
+  omp_set_num_threads(1);
+  blas_route_set(saved);
+}
+
 template <class T>
 struct Net {
   Mlp<T> net;
@@ -281,6 +299,20 @@ static void check_fused(Activation act, Index B, int threads, double tol) {
   const double from_outer = mlp_grads_norm_outer(c, gb, s), from_dw = mlp_grads_norm(ga);
   EXPECT_NEAR(from_outer, from_dw, tol * from_dw) << activation_name(act);
   omp_set_num_threads(1);
+}
+
+TEST(MlpSgd, FusedStepThroughOpenBlas) {
+  if (!blas_openblas()) GTEST_SKIP() << blas_name();
+  const BlasRoute saved = blas_route();
+  blas_route_set({0.0, 0});
+  for (int threads : {1, 2})
+    for (Index B : {20, 70}) {
+      check_fused<double>(Activation::tanh, B, threads, 1e-13);
+      check_fused<float>(Activation::relu, B, threads, 1e-5);
+    }
+  check_threads<double>(1e-14);
+  check_threads<float>(1e-6);
+  blas_route_set(saved);
 }
 
 TEST(MlpSgd, FusedStepIsBackwardThenUpdate) {
