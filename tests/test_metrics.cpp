@@ -6,6 +6,7 @@
 #include "harness/init.h"
 #include "harness/io.h"
 #include "harness/metrics.h"
+#include "harness/rng.h"
 
 using namespace gl;
 
@@ -21,6 +22,32 @@ TEST(Metrics, StableNormNeitherOverflowsNorUnderflows) {
   const double withinf[] = {1.0, -INFINITY};
   EXPECT_EQ(stable_norm(withinf, 2), INFINITY);
   EXPECT_EQ(count_nonfinite(withnan, 3), 2);
+}
+
+// float data takes a shorter scan (Σx, Σx² only; the full one when Σx² is not finite): the same
+// norm, bit for bit, as the same values in double, and NaN, ±inf and their count as there.
+TEST(Metrics, FloatScanIsTheDoubleScan) {
+  Rng r = rng_make(8);
+  for (Index n : {1, 15, 16, 1000, 8195}) {  // tails of every length mod 16
+    std::vector<float> f(static_cast<size_t>(n));
+    for (float& v : f) v = static_cast<float>(rng_normal(r) * 1e-3);
+    const std::vector<double> d(f.begin(), f.end());
+    EXPECT_EQ(stable_norm(f.data(), n), stable_norm(d.data(), n)) << "n " << n;
+  }
+  StatScratch<float> s;
+  Mat<float> dl(30, 20), a(25, 20);  // the product's path (2B(m+n) ≥ mn), its scan
+  for (Index i = 0; i < dl.size(); ++i) dl(i) = static_cast<float>(rng_normal(r));
+  for (Index i = 0; i < a.size(); ++i) a(i) = static_cast<float>(rng_normal(r));
+  const Mat<double> p = dl.cast<double>() * a.cast<double>().transpose() / 20.0;
+  EXPECT_NEAR(outer_norm<float>(dl, a, s).norm / p.norm(), 1.0, 1e-6);
+  dl(4, 3) = INFINITY;  // one row of the product is ±inf (a's column 3 has no zero)
+  OuterNorm o = outer_norm<float>(dl, a, s);
+  EXPECT_EQ(o.norm, INFINITY);
+  EXPECT_EQ(o.nonfinite, 25);
+  dl(6, 3) = NAN;  // and a second row NaN
+  o = outer_norm<float>(dl, a, s);
+  EXPECT_TRUE(std::isnan(o.norm));
+  EXPECT_EQ(o.nonfinite, 50);
 }
 
 TEST(Metrics, PercentileInterpolatesLikeNumpy) {
