@@ -149,7 +149,9 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
   // Four interleaved histograms: runs of equal values (ReLU's zeros, tanh's ±1) would otherwise
   // chain every increment on the previous one through memory.
-  std::array<std::array<uint32_t, 2048>, 4> part{};
+  // Zero between calls (one set per thread): each call clears only the buckets it can have used,
+  // those up to max |x|'s, not all 4 × 2048.
+  thread_local std::array<std::array<uint32_t, 2048>, 4> part{};
   U top = 0;
   const Index n4 = n - n % 4;
   for (Index i = 0; i < n4; i += 4)
@@ -163,19 +165,27 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
     top = b > top ? b : top;
     ++part[0][static_cast<size_t>(b >> shift)];
   }
-  std::array<Index, 2048> hist;
-  for (size_t j = 0; j < hist.size(); ++j)
-    hist[j] = Index(part[0][j]) + Index(part[1][j]) + Index(part[2][j]) + Index(part[3][j]);
-  if (top > inf_bits) return nan_v;
+  const auto hist = [&](size_t j) {
+    return Index(part[0][j]) + Index(part[1][j]) + Index(part[2][j]) + Index(part[3][j]);
+  };
+  const auto clear = [&] {
+    for (auto& p : part) std::fill_n(p.begin(), static_cast<size_t>(top >> shift) + 1, 0u);
+  };
+  if (top > inf_bits) {
+    clear();
+    return nan_v;
+  }
   const double h = static_cast<double>(n - 1) * q / 100.0;
   const auto lo = static_cast<Index>(std::floor(h));
   size_t bucket = 0;
   Index below = 0;  // entries in the buckets before `bucket`
-  while (below + hist[bucket] <= lo) below += hist[bucket++];
+  while (below + hist(bucket) <= lo) below += hist(bucket++);
+  const Index in_bucket_n = hist(bucket);
+  clear();
   // The bucket's entries (a few % of n: a well-predicted branch) and the smallest |x| beyond the
   // bucket, compared as bits (they order as the values; a conditional move, no branch).
-  if (scratch.size() < static_cast<size_t>(hist[bucket]))
-    scratch.resize(static_cast<size_t>(hist[bucket]));
+  if (scratch.size() < static_cast<size_t>(in_bucket_n))
+    scratch.resize(static_cast<size_t>(in_bucket_n));
   size_t count = 0;
   const auto in_the_bucket = [&](Index i) {
     return static_cast<size_t>(abs_bits(x[i]) >> shift) == bucket;
