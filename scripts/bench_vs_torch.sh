@@ -3,12 +3,13 @@
 # alternately (gradlab, then PyTorch; the order flips every repetition) on the same machine, so
 # that machine load hits both sides alike. Prints per workload the medians over repetitions, the
 # spread (min..max), the ratios torch/gradlab (per repetition, then their median and range), peak
-# RSS (/usr/bin/time -v) and gradlab's float64/float32 and probe/step costs.
+# RSS (/usr/bin/time -v) and gradlab's float64/float32 (float64 run right after float32, every
+# repetition) and probe/step costs.
 #
 #   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4"] [--no-f64] [--torch-threads "2 1"]
 #                             [--no-build] [--quick]
 # --quick: fewer steps on both sides (PyTorch 50/20/4/6 timed steps for W1..W4, gradlab's configs
-# shortened to match), float64 in the first repetition only, and W3's PyTorch on 1 thread only: for
+# shortened to match), and W3's PyTorch on 1 thread only: for
 # a loaded machine, where PyTorch's 2-thread runs can take ~40x longer than on an idle one.
 #
 # "PyTorch at its best" = per repetition the faster of the --torch-threads settings (2 threads
@@ -152,19 +153,22 @@ run_torch_all() {  # w rep
   done
 }
 
+# gradlab in float32 and, right after it (so that both see the same machine), in float64.
+run_gradlab_pair() {  # w rep
+  run_gradlab "$1" "$2" float32
+  if [ "$F64" = 1 ] && [ "$1" != W3 ]; then run_gradlab "$1" "$2" float64; fi
+}
+
 echo "== raw results in $OUT; load: $(cut -d' ' -f1-3 /proc/loadavg); PyTorch env: ${TORCH_ENV[*]}"
 for ((r = 0; r < REPS; ++r)); do
   for w in $WORKLOADS; do
     echo "-- rep $r $w"
     if ((r % 2 == 0)); then
-      run_gradlab "$w" "$r" float32
+      run_gradlab_pair "$w" "$r"
       run_torch_all "$w" "$r"
     else
       run_torch_all "$w" "$r"
-      run_gradlab "$w" "$r" float32
-    fi
-    if [ "$F64" = 1 ] && [ "$w" != W3 ] && { [ "$QUICK" = 0 ] || [ "$r" = 0 ]; }; then
-      run_gradlab "$w" "$r" float64
+      run_gradlab_pair "$w" "$r"
     fi
   done
 done

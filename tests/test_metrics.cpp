@@ -1,6 +1,7 @@
 // Metrics on hand-built cases whose answers are known in closed form.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "harness/init.h"
@@ -216,4 +217,48 @@ static void check_percentiles(uint64_t seed) {
 TEST(Metrics, PercentileEqualsSortingOnTiesAndWideRanges) {
   check_percentiles<float>(1);
   check_percentiles<double>(2);
+}
+
+template <class T>
+static double sorted_percentile(const std::vector<T>& x, double q) {
+  std::vector<double> v;
+  for (T e : x) v.push_back(std::abs(static_cast<double>(e)));
+  std::sort(v.begin(), v.end());
+  const double h = static_cast<double>(v.size() - 1) * q / 100.0;
+  const auto lo = static_cast<size_t>(std::floor(h));
+  const double frac = h - static_cast<double>(lo);
+  return lo + 1 < v.size() && frac > 0 ? v[lo] + frac * (v[lo + 1] - v[lo]) : v[lo];
+}
+
+// Larger n: a bucket of one repeated value (99.5 % zeros, one value everywhere), ReLU-like and
+// sorted data, infinities and NaN — each equal to sorting.
+template <class T>
+static void check_large_percentiles(uint64_t seed) {
+  Rng r = rng_make(seed);
+  std::vector<double> scratch;
+  const Index n = 20000;
+  std::vector<std::vector<T>> cases;
+  std::vector<T> x(static_cast<size_t>(n));
+  for (T& v : x) v = rng_uniform(r) < 0.995 ? T(0) : T(3);  // the 98th percentile is a zero
+  cases.push_back(x);
+  for (T& v : x) v = T(-2);  // one value
+  cases.push_back(x);
+  for (T& v : x) v = static_cast<T>(std::max(0.0, rng_normal(r)));  // ReLU
+  cases.push_back(x);
+  std::sort(x.begin(), x.end());
+  cases.push_back(x);
+  x[77] = static_cast<T>(INFINITY);
+  x[5000] = static_cast<T>(-INFINITY);
+  cases.push_back(x);
+  for (size_t c = 0; c < cases.size(); ++c)
+    for (double q : {0.0, 2.0, 50.0, 98.0, 99.99, 100.0})
+      EXPECT_EQ(abs_percentile(cases[c].data(), n, q, scratch), sorted_percentile(cases[c], q))
+          << "case " << c << " q " << q;
+  x[12345] = static_cast<T>(NAN);
+  EXPECT_TRUE(std::isnan(abs_percentile(x.data(), n, 98.0, scratch)));
+}
+
+TEST(Metrics, LargePercentilesEqualSorting) {
+  check_large_percentiles<float>(3);
+  check_large_percentiles<double>(4);
 }
