@@ -318,9 +318,11 @@ OuterNorm outer_norm(const Eigen::Ref<const Mat<T>>& d, const Eigen::Ref<const M
     const Scan sc = scan(s.product.data(), s.product.size());
     return OuterNorm{norm_of(sc, s.product.data(), s.product.size()), sc.nonfinite};
   };
-  if (2 * B * (m + n) >= m * n || !d.allFinite() || !a.allFinite()) return product();
-  const double sd = static_cast<double>(d.cwiseAbs().maxCoeff());
-  const double sa = static_cast<double>(a.cwiseAbs().maxCoeff());
+  if (2 * B * (m + n) >= m * n) return product();
+  // max |x| with NaN propagated: one pass gives the scale and whether every entry is finite
+  const double sd = static_cast<double>(d.cwiseAbs().template maxCoeff<Eigen::PropagateNaN>());
+  const double sa = static_cast<double>(a.cwiseAbs().template maxCoeff<Eigen::PropagateNaN>());
+  if (!(sd <= DBL_MAX) || !(sa <= DBL_MAX)) return product();  // NaN or ±inf somewhere
   if (sd == 0.0 || sa == 0.0) return {};
   s.d = d.template cast<double>() / sd;
   s.a = a.template cast<double>() / sa;

@@ -177,6 +177,12 @@ TEST(Metrics, OuterNormIsTheNormOfTheProduct) {
   const OuterNorm o = outer_norm<double>(d, a, s);
   EXPECT_TRUE(std::isnan(o.norm));
   EXPECT_EQ(o.nonfinite, 60);
+  // An inf in a (no NaN): one column of the product is ±inf, the norm is inf.
+  d = random(50, 2);
+  a(11, 0) = INFINITY;
+  const OuterNorm oi = outer_norm<double>(d, a, s);
+  EXPECT_EQ(oi.norm, INFINITY);
+  EXPECT_EQ(oi.nonfinite, 50);
   // float: within float rounding of the double product
   StatScratch<float> sf;
   const Mat<double> d64 = random(300, 8), a64 = random(200, 8);
