@@ -138,12 +138,135 @@ int64_t count_nonfinite(const T* x, Index n) {
 static uint32_t abs_bits(float v) { return std::bit_cast<uint32_t>(v) & 0x7fffffffu; }
 static uint64_t abs_bits(double v) { return std::bit_cast<uint64_t>(v) & 0x7fffffffffffffffu; }
 
+// 64 bytes of |x|'s bits as one vector (GCC's vector extension): 16 or 8 lanes.
+using Bits32x16 = uint32_t __attribute__((vector_size(64)));
+using Bits64x8 = uint64_t __attribute__((vector_size(64)));
+template <class U>
+struct BitsVec;
+template <>
+struct BitsVec<uint32_t> {
+  using type = Bits32x16;
+};
+template <>
+struct BitsVec<uint64_t> {
+  using type = Bits64x8;
+};
+
+// The percentile's rank near the top, by vectorized counting: max |x|, then in one pass the counts
+// of entries at or above 8 thresholds a quarter octave apart below it (as bits: non-negative IEEE
+// numbers order as their bits), which locate the quarter octave that holds rank lo; only its
+// entries are selected among. False (the caller takes the histogram) when rank lo lies more than
+// two octaves below max |x| or its quarter octave holds over n/8 entries. Exact; for the 98th
+// percentile of ReLU or Gaussian activations about a quarter of the histogram's instructions, whose
+// scattered increments cost ~2.5 cycles per entry.
+template <class T>
+static bool percentile_near_top(const T* x, Index n, Index lo, double frac,
+                                std::vector<double>& scratch, double& out) {
+  using U = decltype(abs_bits(T(0)));
+  using V = typename BitsVec<U>::type;
+  constexpr Index lanes_v = 64 / static_cast<Index>(sizeof(U));
+  constexpr U mask = sizeof(U) == 4 ? U(0x7fffffffu) : U(0x7fffffffffffffffu);
+  constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
+  constexpr U quarter = U(1) << (sizeof(U) == 4 ? 21 : 50);  // a quarter of an exponent step
+  constexpr int K = 8;
+  const auto splat = [](U v) {
+    V r;
+    for (Index k = 0; k < lanes_v; ++k) r[k] = v;
+    return r;
+  };
+  const auto load = [&](Index i) {
+    V b;
+    std::memcpy(&b, x + i, sizeof b);
+    return b & splat(mask);
+  };
+  const Index nb = n - n % lanes_v;
+  V vtop = {};
+  for (Index i = 0; i < nb; i += lanes_v) {
+    const V b = load(i);
+    vtop = b > vtop ? b : vtop;
+  }
+  U top = 0;
+  for (Index k = 0; k < lanes_v; ++k) top = std::max(top, U(vtop[k]));
+  for (Index i = nb; i < n; ++i) top = std::max(top, abs_bits(x[i]));
+  if (top > inf_bits) {  // some NaN
+    out = nan_v;
+    return true;
+  }
+  std::array<U, K + 1> t;  // t[0] = max |x|, t[k] = k quarter octaves below (≥ 0)
+  for (int k = 0; k <= K; ++k) {
+    const U d = static_cast<U>(k) * quarter;
+    t[static_cast<size_t>(k)] = top > d ? static_cast<U>(top - d) : U(0);
+  }
+  std::array<V, K> vc{};
+  std::array<V, K> vt;
+  for (int k = 0; k < K; ++k) vt[static_cast<size_t>(k)] = splat(t[static_cast<size_t>(k) + 1]);
+  for (Index i = 0; i < nb; i += lanes_v) {
+    const V b = load(i);
+    for (size_t k = 0; k < K; ++k) vc[k] -= (V)(b >= vt[k]);  // a true comparison is −1
+  }
+  std::array<Index, K + 1> c{};  // c[k]: the entries ≥ t[k], k ≥ 1
+  for (size_t k = 0; k < K; ++k) {
+    for (Index j = 0; j < lanes_v; ++j) c[k + 1] += static_cast<Index>(vc[k][j]);
+    for (Index i = nb; i < n; ++i) c[k + 1] += abs_bits(x[i]) >= t[k + 1] ? 1 : 0;
+  }
+  // rank lo is ≥ t[k] iff at least n − lo entries are
+  int k = 1;
+  while (k <= K && c[static_cast<size_t>(k)] < n - lo) ++k;
+  if (k > K) return false;
+  // rank lo lies in [t[k], hi): hi = t[k−1] (exclusive), or everything above t[1] for k = 1
+  const U t_in = t[static_cast<size_t>(k)];
+  const U t_out = k == 1 ? std::numeric_limits<U>::max() : t[static_cast<size_t>(k) - 1];
+  const Index above_n = k == 1 ? 0 : c[static_cast<size_t>(k) - 1];
+  const Index inside_n = c[static_cast<size_t>(k)] - above_n;
+  if (inside_n > n / 8 + 64) return false;
+  const Index below_n = n - c[static_cast<size_t>(k)];
+  if (scratch.size() < static_cast<size_t>(inside_n)) scratch.resize(static_cast<size_t>(inside_n));
+  const V vin = splat(t_in), vout = splat(t_out);
+  V vabove = splat(inf_bits);  // the smallest entry ≥ t_out (inf if none: then not needed)
+  size_t count = 0;
+  for (Index i = 0; i < nb; i += lanes_v) {
+    const V b = load(i);
+    vabove = (b >= vout) & (b < vabove) ? b : vabove;
+    const V hit = (V)((b >= vin) & (b < vout));
+    uint64_t w[8];
+    std::memcpy(w, &hit, sizeof w);
+    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) == 0) continue;
+    for (Index j = 0; j < lanes_v; ++j)
+      if (hit[j] != 0) scratch[count++] = std::abs(static_cast<double>(x[i + j]));
+  }
+  U above_bits = inf_bits;
+  for (Index j = 0; j < lanes_v; ++j) above_bits = std::min(above_bits, U(vabove[j]));
+  for (Index i = nb; i < n; ++i) {
+    const U b = abs_bits(x[i]);
+    if (b >= t_out) above_bits = std::min(above_bits, b);
+    if (b >= t_in && b < t_out) scratch[count++] = std::abs(static_cast<double>(x[i]));
+  }
+  const auto kk = static_cast<size_t>(lo - below_n);
+  const auto end = scratch.begin() + static_cast<std::ptrdiff_t>(count);
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kk), end);
+  const double v_lo = scratch[kk];
+  if (lo + 1 >= n || frac == 0.0) {
+    out = v_lo;
+    return true;
+  }
+  const double v_hi =
+      kk + 1 < count ? *std::min_element(scratch.begin() + static_cast<std::ptrdiff_t>(kk) + 1, end)
+                     : std::abs(static_cast<double>(std::bit_cast<T>(above_bits)));
+  out = v_lo + frac * (v_hi - v_lo);
+  return true;
+}
+
 template <class T>
 double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratch) {
   if (n == 0) return nan_v;
   // numpy "linear": h = (n-1)·q/100, value = v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1] - v[⌊h⌋]), v = sorted |x|.
-  // Exact selection without sorting everything: a histogram of the top 11 bits of |x| finds the
-  // bucket that holds rank ⌊h⌋; only that bucket's entries are selected among.
+  const double h = static_cast<double>(n - 1) * q / 100.0;
+  const auto lo = static_cast<Index>(std::floor(h));
+  double near_top;
+  if (n >= 256 && percentile_near_top(x, n, lo, h - static_cast<double>(lo), scratch, near_top))
+    return near_top;
+  // Else exact selection without sorting everything: a histogram of the top 11 bits of |x| finds
+  // the bucket that holds rank ⌊h⌋; only that bucket's entries are selected among.
   using U = decltype(abs_bits(T(0)));
   constexpr int shift = static_cast<int>(8 * sizeof(U)) - 12;  // 2048 buckets
   constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
@@ -175,8 +298,6 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
     clear();
     return nan_v;
   }
-  const double h = static_cast<double>(n - 1) * q / 100.0;
-  const auto lo = static_cast<Index>(std::floor(h));
   size_t bucket = 0;
   Index below = 0;  // entries in the buckets before `bucket`
   while (below + hist(bucket) <= lo) below += hist(bucket++);
