@@ -612,6 +612,7 @@ static void threads_set(const Config& c) {
 RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
   const std::string tensor_dir = run_dir + "/tensors";
   const Config& c = spec.config;
+  blas_openblas();  // load OpenBLAS (gradlab sets its environment variables) before any team runs
   threads_set(c);
   const bool flush = flushes_subnormals(c);
   RunResult res;
