@@ -135,8 +135,12 @@ int64_t count_nonfinite(const T* x, Index n) {
 }
 
 // |v| as an unsigned integer: non-negative IEEE numbers order as their bit patterns (NaN > inf).
-static uint32_t abs_bits(float v) { return std::bit_cast<uint32_t>(v) & 0x7fffffffu; }
-static uint64_t abs_bits(double v) { return std::bit_cast<uint64_t>(v) & 0x7fffffffffffffffu; }
+template <class U>
+constexpr U abs_mask = sizeof(U) == 4 ? U(0x7fffffffu) : U(0x7fffffffffffffffu);
+template <class U>
+constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);  // bits of +inf
+static uint32_t abs_bits(float v) { return std::bit_cast<uint32_t>(v) & abs_mask<uint32_t>; }
+static uint64_t abs_bits(double v) { return std::bit_cast<uint64_t>(v) & abs_mask<uint64_t>; }
 
 // 64 bytes of |x|'s bits as one vector (GCC's vector extension): 16 or 8 lanes.
 using Bits32x16 = uint32_t __attribute__((vector_size(64)));
@@ -165,8 +169,6 @@ static bool percentile_near_top(const T* x, Index n, Index lo, double frac,
   using U = decltype(abs_bits(T(0)));
   using V = typename BitsVec<U>::type;
   constexpr Index lanes_v = 64 / static_cast<Index>(sizeof(U));
-  constexpr U mask = sizeof(U) == 4 ? U(0x7fffffffu) : U(0x7fffffffffffffffu);
-  constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
   constexpr U quarter = U(1) << (sizeof(U) == 4 ? 21 : 50);  // a quarter of an exponent step
   constexpr int K = 8;
   const auto splat = [](U v) {
@@ -177,7 +179,7 @@ static bool percentile_near_top(const T* x, Index n, Index lo, double frac,
   const auto load = [&](Index i) {
     V b;
     std::memcpy(&b, x + i, sizeof b);
-    return b & splat(mask);
+    return b & splat(abs_mask<U>);
   };
   const Index nb = n - n % lanes_v;
   V vtop = {};
@@ -188,7 +190,7 @@ static bool percentile_near_top(const T* x, Index n, Index lo, double frac,
   U top = 0;
   for (Index k = 0; k < lanes_v; ++k) top = std::max(top, U(vtop[k]));
   for (Index i = nb; i < n; ++i) top = std::max(top, abs_bits(x[i]));
-  if (top > inf_bits) {  // some NaN
+  if (top > inf_bits<U>) {  // some NaN
     out = nan_v;
     return true;
   }
@@ -222,7 +224,7 @@ static bool percentile_near_top(const T* x, Index n, Index lo, double frac,
   const Index below_n = n - c[static_cast<size_t>(k)];
   if (scratch.size() < static_cast<size_t>(inside_n)) scratch.resize(static_cast<size_t>(inside_n));
   const V vin = splat(t_in), vout = splat(t_out);
-  V vabove = splat(inf_bits);  // the smallest entry ≥ t_out (inf if none: then not needed)
+  V vabove = splat(inf_bits<U>);  // the smallest entry ≥ t_out (inf if none: then not needed)
   size_t count = 0;
   for (Index i = 0; i < nb; i += lanes_v) {
     const V b = load(i);
@@ -234,7 +236,7 @@ static bool percentile_near_top(const T* x, Index n, Index lo, double frac,
     for (Index j = 0; j < lanes_v; ++j)
       if (hit[j] != 0) scratch[count++] = std::abs(static_cast<double>(x[i + j]));
   }
-  U above_bits = inf_bits;
+  U above_bits = inf_bits<U>;
   for (Index j = 0; j < lanes_v; ++j) above_bits = std::min(above_bits, U(vabove[j]));
   for (Index i = nb; i < n; ++i) {
     const U b = abs_bits(x[i]);
@@ -269,7 +271,6 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   // the bucket that holds rank ⌊h⌋; only that bucket's entries are selected among.
   using U = decltype(abs_bits(T(0)));
   constexpr int shift = static_cast<int>(8 * sizeof(U)) - 12;  // 2048 buckets
-  constexpr U inf_bits = sizeof(U) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000u);
   // Four interleaved histograms: runs of equal values (ReLU's zeros, tanh's ±1) would otherwise
   // chain every increment on the previous one through memory.
   // Zero between calls (one set per thread): each call clears only the buckets it can have used,
@@ -294,7 +295,7 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   const auto clear = [&] {
     for (auto& p : part) std::fill_n(p.begin(), static_cast<size_t>(top >> shift) + 1, 0u);
   };
-  if (top > inf_bits) {
+  if (top > inf_bits<U>) {
     clear();
     return nan_v;
   }
@@ -325,10 +326,10 @@ double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratc
   for (Index i = nb; i < n; ++i)
     if (in_the_bucket(i)) scratch[count++] = std::abs(static_cast<double>(x[i]));
   const U beyond = static_cast<U>((static_cast<U>(bucket) + 1) << shift);  // first bits past it
-  U above_bits = inf_bits;
+  U above_bits = inf_bits<U>;
   for (Index i = 0; i < n; ++i) {  // a min reduction: vectorizes
     const U b = abs_bits(x[i]);
-    above_bits = std::min(above_bits, b >= beyond ? b : inf_bits);
+    above_bits = std::min(above_bits, b >= beyond ? b : inf_bits<U>);
   }
   const double above = std::abs(static_cast<double>(std::bit_cast<T>(above_bits)));
   const auto in_bucket = scratch.begin() + static_cast<std::ptrdiff_t>(count);
