@@ -11,7 +11,7 @@
 #include <set>
 #include <string_view>
 
-#include "harness/rng.h"
+#include "harness/core/rng.h"
 
 namespace gl {
 

@@ -1,4 +1,5 @@
-// An experiment: one config file expanded into its runs (design §2, §3 grid, §5 run ids).
+// An experiment: one config file expanded into its runs (docs/reference.md §2, §3 grid, §5 run
+// ids).
 //
 // experiment_load reads the file, expands shorthands, applies --set, takes out the grid, builds
 // every grid point × repeat, validates each point's config and gives every run its id and seeds.
@@ -19,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/config.h"
+#include "harness/core/config.h"
 
 namespace gl {
 
@@ -32,7 +33,7 @@ struct GridAxis {
 
 struct RunSpec {
   int index;           // position in the full expansion (stable under --only; --shard uses it)
-  std::string id;      // the folder name under runs/ (design §5)
+  std::string id;      // the folder name under runs/ (docs/reference.md §5)
   json point;          // axis name → value (variants: the label), in axis order
   int repeat;          // 0 .. repeats − 1
   uint64_t seed;       // the run's own randomness (weights, minibatch order)

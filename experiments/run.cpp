@@ -15,12 +15,13 @@
 #include <xmmintrin.h>
 #endif
 
-#include "harness/blas.h"
-#include "harness/data.h"
-#include "harness/io.h"
-#include "harness/optim.h"
-#include "harness/theory.h"
-#include "harness/threads.h"
+#include "harness/core/build_info.h"
+#include "harness/core/io.h"
+#include "harness/core/threads.h"
+#include "harness/data/data.h"
+#include "harness/measure/theory.h"
+#include "harness/nn/blas.h"
+#include "harness/nn/optim.h"
 
 namespace gl {
 
@@ -91,14 +92,14 @@ static bool flushes_subnormals(const Config& c) {
 
 json provenance_json(const Config& c, bool flushed) {
   json p;
-  p["gradlab_version"] = GRADLAB_VERSION;
-#ifdef GRADLAB_GIT_COMMIT
-  p["git_commit"] = GRADLAB_GIT_COMMIT;
+  p["gradlab_version"] = build_info.version;
+  p["git_commit"] = build_info.git_commit;
+#if defined(__clang__)
+  p["compiler"] = fmt::format("clang++ {}", __clang_version__);
 #else
-  p["git_commit"] = "unknown";
-#endif
   p["compiler"] = fmt::format("g++ {}", __VERSION__);
-  p["flags"] = GRADLAB_CXX_FLAGS;
+#endif
+  p["flags"] = build_info.cxx_flags;
 #if defined(__AVX512F__)
   p["isa"] = "avx512";
 #elif defined(__AVX2__)
@@ -211,7 +212,8 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   mlp_layer_rows(r.net, r.cache, r.grads, c.probe, step, r.out.layers, r.scratch);
   r.probe_times.push_back(seconds_since(tp));
 
-  if (c.probe.jacobian) {  // not part of probe_s (design §4.4): SVDs cost more than the probe
+  if (c.probe.jacobian) {  // not part of probe_s (docs/reference.md §4.4): SVDs cost more than the
+                           // probe
     const Index ns = std::min<Index>(c.probe.jacobian_samples, r.px.cols());
     Mat<double> J;
     for (size_t l = 0; l < r.net.layers.size(); ++l) {
@@ -276,7 +278,7 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
     r.first_nonfinite = locate_nonfinite<T>(r.out.layers, first, step, s.probe_loss);
 
   if (step == 0) {
-    // design §4.4: gradient_ratio = delta_norm(1)/delta_norm(L) over hidden layers.
+    // docs/reference.md §4.4: gradient_ratio = delta_norm(1)/delta_norm(L) over hidden layers.
     const size_t L = r.net.layers.size() - 1;
     json& sm = r.out.summary;
     const double d1 = r.out.layers[first].delta_norm;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "experiments/grid.h"
-#include "harness/metrics.h"
+#include "harness/measure/metrics.h"
 
 namespace gl {
 
@@ -32,7 +32,8 @@ struct RunResult {
   json summary;                        // summary.json
 };
 
-// The probe steps of a run (design §4): 0, the schedule, and train.steps; sorted, unique.
+// The probe steps of a run (docs/reference.md §4): 0, the schedule, and train.steps; sorted,
+// unique.
 std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe);
 
 // Runs spec in its (temporary) run folder: tensors (probe.dump_tensors) go to run_dir/tensors;
@@ -46,7 +47,7 @@ RunResult run_execute(const RunSpec& spec, const std::string& run_dir);
 template <class T>
 RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir);
 
-// Shared by both runs: the median of timings, and the verdict rule of design §4.4.
+// Shared by both runs: the median of timings, and the verdict rule of docs/reference.md §4.4.
 double median_of(std::vector<double> v);
 std::string verdict_of(double gradient_ratio, double top_norm);
 

@@ -1,6 +1,6 @@
-// The RNN run (design §3 RNN keys, §4.2 timesteps.csv, §4.4 summary): the MLP run's structure
-// (experiments/run.cpp) for a weight-shared chain. Probes on the schedule measure every time step
-// t = 1..T on the fixed probe set; training is minibatch SGD with momentum (v ← μv + g,
+// The RNN run (docs/reference.md §3 RNN keys, §4.2 timesteps.csv, §4.4 summary): the MLP run's
+// structure (experiments/run.cpp) for a weight-shared chain. Probes on the schedule measure every
+// time step t = 1..T on the fixed probe set; training is minibatch SGD with momentum (v ← μv + g,
 // θ ← θ − lr·v) and global-norm clipping over all parameters (Pascanu's Algorithm 1).
 // probe.histograms and probe.jacobian are per-layer (MLP) quantities; a chain does not write them.
 #include <fmt/format.h>
@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "experiments/run.h"
-#include "harness/io.h"
-#include "harness/rnn.h"
-#include "harness/tasks.h"
+#include "harness/core/io.h"
+#include "harness/data/tasks.h"
+#include "harness/nn/rnn.h"
 
 namespace gl {
 
@@ -197,7 +197,8 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
     r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
 
   if (step == 0) {
-    // design §4.4: gradient_ratio = dz_norm(t = 1)/dz_norm(t = T), the last step's loss only.
+    // docs/reference.md §4.4: gradient_ratio = dz_norm(t = 1)/dz_norm(t = T), the last step's loss
+    // only.
     json& sm = r.out.summary;
     const Index H = r.net.width();
     const double rb = std::sqrt(static_cast<double>(N));

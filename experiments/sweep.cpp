@@ -24,8 +24,8 @@
 
 #include "experiments/run.h"
 #include "experiments/tables.h"
-#include "harness/cost.h"
-#include "harness/io.h"
+#include "harness/core/cost.h"
+#include "harness/core/io.h"
 
 namespace gl {
 
@@ -607,8 +607,9 @@ static std::string field(const json& sm, const char* key) {
   return summary_text(sm.is_object() ? sm.value(key, json()) : json());
 }
 
-// summary.json's verdict and what its ratio compares (design §4.4): for a chain, δ_t = ∂ℓ/∂z_t
-// at t = 1 vs T, seeded by the last step's loss only (run_rnn.cpp), and the factor is per step.
+// summary.json's verdict and what its ratio compares (docs/reference.md §4.4): for a chain, δ_t =
+// ∂ℓ/∂z_t at t = 1 vs T, seeded by the last step's loss only (run_rnn.cpp), and the factor is per
+// step.
 static void print_verdict(const json& sm, ModelType type) {
   if (field(sm, "status") == "failed") {
     fmt::print("run failed: {}\n", field(sm, "reason"));

@@ -1,5 +1,5 @@
-// Running an experiment into its result folder (design §2, §5): the manifest, one folder per run
-// (written under runs/.tmp-<id>/ with a lease, and renamed when complete), --jobs, --shard,
+// Running an experiment into its result folder (docs/reference.md §2, §5): the manifest, one folder
+// per run (written under runs/.tmp-<id>/ with a lease, and renamed when complete), --jobs, --shard,
 // resume after a kill (from checkpoints where there are), progress, and collect, which rebuilds
 // the combined tables from the run folders. docs/cluster.md is the user's guide.
 #pragma once

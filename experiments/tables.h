@@ -1,4 +1,5 @@
-// The column lists of the output tables (design §4, §5). Order changes only by appending.
+// The column lists of the output tables (docs/reference.md §4, §5). Order changes only by
+// appending.
 #pragma once
 
 #include <array>

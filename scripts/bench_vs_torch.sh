@@ -81,7 +81,7 @@ if [ "$BUILD" = 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" -j2 --target gradlab >/dev/null
 fi
-BIN="${GRADLAB:-$BUILD_DIR/experiments/gradlab}"
+BIN="${GRADLAB:-$BUILD_DIR/gradlab}"
 [ -x "$BIN" ] || { echo "bench_vs_torch.sh: no gradlab binary at $BIN" >&2; exit 3; }
 
 # --quick: gradlab config overrides and PyTorch's timed steps per workload.

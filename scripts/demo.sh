@@ -6,11 +6,11 @@ bash scripts/setup.sh
 bash scripts/build.sh
 echo
 echo "== gradlab run configs/quickstart.json"
-./build/experiments/gradlab run configs/quickstart.json --out results/quickstart --force
+./build/gradlab run configs/quickstart.json --out results/quickstart --force
 echo
 echo "== per-layer gradient norms at initialization (results/quickstart/layers.csv, deepest nets)"
 /usr/bin/python3 scripts/quickstart_table.py results/quickstart
-if ./build/experiments/gradlab plot results/quickstart; then
+if ./build/gradlab plot results/quickstart; then
   echo
   echo "figures: results/quickstart/figures/"
   echo "report:  results/quickstart/report.html"

@@ -5,7 +5,7 @@ Usage:  scripts/plot.py RESULT_DIR [--format png|svg] [--out FIGDIR] [--hist-ste
 
 Run it with Debian's /usr/bin/python3 (python3-numpy, python3-matplotlib); nothing else is needed.
 
-Inputs (design.md section 5; every file is optional, figures whose data are absent are skipped):
+Inputs (docs/reference.md § 5; every file is optional, figures whose data are absent are skipped):
   manifest.json   "config" (the resolved config), "axes" (grid axis names), "runs" (id, point,
                   repeat, seed) -- the runs' order fixes the order and colours of configurations.
   runs.csv        one row per run: status, verdict, gradient_ratio, per_layer_factor, final_*.

@@ -3,7 +3,7 @@
 
 Usage: quickstart_table.py RESULT_DIR
 
-Reads RESULT_DIR/layers.csv and runs.csv (design §5) and prints, for the deepest nets of the
+Reads RESULT_DIR/layers.csv and runs.csv (docs/reference.md §5) and prints, for the deepest nets of the
 study, delta_norm = sqrt(mean_i ||dl_i/dz_l||^2) per hidden layer, one column per configuration
 (the first repeat), then each configuration's verdict. Standard library only.
 """

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "harness/activations.h"
+#include "harness/nn/activations.h"
 
 using namespace gl;
 

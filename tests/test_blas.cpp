@@ -7,8 +7,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "harness/blas.h"
-#include "harness/rng.h"
+#include "harness/core/rng.h"
+#include "harness/nn/blas.h"
 
 using namespace gl;
 

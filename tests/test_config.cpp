@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "harness/config.h"
+#include "harness/core/config.h"
 
 namespace gl {
 namespace {

@@ -4,8 +4,8 @@
 // anything is allocated (the sweep refuses it: tests/e2e/bad_input.sh over_memory_rnn).
 #include <gtest/gtest.h>
 
-#include "harness/config.h"
-#include "harness/cost.h"
+#include "harness/core/config.h"
+#include "harness/core/cost.h"
 
 namespace gl {
 namespace {

@@ -1,4 +1,4 @@
-// Config fuzzing (design §7, bad input): thousands of mutated configs — from the shipped
+// Config fuzzing (docs/reference.md §7, bad input): thousands of mutated configs — from the shipped
 // configs/*.json and a few inline ones; random deletions, type swaps, extreme numbers, random
 // strings, deep nesting, new grid axes, and byte-level damage to the text — are fed to
 // experiment_load. It must never crash, hang or throw anything but ConfigError. Of those that
@@ -21,9 +21,9 @@
 
 #include "experiments/grid.h"
 #include "experiments/run.h"
-#include "harness/config.h"
-#include "harness/cost.h"
-#include "harness/rng.h"
+#include "harness/core/config.h"
+#include "harness/core/cost.h"
+#include "harness/core/rng.h"
 
 namespace gl {
 namespace {

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "experiments/grid.h"
-#include "harness/rng.h"
+#include "harness/core/rng.h"
 
 namespace gl {
 namespace {

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "harness/data.h"
-#include "harness/idx.h"
-#include "harness/png.h"
+#include "cli/png.h"
+#include "harness/data/data.h"
+#include "harness/data/idx.h"
 
 namespace gl {
 namespace {

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <vector>
 
-#include "harness/init.h"
-#include "harness/rng.h"
+#include "harness/core/rng.h"
+#include "harness/nn/init.h"
 
 using namespace gl;
 

@@ -1,17 +1,17 @@
-// Mean-field theory against measurement (references/papers.md §5.2, §9.5): in a wide tanh net at
-// initialization, E‖δ_l‖² shrinks (ordered phase) or grows (chaotic phase) by χ₁ = σ_w² E[tanh′(√q*
-// z)²] per layer, computed by quadrature (harness/theory.h). Measured as a run measures it: the
-// per-example delta_norm of every layer on a probe set (harness/metrics.h).
+// Mean-field theory against measurement (Poole et al. 2016, Schoenholz et al. 2017): in a wide tanh
+// net at initialization, E‖δ_l‖² shrinks (ordered phase) or grows (chaotic phase) by χ₁ = σ_w²
+// E[tanh′(√q* z)²] per layer, computed by quadrature (harness/theory.h). Measured as a run measures
+// it: the per-example delta_norm of every layer on a probe set (harness/metrics.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
-#include "harness/loss.h"
-#include "harness/metrics.h"
-#include "harness/mlp.h"
-#include "harness/theory.h"
+#include "harness/measure/metrics.h"
+#include "harness/measure/theory.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
 
 using namespace gl;
 

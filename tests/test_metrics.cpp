@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "harness/init.h"
-#include "harness/io.h"
-#include "harness/metrics.h"
-#include "harness/rng.h"
+#include "harness/core/io.h"
+#include "harness/core/rng.h"
+#include "harness/measure/metrics.h"
+#include "harness/nn/init.h"
 
 using namespace gl;
 

@@ -8,11 +8,11 @@
 
 #include <cmath>
 
-#include "harness/blas.h"
-#include "harness/loss.h"
-#include "harness/metrics.h"
-#include "harness/mlp.h"
-#include "harness/optim.h"
+#include "harness/measure/metrics.h"
+#include "harness/nn/blas.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
+#include "harness/nn/optim.h"
 
 using namespace gl;
 

@@ -13,9 +13,9 @@
 #include <cstring>
 
 #include "experiments/run.h"
-#include "harness/loss.h"
-#include "harness/mlp.h"
-#include "harness/rnn.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
+#include "harness/nn/rnn.h"
 #include "tests/test_util.h"
 
 using namespace gl;

@@ -8,15 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "harness/data.h"
-#include "harness/shapeset.h"
+#include "harness/data/data.h"
+#include "harness/data/shapeset.h"
 
 namespace gl {
 namespace {
 
 constexpr int n_samples = 20000;
 
-// The overlap heuristic written out again from references/shapeset.md (not from shapeset.cpp):
+// The overlap heuristic written out again from docs/shapeset.md (not from shapeset.cpp):
 // proj = support of shape 1 along the line of centres + support of shape 2 along the reverse;
 // estimate (A2/A1)(1 − 2^(−(proj−d)/d)) if proj ≥ d, with the first centre truncated to integers.
 double overlap_reference(const ShapesetShape& a, const ShapesetShape& b) {

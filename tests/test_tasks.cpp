@@ -8,7 +8,7 @@
 #include <set>
 
 #include "experiments/run.h"
-#include "harness/tasks.h"
+#include "harness/data/tasks.h"
 
 using namespace gl;
 

@@ -1,6 +1,6 @@
-// Mean-field theory (design §4.3): Gaussian expectations against closed forms and independent
-// composite-Simpson integrals written here, then the per-layer maps, the fixed points, the depth
-// scales and the critical σ_w² against the known results (papers.md §5, §8, §9.5).
+// Mean-field theory (docs/reference.md §4.3): Gaussian expectations against closed forms and
+// independent composite-Simpson integrals written here, then the per-layer maps, the fixed points,
+// the depth scales and the critical σ_w² against the known results (papers.md §5, §8, §9.5).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/theory.h"
+#include "harness/measure/theory.h"
 
 using namespace gl;
 

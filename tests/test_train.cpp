@@ -9,10 +9,10 @@
 #include <filesystem>
 
 #include "experiments/run.h"
-#include "harness/data.h"
-#include "harness/loss.h"
-#include "harness/mlp.h"
-#include "harness/optim.h"
+#include "harness/data/data.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
+#include "harness/nn/optim.h"
 #include "tests/test_util.h"
 
 using namespace gl;

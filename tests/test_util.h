@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "experiments/run.h"
-#include "harness/config.h"
+#include "harness/core/config.h"
 
 namespace gl {
 

@@ -5,9 +5,9 @@
 //            docs/performance.md: Wᵀδ column by column of W instead of a GEMM)
 #include <benchmark/benchmark.h>
 
-#include "harness/loss.h"
-#include "harness/metrics.h"
-#include "harness/mlp.h"
+#include "harness/measure/metrics.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
 
 using namespace gl;
 

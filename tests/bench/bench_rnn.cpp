@@ -12,8 +12,8 @@
 #include <xmmintrin.h>
 #endif
 
-#include "harness/loss.h"
-#include "harness/rnn.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/rnn.h"
 
 using namespace gl;
 

@@ -7,11 +7,11 @@
 // The probe itself (300 examples, every statistic) is BM_ProbeGlorot5x1000Tanh in bench_mlp.cpp.
 #include <benchmark/benchmark.h>
 
-#include "harness/config.h"
-#include "harness/data.h"
-#include "harness/loss.h"
-#include "harness/mlp.h"
-#include "harness/optim.h"
+#include "harness/core/config.h"
+#include "harness/data/data.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
+#include "harness/nn/optim.h"
 
 using namespace gl;
 

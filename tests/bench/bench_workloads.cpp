@@ -11,9 +11,9 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
-#include "harness/loss.h"
-#include "harness/metrics.h"
-#include "harness/mlp.h"
+#include "harness/measure/metrics.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
 
 using namespace gl;
 

@@ -1,4 +1,4 @@
-# Sweeps shared by several processes (design §2 --shard, §5 collect): shards as separate
+# Sweeps shared by several processes (docs/reference.md §2 --shard, §5 collect): shards as separate
 # processes, one after another and at once; the GNU parallel recipe of docs/cluster.md, for real;
 # scripts/slurm_sweep.sh (syntax, the sbatch commands it submits, its array tasks); --only
 # selections that add up to one sweep.

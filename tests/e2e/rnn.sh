@@ -32,7 +32,7 @@ for a in ("tanh", "sigmoid"):
     assert s["first_nonfinite"] is None and s["verdict"] in ("vanishing", "stable"), (a, s)
 PY
 want="run,model.activation,repeat,seed,step,t,h_norm,dh_norm,dz_norm,dh_last_norm,saturated_frac,dead_frac,grad_w_contrib_norm"
-check "timesteps.csv columns are design §4.2's" test "$(head -1 init/timesteps.csv)" = "$want"
+check "timesteps.csv columns are docs/reference.md §4.2's" test "$(head -1 init/timesteps.csv)" = "$want"
 check "timesteps.csv: T rows per run" test "$(($(wc -l < init/timesteps.csv) - 1))" = 1200
 check "steps.csv has the spectra" $PY - init <<'PY'
 import csv, sys
@@ -72,7 +72,7 @@ assert any(r["clipped"] == "1" for r in rows)
 assert all(r["test_error"] != "" for r in rows)
 PY
 
-# dump_tensors: shapes of design §5, and an independent NumPy BPTT reproduces every gradient.
+# dump_tensors: shapes of docs/reference.md §5, and an independent NumPy BPTT reproduces every gradient.
 cat > dump.json <<'JSON'
 { "name": "dump", "model": { "type": "rnn", "width": 7, "length": 5, "activation": "tanh",
     "recurrent_init": { "name": "gaussian", "spectral_norm": 1.3 }, "bias_init": 0.1,
@@ -96,7 +96,7 @@ for r, c in zip(rows, csvrows):
     assert abs(float(r[5]) - 100 * float(c["saturated_frac"])) < 0.06, (r, c)
 assert "rows elided" not in "\n".join(out)
 PY
-check "single rnn run: the verdict names the ratio of design §4.4" \
+check "single rnn run: the verdict names the ratio of docs/reference.md §4.4" \
   grep -qE "^verdict: [a-z]+ \(gradient_ratio \|dz_1\|/\|dz_T\| = [0-9.e+-]+, from the last step's loss; per-step factor [0-9.e+-]+\)$" "$T/last.out"
 check "tensors match a NumPy BPTT and the CSV norms" $PY - d <<'PY'
 import csv, sys, numpy as np

@@ -1,4 +1,4 @@
-# Sweeps that survive (design §5 crash safety): kill -9 in the middle of a sweep and of a
+# Sweeps that survive (docs/reference.md §5 crash safety): kill -9 in the middle of a sweep and of a
 # checkpointed training run, then rerun; stale and live leases; failed runs retried, diverged
 # runs kept; --force; progress lines in a log; --quiet.
 source "$(dirname "$0")/lib.sh"

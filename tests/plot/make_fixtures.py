@@ -3,7 +3,7 @@
 
 Usage:  tests/plot/make_fixtures.py OUTDIR
 
-Writes, under OUTDIR, one folder per case, with manifest.json and the CSV tables of design.md
+Writes, under OUTDIR, one folder per case, with manifest.json and the CSV tables of docs/reference.md
 section 5 (same columns, same leading columns `run`, axes..., `repeat`, `seed`). The numbers come
 from simple closed forms (delta_norm(l) = delta_norm(L) * factor^((L-l)/2), error curves
 e(s) = e_inf + (e0 - e_inf) exp(-s/tau), ...) with a little deterministic noise per repeat, and
@@ -67,7 +67,7 @@ def cell(value):
 
 
 def axis_cell(value):
-    """Grid values as compact JSON, strings unquoted (design.md section 5)."""
+    """Grid values as compact JSON, strings unquoted (docs/reference.md § 5)."""
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 

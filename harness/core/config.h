@@ -1,0 +1,141 @@
+// The experiment config (docs/reference.md §3): typed, resolved (every default filled), validated.
+//
+// Reading is strict: unknown keys are errors, and every problem is reported at once as
+// "<file>: <JSON pointer>: <what was expected>, found <what was found>" (ConfigError).
+// The JSON form is the source of truth for grids and --set: a grid point is the base JSON with
+// the axis values applied, then validated into a Config. config_to_json(config_from_json(j)) is
+// the resolved config written beside every run.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/core/types.h"
+#include "harness/nn/activations.h"
+#include "harness/nn/init.h"
+
+namespace gl {
+
+using json = nlohmann::ordered_json;  // keeps the user's key order in resolved configs
+
+enum class ModelType { mlp, rnn };
+enum class RnnInputs { every_step, first_step };
+enum class LossAt { last, every_step };
+enum class Loss { cross_entropy, mse };
+enum class Optimizer { sgd };
+enum class Schedule { linear, log };
+enum class HistScale { linear, log10abs };
+enum class DataName { gaussian, shapeset3x2, idx, fashion_mnist, temporal_order, addition };
+
+struct ModelConfig {
+  ModelType type = ModelType::mlp;
+  std::vector<int> hidden;  // mlp: hidden widths l = 1..L (from depth × width, or "hidden")
+  int width = 0;            // rnn: hidden size
+  int length = 0;           // rnn: chain length T (sequence tasks: from data.length)
+  ActivationSpec activation;
+  InitSpec init;            // mlp hidden layers
+  InitSpec output_init;     // the output layer (default: = init)
+  InitSpec recurrent_init;  // rnn: W (shared)
+  InitSpec input_init;      // rnn: U
+  BiasSpec bias_init;
+  RnnInputs inputs = RnnInputs::every_step;
+  LossAt loss_at = LossAt::last;
+};
+
+struct DataConfig {
+  DataName name = DataName::gaussian;
+  int dim = 0;               // gaussian: input size
+  int classes = 0;           // gaussian + cross_entropy: number of random labels
+  int outputs = 0;           // gaussian + mse: target size
+  json teacher;              // gaussian: null, or model keys of a random teacher network
+  int64_t test_samples = 0;  // held-out examples for test_error
+  std::string train_images, train_labels, test_images, test_labels;  // idx
+  int length = 0;  // temporal_order, addition: sequence length T
+};
+
+// Pascanu's task generators draw marker positions below ⌊L/10⌋ (numpy's randint needs a bound
+// ≥ 1), so temporal_order and addition need data.length ≥ 10.
+inline constexpr int task_min_length = 10;
+
+struct TrainConfig {
+  int64_t steps = 0;  // 0 = a study at initialization only
+  int batch_size = 10;
+  Optimizer optimizer = Optimizer::sgd;
+  double lr = 0.01;
+  double momentum = 0.0;
+  std::optional<double> clip_norm;  // global-norm clipping threshold (Pascanu's Algorithm 1)
+  int64_t checkpoint_every = 0;
+};
+
+struct ProbeConfig {
+  int samples = 300;
+  int64_t every = 1000;
+  Schedule schedule = Schedule::linear;
+  int per_decade = 10;
+  bool histograms = false;
+  int bins = 50;
+  std::optional<std::pair<double, double>> hist_range;
+  HistScale hist_scale = HistScale::linear;
+  double saturation_tau = 0.05;
+  bool jacobian = false;
+  int jacobian_samples = 10;
+  bool dump_tensors = false;
+  std::optional<bool> flush_subnormals;  // nullopt = the precision's default
+};
+
+struct Config {
+  std::string name;
+  std::string description;
+  uint64_t seed = 0;
+  int repeats = 1;
+  Precision precision = Precision::float64;
+  int threads = 1;  // 0 = "auto" (all CPUs)
+  ModelConfig model;
+  DataConfig data;
+  Loss loss = Loss::cross_entropy;
+  TrainConfig train;
+  ProbeConfig probe;
+};
+
+// One problem found in a config: where (JSON pointer, e.g. "/model/activation") and what.
+struct ConfigIssue {
+  std::string path;
+  std::string message;
+};
+
+// Every problem of one config file, formatted one per line as "<file>: <path>: <message>".
+struct ConfigError : UsageError {
+  std::vector<std::string> lines;
+  explicit ConfigError(std::vector<std::string> l);
+};
+
+// Parse JSON text with // and /* */ comments; malformed → ConfigError "<file>:<line>:<col>: ...".
+json config_parse(const std::string& text, const std::string& file);
+json config_read_file(const std::string& path);  // missing/unreadable → ConfigError naming the file
+
+// Rewrite shorthands into object form so that dotted grid paths apply to any config:
+// "activation": "relu" → {"name": "relu"}, "init": "he_normal" → {"name": "he_normal"},
+// "bias_init": 0.1 → {"name": "constant", "value": 0.1}, "data": {"name": ...} stays.
+json config_normalize(const json& j);
+
+// Validate and fill defaults. Issues are appended (with JSON-pointer paths); on any issue the
+// returned Config is unspecified.
+Config config_from_json(const json& j, std::vector<ConfigIssue>& issues);
+// The resolved config: every key present with its value or default, objects in canonical form.
+json config_to_json(const Config& c);
+
+// One issue as a line of a ConfigError: "<file>: <path>: <message>" (at the root, no path).
+std::string config_issue_format(const std::string& file, const ConfigIssue& issue);
+// A value as error messages show it: compact JSON (nan/inf spelled out), at most 60 characters.
+std::string config_value_text(const json& v);
+// The candidate within edit distance 2 of key (transpositions count 1), or "" (for "did you mean").
+std::string config_closest_key(std::string_view key, const std::vector<std::string>& candidates);
+// The text of `gradlab list`: activations, initializers, datasets, tasks and losses with their
+// parameters and defaults.
+std::string config_catalog();
+
+}  // namespace gl

@@ -1,0 +1,145 @@
+// Per-layer statistics of a probe (docs/reference.md §4.1), computed from a forward/backward on the
+// probe set. Everything accumulates in double; norms are scaled where needed so that a float64 run
+// reads neither 0 nor inf where every entry is finite.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/core/config.h"
+#include "harness/core/types.h"
+#include "harness/nn/mlp.h"
+
+namespace gl {
+
+// One row of layers.csv (without the leading run columns). Empty cells are nullopt.
+struct LayerRow {
+  int64_t step = 0;
+  int layer = 0;
+  Index fan_in = 0, fan_out = 0;
+  double preact_mean = 0, preact_std = 0, preact_ms = 0;
+  double act_mean = 0, act_std = 0, act_p98 = 0;
+  double dphi_mean = 0, saturated_frac = 0, dead_frac = 0, stuck_frac = 0, zero_grad_frac = 0;
+  double delta_norm = 0;
+  std::optional<double> delta_factor;
+  double grad_w_norm = 0, grad_b_norm = 0, w_norm = 0, grad_w_ratio = 0;
+  int64_t nonfinite = 0;
+  std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
+  // Where non-finite values are (not written as columns; they locate first_nonfinite).
+  int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
+};
+
+// One row of timesteps.csv (RNN, docs/reference.md §4.2), without the leading run columns.
+struct TimestepRow {
+  int64_t step = 0;
+  int t = 0;                           // 1..T
+  double h_norm = 0;                   // per-example RMS of ‖h_t‖
+  double dh_norm = 0;                  // per-example RMS of ‖∂ℓ/∂h_t‖
+  double dz_norm = 0;                  // the same for z_t (comparable with an MLP's delta_norm)
+  std::optional<double> dh_last_norm;  // loss_at every_step: the part from the last step's loss
+  double saturated_frac = 0, dead_frac = 0;
+  double grad_w_contrib_norm = 0;  // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
+};
+
+// ---- building blocks (tested on hand-built cases) ----
+
+// sqrt(Σ x²), scaled so that it does not overflow or underflow for finite entries; NaN if any
+// entry is NaN, inf if any is ±inf (and none is NaN).
+template <class T>
+double stable_norm(const T* x, Index n);
+// The q-th percentile (q in [0, 100]) of |x| with linear interpolation, as numpy.percentile;
+// NaN if any entry is NaN. scratch is reused (no allocation once large enough).
+template <class T>
+double abs_percentile(const T* x, Index n, double q, std::vector<double>& scratch);
+template <class T>
+int64_t count_nonfinite(const T* x, Index n);
+
+struct SaturationCounts {
+  double saturated_frac = 0, dead_frac = 0, stuck_frac = 0, dphi_mean = 0;
+};
+// dphi: (units, examples) of φ'(z). Saturated: |φ'| < tau·sup (sup == 0: φ' ≡ 0, all saturated);
+// dead unit: φ' exactly 0 for every example; stuck unit: saturated for every example.
+template <class T>
+SaturationCounts saturation_counts(const Eigen::Ref<const Mat<T>>& dphi, double tau, double sup);
+
+// Fraction of columns (examples) that are exactly zero.
+template <class T>
+double zero_column_frac(const Mat<T>& m);
+
+// Mean singular value of J (over its min(rows, cols) singular values), from the eigenvalues of
+// the smaller Gram matrix (Glorot 2010 eq. 17 uses it on diag(φ'(z_l)) W_l).
+double singular_value_mean(const Mat<double>& J);
+// Moments of the squared singular values of J (the eigenvalues of J Jᵀ, J: (n_out, n_in)):
+// m1 = tr(JJᵀ)/n_out, m2 = tr((JJᵀ)²)/n_out.
+void squared_sv_moments(const Mat<double>& J, double& m1, double& m2);
+
+// ---- ∂L/∂W without storing it ----
+
+// Scratch of outer_norm and of a probe's statistics, reused from probe to probe.
+template <class T>
+struct StatScratch {
+  std::vector<double> sorted;  // abs_percentile
+  Mat<double> d, a, gd, ga;    // outer_norm: scaled copies and their B×B Gram matrices
+  Mat<T> product;              // outer_norm: the (m, n) product, where it is formed
+};
+template <class T>
+using ProbeScratch = std::vector<StatScratch<T>>;  // one per OpenMP thread
+
+struct OuterNorm {
+  double norm = 0;
+  int64_t nonfinite = 0;  // non-finite entries of the product
+};
+// ‖(1/B) Σ_i d_i a_iᵀ‖_F for d (m, B), a (n, B): the norm of ∂L/∂W_l from δ_l and a_{l-1}. Where
+// B·(m + n) < m·n/2 it uses the identity ‖Σ_i d_i a_iᵀ‖²_F = Σ_{i,j} (d_i·d_j)(a_i·a_j): two B×B
+// Gram matrices in double, each factor scaled by its largest |entry|, instead of the (m, n)
+// product (W1: 10×10 instead of 1000×1000). It forms the product in T, as mlp_backward does, and
+// scans it when that is cheaper, when an entry of d or a is not finite (the product's non-finite
+// entries are then counted), or when the Gram sum cancels (below half of Σ|terms|).
+template <class T>
+OuterNorm outer_norm(const Eigen::Ref<const Mat<T>>& d, const Eigen::Ref<const Mat<T>>& a,
+                     StatScratch<T>& s);
+
+// Global L2 norm of all parameter gradients as mlp_grads_norm (optim.h), with each ∂L/∂W_l taken
+// by outer_norm from the cache's a_{l-1} and grads' δ_l: for a backward that stored no ∂L/∂W.
+template <class T>
+double mlp_grads_norm_outer(const MlpCache<T>& cache, const MlpGrads<T>& grads, StatScratch<T>& s);
+
+// ---- the probe ----
+
+// Rows for layers 1..L+1 of one probe step; jac/theory columns are left empty. grad_w_norm from
+// grads.dW when the backward stored it (grads.has_dw), else by outer_norm. With several OpenMP
+// threads the layers are shared among them (each row is computed by one thread, the same way).
+template <class T>
+void mlp_layer_rows(const Mlp<T>& net, const MlpCache<T>& cache, const MlpGrads<T>& grads,
+                    const ProbeConfig& probe, int64_t step, std::vector<LayerRow>& rows,
+                    ProbeScratch<T>& scratch);
+
+// ---- histograms (docs/reference.md §4.2) ----
+
+enum class HistQuantity { act, preact, delta, grad_w };
+inline constexpr std::array<std::string_view, 4> hist_quantity_names = {"act", "preact", "delta",
+                                                                        "grad_w"};
+
+struct HistEdges {
+  double lo = 0, hi = 1;  // in the binned variable (x, or log10|x| for log10abs)
+};
+struct HistRow {
+  int64_t step = 0;
+  int layer = 0;
+  HistQuantity quantity = HistQuantity::act;
+  int bin = 0;             // -1 underflow, 0..bins-1, bins overflow
+  bool nonfinite = false;  // the row that counts NaN/Inf (bin, lo, hi empty)
+  double lo = 0, hi = 0;
+  int64_t count = 0;
+};
+
+// Edges from the finite range of x (a constant range is widened by ±0.5, or ±|x|/2).
+template <class T>
+HistEdges hist_edges_from(const T* x, Index n, HistScale scale);
+// Appends bins+3 rows (underflow, bins, overflow, non-finite).
+template <class T>
+void hist_rows(const T* x, Index n, const HistEdges& e, int bins, HistScale scale, int64_t step,
+               int layer, HistQuantity q, std::vector<HistRow>& out);
+
+}  // namespace gl

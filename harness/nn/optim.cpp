@@ -1,0 +1,61 @@
+#include "harness/nn/optim.h"
+
+#include <cmath>
+
+#include "harness/measure/metrics.h"
+
+namespace gl {
+
+template <class T>
+Mlp<T> mlp_velocity_make(const Mlp<T>& net) {
+  Mlp<T> v = net;
+  for (Layer<T>& layer : v.layers) {
+    layer.W.setZero();
+    layer.b.setZero();
+    layer.slope = 0;
+  }
+  return v;
+}
+
+template <class T>
+double mlp_grads_norm(const MlpGrads<T>& g) {
+  double s = 0;
+  for (size_t l = 0; l < g.dW.size(); ++l) {
+    const double a = stable_norm(g.dW[l].data(), g.dW[l].size());
+    const double b = stable_norm(g.db[l].data(), g.db[l].size());
+    s += a * a + b * b + g.dslope[l] * g.dslope[l];
+  }
+  return std::sqrt(s);
+}
+
+template <class T>
+void mlp_sgd_update(Mlp<T>& net, Mlp<T>& velocity, const MlpGrads<T>& g, double lr, double momentum,
+                    double scale) {
+  const T lr_t = static_cast<T>(lr), mu = static_cast<T>(momentum), s = static_cast<T>(scale);
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    Layer<T>& p = net.layers[l];
+    if (momentum == 0.0) {  // no velocity buffers: θ ← θ − lr·(s·g), the same bits as v = s·g
+      p.W -= lr_t * (s * g.dW[l]);
+      p.b -= lr_t * (s * g.db[l]);
+      p.slope -= lr * (scale * g.dslope[l]);
+      continue;
+    }
+    Layer<T>& v = velocity.layers[l];
+    // Coefficient-wise expressions: evaluated in place by Eigen, no temporaries.
+    v.W = mu * v.W + s * g.dW[l];
+    v.b = mu * v.b + s * g.db[l];
+    p.W -= lr_t * v.W;
+    p.b -= lr_t * v.b;
+    v.slope = momentum * v.slope + scale * g.dslope[l];  // prelu (0 otherwise)
+    p.slope -= lr * v.slope;
+  }
+}
+
+#define GL_OPTIM_INST(T)                                 \
+  template Mlp<T> mlp_velocity_make<T>(const Mlp<T>&);   \
+  template double mlp_grads_norm<T>(const MlpGrads<T>&); \
+  template void mlp_sgd_update<T>(Mlp<T>&, Mlp<T>&, const MlpGrads<T>&, double, double, double);
+GL_OPTIM_INST(float)
+GL_OPTIM_INST(double)
+
+}  // namespace gl
