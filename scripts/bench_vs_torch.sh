@@ -15,13 +15,13 @@
 # "PyTorch at its best" = per repetition the faster of the --torch-threads settings (2 threads
 # with OMP_WAIT_POLICY=passive, and 1 thread). gradlab: timing.train_step_s_median (a step) and
 # timing.probe_s_median (a probe on probe.samples = batch examples) of configs/bench/Wk.json.
-# Environment: BUILD_DIR (default build-perf), TORCH_PEER (default /work/shared/bench/torch_peer.py),
+# Environment: BUILD_DIR (default build-perf), TORCH_PEER (default tests/bench/torch_peer.py),
 # OUT (raw results; default a fresh folder under /tmp), GRADLAB (a gradlab binary to time instead
 # of $BUILD_DIR's; implies --no-build). Optional: not part of scripts/test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-perf}"
-PEER="${TORCH_PEER:-/work/shared/bench/torch_peer.py}"
+PEER="${TORCH_PEER:-$ROOT/tests/bench/torch_peer.py}"
 OUT="${OUT:-$(mktemp -d /tmp/bench_vs_torch.XXXXXX)}"
 REPS=3
 WORKLOADS="W1 W2 W3 W4"
