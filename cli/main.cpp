@@ -49,28 +49,30 @@ int main(int argc, char** argv) {
   int64_t data_n = 16;
   uint64_t data_seed = 0;
 
+  // The config positional and its --set overrides, shared by run, validate and theory.
+  const auto add_config = [&](CLI::App* cmd, const char* set_help) {
+    cmd->add_option("config", config, "experiment config (JSON)")->required();
+    cmd->add_option("--set", sets, set_help);
+  };
+
   CLI::App* run =
       app.add_subcommand("run", "run an experiment (every grid point) into its result folder");
-  run->add_option("config", config, "experiment config (JSON)")->required();
+  add_config(run, "KEY=VALUE: override a config key (dotted path; VALUE is JSON or a string)");
   run->add_option("--out", out, "result folder (default results/<name>)");
   run->add_option("--jobs", jobs, "runs at once (default: the CPUs this process may use)")
       ->check(CLI::Range(1, 4096));
   run->add_option("--shard", shard, "K/N: run only the runs with index mod N == K");
-  run->add_option("--set", sets,
-                  "KEY=VALUE: override a config key (dotted path; VALUE is JSON or a string)");
   run->add_option("--only", onlys, "KEY=VALUE: run only the grid points whose axis KEY has VALUE");
   run->add_flag("--force", force, "rerun complete runs; replace a foreign manifest");
   run->add_flag("--quiet", quiet, "print errors only");
 
   CLI::App* validate = app.add_subcommand("validate", "print the resolved config, or every error");
-  validate->add_option("config", config, "experiment config (JSON)")->required();
-  validate->add_option("--set", sets, "KEY=VALUE override");
+  add_config(validate, "KEY=VALUE override");
   validate->add_flag("--json", as_json, "machine-readable output");
 
   CLI::App* theory =
       app.add_subcommand("theory", "mean-field predictions for a config (no network is built)");
-  theory->add_option("config", config, "experiment config (JSON)")->required();
-  theory->add_option("--set", sets, "KEY=VALUE override");
+  add_config(theory, "KEY=VALUE override");
   theory->add_option("--out", out, "also write theory.csv and theory.json here");
   theory->add_flag("--json", as_json, "machine-readable output");
 
