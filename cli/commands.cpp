@@ -138,12 +138,19 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
     j["xi_c"] = json_num(f.xi_c);
     j["xi_grad"] = json_num(f.xi_grad);
     j["sigma_w2_crit"] = json_num(f.sigma_w2_crit);
+    j["weight_s1"] = json_num(theory_weight_s1(c.model.init.kind));
     json layers = json::array();
     for (size_t l = 0; l < t.q.size(); ++l) {
-      const double chi = l < t.chi.size() ? t.chi[l] : nan_v;
-      layers.push_back({{"layer", l + 1},
-                        {"q", json_num(t.q[l])},
-                        {"chi", l < t.chi.size() ? json_num(chi) : json(nullptr)}});
+      const bool hidden = l < t.chi.size();
+      const double chi = hidden ? t.chi[l] : nan_v;
+      json row = {{"layer", l + 1},
+                  {"q", json_num(t.q[l])},
+                  {"chi", hidden ? json_num(chi) : json(nullptr)}};
+      // μ₁, μ₂ of φ′ at q_l (theory_dphi_moment), for the Jacobian-spectrum prediction.
+      for (int k : {1, 2})
+        row[k == 1 ? "mu1" : "mu2"] =
+            hidden ? json_num(theory_dphi_moment(c.model.activation, t.q[l], k)) : json(nullptr);
+      layers.push_back(row);
       csv += csv_cell(r.id);
       for (const GridAxis& a : e.axes) csv += "," + csv_cell(axis_value_text(r.point.at(a.name)));
       csv += fmt::format(",{},{},{},{},{}\n", r.repeat, r.seed, l + 1,
