@@ -37,8 +37,10 @@ def depth_rank(exp, key):
     return value if value is not None else float("-inf")
 
 
-def group_color(exp, colors, keys):
-    """A depth group's colour: its deepest configuration's."""
+def group_color(exp, colors, label):
+    """The colour of a depth group (a label of exp.depth_groups): its deepest configuration's,
+    whether or not that one is drawn."""
+    keys = exp.depth_groups(exp.configs)[label]
     return colors[max(keys, key=lambda k: depth_rank(exp, k))]
 
 

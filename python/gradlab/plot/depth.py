@@ -228,7 +228,7 @@ def fig_gradient_ratio_vs_depth(ctx):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     ratios, factors, drew_theory = [], [], False
     for label, keys in groups.items():
-        color = group_color(exp, ctx.colors, keys)
+        color = group_color(exp, ctx.colors, label)
         s = depth_series(exp, keys, column("gradient_ratio"))
         if s is not None:
             draw_series(ax1, s, color, label)

@@ -66,7 +66,7 @@ def fig_jacobian_spectrum(ctx):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     s_m1, s_var, drew_theory = [], [], False
     for label, group in groups.items():
-        color = group_color(exp, ctx.colors, group)
+        color = group_color(exp, ctx.colors, label)
         for ax, values, index, log, store in ((ax1, m1_of, 0, True, s_m1), (ax2, var_of, 1, False, s_var)):
             s = depth_series(exp, group, values.get, log)
             if s is None:
