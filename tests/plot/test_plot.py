@@ -429,5 +429,31 @@ class OneColourPerConfiguration(unittest.TestCase):
                 self.assertGreater(checked, len(exp.configs) // 2, f"{case}: {drawn}")
 
 
+@unittest.skipUnless(os.environ.get("GRADLAB_EXE"), "needs the gradlab binary (ctest sets GRADLAB_EXE)")
+class WithTheBinary(unittest.TestCase):
+    """`gradlab theory --json` gives the moments the Jacobian prediction reads."""
+
+    def test_theory_moments_of_a_config(self):
+        from gradlab.results import theory_of_config
+        config = {"name": "moments", "seed": 0, "precision": "float64",
+                  "model": {"type": "mlp", "depth": 3, "width": 16, "bias_init": 0.0,
+                            "init": {"name": "orthogonal", "gain": 1.0}},
+                  "data": {"name": "gaussian", "dim": 16, "outputs": 2}, "loss": "mse",
+                  "probe": {"samples": 8}, "grid": {"model.activation": ["relu", "tanh"]}}
+        runs = theory_of_config(config).get("runs")
+        self.assertEqual(len(runs), 2, runs)
+        relu, tanh = runs
+        for entry in runs:
+            self.assertEqual(entry["weight_s1"], 0.0)             # orthogonal W
+            self.assertEqual([l["layer"] for l in entry["layers"]], [1, 2, 3, 4])
+            self.assertIsNone(entry["layers"][3]["mu1"])          # the affine output layer
+        for layer in relu["layers"][:3]:
+            self.assertAlmostEqual(layer["mu1"], 0.5, places=12)
+            self.assertAlmostEqual(layer["mu2"], 0.5, places=12)
+        for layer in tanh["layers"][:3]:
+            self.assertLess(layer["mu2"], layer["mu1"])           # 0 < tanh′² < 1
+            self.assertGreater(layer["mu2"], layer["mu1"] ** 2)   # Jensen
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -11,6 +11,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from gradlab.results import finite, output_layer_of
@@ -294,6 +295,20 @@ def theory_chis(exp, table, rows):
         if finite(layer) and finite(value) and value > 0:
             chi[int(layer)] = value
     return chi
+
+
+def finish_depth_figure(fig, axes, labels, depths, theory_label, title):
+    """Labels a figure of quantities against depth: labels = [(ylabel, panel title)] of axes; the
+    legend of configurations (and the dashed theory line when theory_label) right of the last."""
+    for ax, (ylabel, panel_title) in zip(axes, labels):
+        depth_axis(ax, depths)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_ylabel(ylabel)
+        ax.set_title(panel_title)
+    extra = [(Line2D([], [], color="0.3", linestyle="--"), theory_label)] if theory_label else []
+    legend_outside(axes[-1], title="configuration", extra=extra)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
 
 
 def depth_axis(ax, depths):

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from gradlab.results import finite, first_step_rows, output_layer_of, read_json
 from gradlab.plot.colors import group_color
-from gradlab.plot.common import depth_axis, depth_series, draw_series, legend_outside, log_axis, log_span, theory_chis
+from gradlab.plot.common import depth_series, draw_series, finish_depth_figure, log_axis, log_span, theory_chis
 
 
 def cell_edges(values):
@@ -203,6 +203,10 @@ def draw_phase_panel(exp, ax, keys, iw, ib, measured, theory, norm):
     return mesh, styles
 
 
+RATIO_LABELS = [("gradient ratio ‖δ_1‖ / ‖δ_L‖", "First over last hidden layer's gradient"),
+                ("per-layer factor of E‖δ‖²  (ratio^(2/(L−1)))", "Per-layer factor")]
+
+
 def fig_gradient_ratio_vs_depth(ctx):
     """Glorot-style depth study: gradient_ratio and per_layer_factor (runs.csv) against depth."""
     exp, runs, layers = ctx.exp, ctx.exp.table("runs"), ctx.exp.table("layers")
@@ -244,21 +248,14 @@ def fig_gradient_ratio_vs_depth(ctx):
     if not ratios:
         plt.close(fig)
         return None
-    depths = [x for s in ratios + factors for x in s.x]
     for ax, series in ((ax1, ratios), (ax2, factors)):
         if log_axis(ax, series):
             log_span(ax)
         ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=1)
-        depth_axis(ax, depths)
-        ax.grid(True, which="major", alpha=0.3)
-    ax1.set_ylabel("gradient ratio ‖δ_1‖ / ‖δ_L‖")
-    ax2.set_ylabel("per-layer factor of E‖δ‖²  (ratio^(2/(L−1)))")
-    ax1.set_title("First over last hidden layer's gradient")
-    ax2.set_title("Per-layer factor")
-    extra = [(Line2D([], [], color="0.3", linestyle="--"), "mean-field ∏χ_l^(1/(L−1))")] if drew_theory else []
-    legend_outside(ax2, title="configuration", extra=extra)
-    fig.suptitle("Gradient ratio against depth at initialization", fontsize=12)
-    fig.tight_layout()
+    depths = [x for s in ratios + factors for x in s.x]
+    finish_depth_figure(fig, (ax1, ax2), RATIO_LABELS, depths,
+                        "mean-field ∏χ_l^(1/(L−1))" if drew_theory else None,
+                        "Gradient ratio against depth at initialization")
     caption = ("Left: the ratio ‖δ_1‖/‖δ_L‖ of the back-propagated gradient at the first and the "
                "last hidden layer at initialization (runs.csv gradient_ratio), against the depth L; "
                "log scale, so a straight falling line is exponential vanishing and a flat line at 1 "

@@ -4,11 +4,10 @@ free-probability prediction of dynamical isometry (Pennington et al. 2017)."""
 import math
 
 import matplotlib.pyplot as plt
-from matplotlib.lines import Line2D
 
 from gradlab.results import first_step_rows, gradlab_theory
 from gradlab.plot.colors import group_color
-from gradlab.plot.common import depth_axis, depth_series, draw_series, legend_outside, log_axis, log_span, theory_chis
+from gradlab.plot.common import depth_series, draw_series, finish_depth_figure, log_axis, log_span, theory_chis
 
 
 def jacobian_io_of(exp, run):
@@ -39,6 +38,12 @@ def jacobian_predictions(exp, layers, rows, run, theory):
             return m1, None
         total += mu2 / mu1 ** 2 - 1 - s1
     return m1, total / depth
+
+
+SPECTRUM_LABELS = [("m₁ = tr(JJᵀ)/n  (mean squared singular value)",
+                    "Mean squared singular value of J = ∂a_L/∂x"),
+                   ("var/(m₁² L) = (m₂ − m₁²)/(m₁² L)",
+                    "Spread of the squared singular values, per layer")]
 
 
 def fig_jacobian_spectrum(ctx):
@@ -84,18 +89,9 @@ def fig_jacobian_spectrum(ctx):
         log_span(ax1)
     ax1.axhline(1.0, color="0.5", linewidth=0.8, zorder=1)
     ax2.axhline(0.0, color="0.5", linewidth=0.8, zorder=1)
-    depths = [x for s in s_m1 + s_var for x in s.x]
-    for ax in (ax1, ax2):
-        depth_axis(ax, depths)
-        ax.grid(True, which="major", alpha=0.3)
-    ax1.set_ylabel("m₁ = tr(JJᵀ)/n  (mean squared singular value)")
-    ax2.set_ylabel("var/(m₁² L) = (m₂ − m₁²)/(m₁² L)")
-    ax1.set_title("Mean squared singular value of J = ∂a_L/∂x")
-    ax2.set_title("Spread of the squared singular values, per layer")
-    extra = [(Line2D([], [], color="0.3", linestyle="--"), "free-probability prediction")] if drew_theory else []
-    legend_outside(ax2, title="configuration", extra=extra)
-    fig.suptitle("Input–output Jacobian spectrum at initialization (dynamical isometry)", fontsize=12)
-    fig.tight_layout()
+    finish_depth_figure(fig, (ax1, ax2), SPECTRUM_LABELS, [x for s in s_m1 + s_var for x in s.x],
+                        "free-probability prediction" if drew_theory else None,
+                        "Input–output Jacobian spectrum at initialization (dynamical isometry)")
     caption = ("The squared singular values of the input–output Jacobian J = ∂a_L/∂x of the hidden "
                "stack (summary.json jac_io, probe.jacobian; mean over probe.jacobian_samples "
                "examples), against the depth L. Left: their mean m₁; a line that stays at 1 keeps "
@@ -104,8 +100,9 @@ def fig_jacobian_spectrum(ctx):
                "singular value near √m₁. Geometric (left) or arithmetic (right) mean over repeats, "
                "band min–max.")
     if drew_theory:
-        caption += (" Dashed: the mean-field / free-probability prediction from the theory columns "
-                    "of layers.csv: m₁ = ∏_l χ_l (layer 1 and the output layer taken to have equal "
-                    "σ_w²) and var/(m₁² L) = mean over l of μ₂/μ₁² − 1 − s₁ with μ_k = E[φ′(√q_l z)^2k], "
-                    "s₁ = −1 for i.i.d. and 0 for orthogonal W; μ_k and s₁ from `gradlab theory --json` (Pennington et al. 2017).")
+        caption += (" Dashed: the mean-field / free-probability prediction: m₁ = ∏_l χ_l from the "
+                    "theory columns of layers.csv (layer 1 and the output layer taken to have equal "
+                    "σ_w²) and var/(m₁² L) = mean over l of μ₂/μ₁² − 1 − s₁ with μ_k = "
+                    "E[φ′(√q_l z)^2k], s₁ = −1 for i.i.d. and 0 for orthogonal W (Pennington et al. "
+                    "2017); μ_k and s₁ from `gradlab theory --json`.")
     return ctx.save(fig, "jacobian_spectrum", "Input–output Jacobian spectrum", caption)

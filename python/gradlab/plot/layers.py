@@ -191,6 +191,15 @@ def fig_saturation_over_training(ctx):
     return saturation_by_layer(ctx, t)
 
 
+def save_saturation(ctx, fig, quantities, caption):
+    """Saves a saturation figure, its caption naming the quantities not drawn (0 everywhere)."""
+    fig.tight_layout()
+    dropped = [panel[1] for panel in SATURATION_PANELS if panel not in quantities]
+    if dropped:
+        caption += f" Not drawn because they are 0 everywhere: {', '.join(dropped)}."
+    return ctx.save(fig, "saturation_over_training", "Saturation and dead units", caption)
+
+
 def nonzero_columns(t, candidates):
     """The candidates with some non-zero value (a panel of zeros only is dropped)."""
     kept = [c for c in candidates
@@ -221,16 +230,11 @@ def saturation_vs_step(ctx, t):
     legend_outside(panels[min(1, len(panels) - 1)], title="hidden layer")
     bottom_step_axes(grid, len(panels), distinct_steps(t), exp)
     fig.suptitle("Saturation and dead units during training", fontsize=12)
-    fig.tight_layout()
     caption = ("One panel per configuration and quantity. saturated: the share of (example, unit) "
                "pairs of each hidden layer whose |φ′(z)| is below τ·sup|φ′| (tanh: |a| > 0.975; "
                "ReLU: inactive). dead units: the share of units whose φ′ is exactly 0 for every "
                "probe example (dead ReLUs). Colours run from layer 1 (dark) to the top hidden layer.")
-    dropped = [panel[1] for panel in SATURATION_PANELS if panel not in quantities]
-    if dropped:
-        caption += f" Not drawn because they are 0 everywhere: {', '.join(dropped)}."
-    return ctx.save(fig, "saturation_over_training", "Saturation and dead units",
-                    caption + note + depth_note)
+    return save_saturation(ctx, fig, quantities, caption + note + depth_note)
 
 
 def saturation_by_layer(ctx, t):
@@ -272,13 +276,8 @@ def saturation_by_layer(ctx, t):
         ax.grid(True, axis="y", alpha=0.3)
     legend_outside(axes[-1], title="configuration")
     fig.suptitle("Saturation and dead units by layer at initialization", fontsize=12)
-    fig.tight_layout()
     caption = ("Per hidden layer at the first probe step: the share of (example, unit) pairs in the "
                "saturated regime of the activation (tanh: |a| > 0.975; ReLU: inactive) and the share "
                "of units that are off for every probe example (dead ReLUs). Bars are means over "
                "repeats, whiskers the min–max.")
-    dropped = [panel[1] for panel in SATURATION_PANELS if panel not in quantities]
-    if dropped:
-        caption += f" Not drawn because they are 0 everywhere: {', '.join(dropped)}."
-    return ctx.save(fig, "saturation_over_training", "Saturation and dead units",
-                    caption + depth_note)
+    return save_saturation(ctx, fig, quantities, caption + depth_note)
