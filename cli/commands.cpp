@@ -54,10 +54,10 @@ std::string resolve_python_dir() {
     const fs::path p = fs::path(d) / "python";
     if (fs::exists(p / "gradlab")) return p.string();
   }
-  throw EnvError(fmt::format(
-      "cannot find the Python package gradlab (looked in {}/python and the installed "
-      "share/gradlab/python)",
-      build_info.source_dir));
+  throw EnvError(
+      fmt::format("cannot find the Python package gradlab (looked in {}/python and the installed "
+                  "share/gradlab/python)",
+                  build_info.source_dir));
 }
 
 int validate_command(const std::string& path, const std::vector<std::string>& sets, bool as_json) {
@@ -151,9 +151,9 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
                   {"q", json_num(t.q[l])},
                   {"chi", hidden ? json_num(chi) : json(nullptr)}};
       // μ₁, μ₂ of φ′ at q_l (theory_dphi_moment), for the Jacobian-spectrum prediction.
-      for (int k : {1, 2})
-        row[k == 1 ? "mu1" : "mu2"] =
-            hidden ? json_num(theory_dphi_moment(c.model.activation, t.q[l], k)) : json(nullptr);
+      for (int m : {1, 2})
+        row[m == 1 ? "mu1" : "mu2"] =
+            hidden ? json_num(theory_dphi_moment(c.model.activation, t.q[l], m)) : json(nullptr);
       layers.push_back(row);
       csv += csv_cell(r.id);
       for (const GridAxis& a : e.axes) csv += "," + csv_cell(axis_value_text(r.point.at(a.name)));

@@ -191,13 +191,14 @@ def fig_saturation_over_training(ctx):
     return saturation_by_layer(ctx, t)
 
 
-def save_saturation(ctx, fig, quantities, caption):
-    """Saves a saturation figure, its caption naming the quantities not drawn (0 everywhere)."""
+def save_saturation(ctx, fig, quantities, caption, notes):
+    """Saves a saturation figure, its caption naming the quantities not drawn (0 everywhere)
+    before the notes on what is not shown."""
     fig.tight_layout()
     dropped = [panel[1] for panel in SATURATION_PANELS if panel not in quantities]
     if dropped:
         caption += f" Not drawn because they are 0 everywhere: {', '.join(dropped)}."
-    return ctx.save(fig, "saturation_over_training", "Saturation and dead units", caption)
+    return ctx.save(fig, "saturation_over_training", "Saturation and dead units", caption + notes)
 
 
 def nonzero_columns(t, candidates):
@@ -234,7 +235,7 @@ def saturation_vs_step(ctx, t):
                "pairs of each hidden layer whose |φ′(z)| is below τ·sup|φ′| (tanh: |a| > 0.975; "
                "ReLU: inactive). dead units: the share of units whose φ′ is exactly 0 for every "
                "probe example (dead ReLUs). Colours run from layer 1 (dark) to the top hidden layer.")
-    return save_saturation(ctx, fig, quantities, caption + note + depth_note)
+    return save_saturation(ctx, fig, quantities, caption, note + depth_note)
 
 
 def saturation_by_layer(ctx, t):
@@ -280,4 +281,4 @@ def saturation_by_layer(ctx, t):
                "saturated regime of the activation (tanh: |a| > 0.975; ReLU: inactive) and the share "
                "of units that are off for every probe example (dead ReLUs). Bars are means over "
                "repeats, whiskers the min–max.")
-    return save_saturation(ctx, fig, quantities, caption + depth_note)
+    return save_saturation(ctx, fig, quantities, caption, depth_note)
