@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "experiments/grid.h"
@@ -18,11 +19,13 @@ namespace gl {
 
 namespace fs = std::filesystem;
 
-static std::string exe_dir() {
+static fs::path exe_path() {
   std::error_code ec;
   const fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : p.parent_path().string();
+  return ec ? fs::path() : p;
 }
+
+static std::string exe_dir() { return exe_path().parent_path().string(); }
 
 // Installed data: <prefix>/share/gradlab, found next to the binary (<prefix>/bin) or at the
 // configured install prefix.
@@ -44,15 +47,16 @@ std::string resolve_config_path(const std::string& path) {
   return path;  // let the reader report it missing, by the name the user gave
 }
 
-std::string resolve_script_path(const std::string& name) {
-  const fs::path src = fs::path(build_info.source_dir) / "scripts" / name;
-  if (fs::exists(src)) return src.string();
+std::string resolve_python_dir() {
+  const fs::path src = fs::path(build_info.source_dir) / "python";
+  if (fs::exists(src / "gradlab")) return src.string();
   for (const std::string& d : data_dirs()) {
-    const fs::path p = fs::path(d) / "scripts" / name;
-    if (fs::exists(p)) return p.string();
+    const fs::path p = fs::path(d) / "python";
+    if (fs::exists(p / "gradlab")) return p.string();
   }
   throw EnvError(
-      fmt::format("cannot find scripts/{} (looked in {} and the installed share/gradlab)", name,
+      fmt::format("cannot find the Python package gradlab (looked in {}/python and the installed "
+                  "share/gradlab/python)",
                   build_info.source_dir));
 }
 
@@ -138,12 +142,19 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
     j["xi_c"] = json_num(f.xi_c);
     j["xi_grad"] = json_num(f.xi_grad);
     j["sigma_w2_crit"] = json_num(f.sigma_w2_crit);
+    j["weight_s1"] = json_num(theory_weight_s1(c.model.init.kind));
     json layers = json::array();
     for (size_t l = 0; l < t.q.size(); ++l) {
-      const double chi = l < t.chi.size() ? t.chi[l] : nan_v;
-      layers.push_back({{"layer", l + 1},
-                        {"q", json_num(t.q[l])},
-                        {"chi", l < t.chi.size() ? json_num(chi) : json(nullptr)}});
+      const bool hidden = l < t.chi.size();
+      const double chi = hidden ? t.chi[l] : nan_v;
+      json row = {{"layer", l + 1},
+                  {"q", json_num(t.q[l])},
+                  {"chi", hidden ? json_num(chi) : json(nullptr)}};
+      // μ₁, μ₂ of φ′ at q_l (theory_dphi_moment), for the Jacobian-spectrum prediction.
+      for (int m : {1, 2})
+        row[m == 1 ? "mu1" : "mu2"] =
+            hidden ? json_num(theory_dphi_moment(c.model.activation, t.q[l], m)) : json(nullptr);
+      layers.push_back(row);
       csv += csv_cell(r.id);
       for (const GridAxis& a : e.axes) csv += "," + csv_cell(axis_value_text(r.point.at(a.name)));
       csv += fmt::format(",{},{},{},{},{}\n", r.repeat, r.seed, l + 1,
@@ -169,13 +180,20 @@ int theory_command(const std::string& path, const std::vector<std::string>& sets
   return 0;
 }
 
+// Runs `python3 -m gradlab.plot DIR --format F` with Debian's python3, the package on PYTHONPATH
+// (before the user's) and this binary in GRADLAB_EXE (the figures ask `gradlab theory` for the
+// moments of φ′ they need).
 int plot_command(const std::string& dir, const std::string& format) {
-  const std::string script = resolve_script_path("plot.py");
+  const std::string package = resolve_python_dir();
   const char* python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  const char* user_path = std::getenv("PYTHONPATH");
+  const std::string path = user_path && *user_path ? package + ":" + user_path : package;
+  setenv("PYTHONPATH", path.c_str(), 1);  // this process only waits for the child
+  if (!exe_path().empty()) setenv("GRADLAB_EXE", exe_path().c_str(), 1);
   const pid_t pid = fork();
   if (pid < 0) throw EnvError("cannot start python3");
   if (pid == 0) {
-    execlp(python, python, script.c_str(), dir.c_str(), "--format", format.c_str(),
+    execlp(python, python, "-m", "gradlab.plot", dir.c_str(), "--format", format.c_str(),
            static_cast<char*>(nullptr));
     fmt::print(stderr,
                "gradlab plot: cannot run {}: needs python3 (apt-get install python3 "

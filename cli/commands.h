@@ -1,5 +1,5 @@
 // The smaller subcommands of the command line: validate, theory, plot, data; and where configs
-// and scripts are found (a source checkout, or the installed share/gradlab).
+// and the Python package are found (a source checkout, or the installed share/gradlab).
 #pragma once
 
 #include <string>
@@ -10,8 +10,9 @@ namespace gl {
 // CONFIG as given if it exists; else the same relative path under the installed share/gradlab
 // (so `gradlab run configs/quickstart.json` works from anywhere after `cmake --install`).
 std::string resolve_config_path(const std::string& path);
-// scripts/<name> in the source checkout this binary was built from, or the installed copy.
-std::string resolve_script_path(const std::string& name);
+// The folder holding the Python package gradlab: python/ of the source checkout this binary was
+// built from, or the installed share/gradlab/python.
+std::string resolve_python_dir();
 
 int validate_command(const std::string& path, const std::vector<std::string>& sets, bool as_json);
 int theory_command(const std::string& path, const std::vector<std::string>& sets,

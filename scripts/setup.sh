@@ -9,7 +9,7 @@ packages=(
   libopenblas0-pthread                # large products (harness/blas.h; loaded at run time)
   libgtest-dev libgmock-dev parallel  # tests
   libbenchmark-dev                    # benchmarks (tests/bench)
-  python3 python3-numpy python3-matplotlib   # plots (scripts/plot.py)
+  python3 python3-numpy python3-matplotlib   # plots (python/gradlab, `gradlab plot`)
   dataset-fashion-mnist               # data: Fashion-MNIST in IDX format
   git ca-certificates
 )

@@ -323,6 +323,33 @@ TEST(Theory, TwoDimensionalExpectation) {
 
 // ---- fixed points ----
 
+// μ_k = E[φ′(√q z)^{2k}] of the Jacobian-spectrum prediction: ReLU and leaky ReLU in closed form
+// (φ′² ∈ {a², 1} with probability ½ each), tanh against Simpson, the q → 0 limit and s₁.
+TEST(Theory, DphiMomentsAndWeightS1) {
+  ActivationSpec leaky = spec_of(Activation::leaky_relu);
+  leaky.slope = 0.3;
+  for (double q : {0.0, 1e-6, 1.0, 1e8}) {
+    EXPECT_TRUE(close(theory_dphi_moment(spec_of(Activation::relu), q, 1), 0.5, 1e-13)) << q;
+    EXPECT_TRUE(close(theory_dphi_moment(spec_of(Activation::relu), q, 2), 0.5, 1e-13)) << q;
+    EXPECT_TRUE(close(theory_dphi_moment(leaky, q, 2), (1 + std::pow(0.3, 4)) / 2, 1e-13)) << q;
+  }
+  const ActivationSpec tanh = spec_of(Activation::tanh);
+  std::array<long double, 2> acc{};
+  simpson_piece<2>(
+      [&](double z) {
+        const double t = 1 / std::cosh(z);
+        return std::array<double, 2>{std::pow(t, 4), std::pow(t, 8)};
+      },
+      -12.0, 12.0, 200000, acc);
+  EXPECT_TRUE(close(theory_dphi_moment(tanh, 1.0, 1), static_cast<double>(acc[0])));
+  EXPECT_TRUE(close(theory_dphi_moment(tanh, 1.0, 2), static_cast<double>(acc[1])));
+  EXPECT_TRUE(close(theory_dphi_moment(tanh, 1.0, 1), theory_chi(tanh, 1.0, 1.0), 1e-15));
+  EXPECT_TRUE(close(theory_dphi_moment(tanh, 1e-12, 2), 1.0, 1e-10));  // tanh′(0) = 1
+  EXPECT_EQ(theory_weight_s1(Init::orthogonal), 0.0);
+  EXPECT_EQ(theory_weight_s1(Init::gaussian), -1.0);
+  EXPECT_EQ(theory_weight_s1(Init::he_normal), -1.0);
+}
+
 TEST(Theory, Chi1ReluAndLeaky) {
   const ActivationSpec relu = spec_of(Activation::relu);
   ActivationSpec leaky = spec_of(Activation::leaky_relu);

@@ -334,6 +334,14 @@ double theory_chi(const ActivationSpec& f, double sigma_w2, double q) {
   return sigma_w2 * gauss_expect(r, [&](double u) { return dphi2(f, u); });
 }
 
+double theory_dphi_moment(const ActivationSpec& f, double q, int k) {
+  check_applies(f);
+  const GaussRule r = gauss_rule(f, q);
+  return gauss_expect(r, [&](double u) { return std::pow(dphi2(f, u), k); });
+}
+
+double theory_weight_s1(Init init) { return init == Init::orthogonal ? 0.0 : -1.0; }
+
 double theory_cmap(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q, double c) {
   check_applies(f);
   if (q > q_huge) return nan_d;

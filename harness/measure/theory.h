@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "harness/nn/activations.h"
+#include "harness/nn/init.h"
 
 namespace gl {
 
@@ -90,6 +91,13 @@ double theory_qmap(const ActivationSpec& f, double sigma_w2, double sigma_b2, do
 double theory_qmap_slope(const ActivationSpec& f, double sigma_w2, double q);
 // σ_w² E[φ′(√q z)²]: χ at mean square q (χ₁ at q = q*; the q → ∞ limit at q = +inf).
 double theory_chi(const ActivationSpec& f, double sigma_w2, double q);
+// μ_k = E[φ′(√q z)^{2k}], k ≥ 1: the moments that predict the spectrum of the input–output
+// Jacobian (Pennington et al. 2017): μ₁ = χ/σ_w², and μ₂/μ₁² − 1 − s₁ per layer is its
+// contribution to var/(m₁² L) of the squared singular values.
+double theory_dphi_moment(const ActivationSpec& f, double q, int k);
+// s₁ of the spectrum of W Wᵀ in that prediction: −1 for i.i.d. entries (Marchenko–Pastur), 0 for
+// orthogonal W (the caller has excluded sparse, identity and spectrally rescaled inits).
+double theory_weight_s1(Init init);
 // The correlation map C(c) = (σ_w² E[φ(u1) φ(u2)] + σ_b²)/q with q11 = q22 = q; C(1) = V(q)/q.
 double theory_cmap(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q, double c);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Synthetic gradlab result folders for testing scripts/plot.py.
+"""Synthetic gradlab result folders for testing the gradlab.plot package (python/gradlab/plot).
 
 Usage:  tests/plot/make_fixtures.py OUTDIR
 
@@ -15,8 +15,10 @@ include a few nan/inf and empty cells:
   rnn_radius       tanh RNN, axis model.recurrent_init.spectral_radius = 0.9, 1.0, 1.1; timesteps.csv
   phase_diagram    tanh MLP, grid model.init.sigma_w2 x model.bias_init.sigma_b2, theory columns
   mlp_overflow     float32 ReLU MLP where one configuration overflows: all its norms are inf/nan
-  depth_study      variants (tanh/relu x gaussian/orthogonal) x depth 4..32, theory columns and
-                   jac_io in summary.json (probe.jacobian); one run without jac_io
+  depth_study      variants (tanh/relu x gaussian/orthogonal) x depth 4..32, theory columns,
+                   jac_io in summary.json (probe.jacobian); one run without jac_io; theory.json
+                   with the moments mu1, mu2 of phi' per layer and weight_s1, as `gradlab theory
+                   --out` writes them
   empty            a manifest and nothing else (no result tables)
 """
 
@@ -488,7 +490,7 @@ def case_depth_study(root):
     f = Folder(root, "depth_study", config, grid)
     f.config["grid"]["variants"] = variants
     by_label = {v["label"]: v for v in variants}
-    summaries = {}
+    summaries, theory = {}, []
     for run in f.runs:
         p = run["point"]
         variant, depth = by_label[p["variants"]], p["model.depth"]
@@ -506,11 +508,29 @@ def case_depth_study(root):
             f.add("layers", run, layer_values(r))
         ratio, plf, v = run_summary(rows, depth)
         f.add("runs", run, ["ok", None, v, ratio, plf, None, 2.3, 0.9, None])
+        theory.append({"run": run["id"], "applies": True,
+                       "weight_s1": 0.0 if "orthogonal" in p["variants"] else -1.0,
+                       "layers": [dict(zip(("layer", "q", "chi", "mu1", "mu2"),
+                                           (l, q, chi, *dphi_moments(act, q))))
+                                  for l, q, chi in zip(range(1, depth + 1), qs, chis)]})
         m1 = math.prod(chis) * noise(rng, 0.05)
         if not (depth == 32 and act == "relu"):     # a run without the Jacobian probe
             summaries[run["id"]] = {"jac_io": {"m1": m1, "m2": m1 * m1 * (1 + spread * depth),
                                                "var_over_L": m1 * m1 * spread, "samples": 10}}
     f.write(summaries=summaries)
+    with open(os.path.join(f.path, "theory.json"), "w") as out:
+        json.dump({"name": "depth_study", "runs": theory}, out)
+
+
+def dphi_moments(act, q):
+    """(E[phi'(sqrt(q) z)^2], E[phi'(sqrt(q) z)^4]) by a plain Riemann sum (fixture numbers)."""
+    if act == "relu":
+        return 0.5, 0.5
+    z = np.linspace(-10, 10, 4001)
+    w = np.exp(-0.5 * z * z)
+    w /= w.sum()
+    d2 = 1.0 / np.cosh(math.sqrt(q) * z) ** 4
+    return float(np.sum(w * d2)), float(np.sum(w * d2 * d2))
 
 
 def case_empty(root):

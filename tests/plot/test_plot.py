@@ -1,17 +1,17 @@
 #!/usr/bin/python3
-"""Tests for scripts/plot.py.
+"""Tests for the gradlab.plot package (python/gradlab), what `gradlab plot` runs.
 
 Run from anywhere:  /usr/bin/python3 tests/plot/test_plot.py   (exit status non-zero on failure)
 
-Builds the synthetic result folders of make_fixtures.py in a temporary directory, runs plot.py on
-each with --format png and --format svg (as subprocesses, in parallel), and checks the exit
-status, the figures (exactly the expected ones, valid PNG / SVG), and report.html (self-contained:
-every src/href is a data URI or an in-page anchor, nothing refers to http(s)). A few helpers of
-plot.py are also tested directly.
+Builds the synthetic result folders of make_fixtures.py in a temporary directory, runs
+`python3 -m gradlab.plot` on each with --format png and --format svg (as subprocesses, in
+parallel), and checks the exit status, the figures (exactly the expected ones, valid PNG / SVG),
+and report.html (self-contained: every src/href is a data URI or an in-page anchor, nothing refers
+to http(s)). Helpers of the package are also tested directly, and every figure's colour of a
+configuration is checked against the runs table's swatch.
 """
 
 import base64
-import importlib.util
 import os
 import re
 import shutil
@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PLOT = os.path.join(ROOT, "scripts", "plot.py")
+PYTHON_DIR = os.path.join(ROOT, "python")
 MAKE_FIXTURES = os.path.join(HERE, "make_fixtures.py")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -40,20 +40,29 @@ EXPECTED = {
 FORMATS = ["png", "svg"]
 
 
-def load_plot_module():
-    spec = importlib.util.spec_from_file_location("gradlab_plot", PLOT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, PYTHON_DIR)
+from gradlab.results import Experiment, rows_by_run  # noqa: E402
+from gradlab.plot import chains, common, depth, histograms, jacobian, layers, render  # noqa: E402
+from gradlab.plot.colors import css_color  # noqa: E402
+
+PLOT = [sys.executable, "-m", "gradlab.plot"]
+
+
+def plot_env(extra_path=None):
+    """The environment `gradlab plot` gives python3: the package first on PYTHONPATH."""
+    path = PYTHON_DIR if extra_path is None else extra_path + os.pathsep + PYTHON_DIR
+    env = dict(os.environ, PYTHONPATH=path)
+    env.pop("GRADLAB_EXE", None)
+    return env
 
 
 def run_plot(*args, env=None):
-    return subprocess.run([sys.executable, PLOT, *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run([*PLOT, *args], capture_output=True, text=True, timeout=120,
+                          env=env or plot_env())
 
 
 class PlotRuns(unittest.TestCase):
-    """plot.py on every fixture, in both formats."""
+    """gradlab.plot on every fixture, in both formats."""
 
     @classmethod
     def setUpClass(cls):
@@ -62,15 +71,16 @@ class PlotRuns(unittest.TestCase):
         processes = {}
         for fmt in FORMATS:
             root = os.path.join(cls.tmp, fmt)
-            subprocess.run([sys.executable, MAKE_FIXTURES, root], check=True, timeout=60)
+            subprocess.run([sys.executable, MAKE_FIXTURES, root], check=True, timeout=300)
             for case in EXPECTED:
                 folder = os.path.join(root, case)
                 figdir = os.path.join(folder, "figures") if fmt == "png" else os.path.join(root, case + "-svgfigs")
-                args = [sys.executable, PLOT, folder, "--format", fmt]
+                args = [*PLOT, folder, "--format", fmt]
                 if fmt == "svg":
                     args += ["--out", figdir]      # exercise --out; png uses the default folder
                 processes[(case, fmt)] = (subprocess.Popen(args, stdout=subprocess.PIPE,
-                                                           stderr=subprocess.PIPE, text=True),
+                                                           stderr=subprocess.PIPE, text=True,
+                                                           env=plot_env()),
                                           folder, figdir)
         for key, (proc, folder, figdir) in processes.items():
             out, err = proc.communicate(timeout=120)
@@ -162,7 +172,7 @@ class PlotErrors(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_empty_folder_exits_2_naming_it(self):
-        subprocess.run([sys.executable, MAKE_FIXTURES, self.tmp], check=True, timeout=60)
+        subprocess.run([sys.executable, MAKE_FIXTURES, self.tmp], check=True, timeout=300)
         folder = os.path.join(self.tmp, "empty")
         r = run_plot(folder)
         self.assertEqual(r.returncode, 2, r.stderr)
@@ -180,8 +190,7 @@ class PlotErrors(unittest.TestCase):
         os.makedirs(fake)
         with open(os.path.join(fake, "numpy.py"), "w") as f:
             f.write("raise ImportError('no numpy here')\n")
-        env = dict(os.environ, PYTHONPATH=fake)
-        r = run_plot(self.tmp, env=env)
+        r = run_plot(self.tmp, env=plot_env(fake))
         self.assertEqual(r.returncode, 3)
         self.assertIn("needs python3-numpy and python3-matplotlib", r.stderr)
         self.assertIn("apt-get install python3-numpy python3-matplotlib", r.stderr)
@@ -194,7 +203,6 @@ class PlotErrors(unittest.TestCase):
 class PlotHelpers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.plot = load_plot_module()
         cls.tmp = tempfile.mkdtemp(prefix="gradlab-plot-test-")
 
     @classmethod
@@ -207,12 +215,12 @@ class PlotHelpers(unittest.TestCase):
             f.write(text)
 
     def test_theory_prediction_is_anchored_at_the_top_hidden_layer(self):
-        xs, ys = self.plot.theory_prediction(1.0, 3, {1: 0.25, 2: 0.25})
+        xs, ys = layers.theory_prediction(1.0, 3, {1: 0.25, 2: 0.25})
         self.assertEqual(list(xs), [1, 2, 3])
         self.assertAlmostEqual(ys[2], 1.0)
         self.assertAlmostEqual(ys[1], 0.5)     # sqrt(chi_2)
         self.assertAlmostEqual(ys[0], 0.25)    # sqrt(chi_1 chi_2)
-        xs, _ = self.plot.theory_prediction(1.0, 3, {2: 0.25})   # chi_1 missing: stop there
+        xs, _ = layers.theory_prediction(1.0, 3, {2: 0.25})   # chi_1 missing: stop there
         self.assertEqual(list(xs), [2, 3])
 
     def test_columns_found_by_name_and_unknown_ones_ignored(self):
@@ -223,12 +231,12 @@ class PlotHelpers(unittest.TestCase):
                    "a,tanh,he_normal,0,1,zz,,2,0\n"
                    "b,relu,he_normal,0,2,zz,nan,1,0\n"
                    "b,relu,he_normal,0,2,zz,inf,2,0\n")
-        exp = self.plot.Experiment(folder)
+        exp = Experiment(folder)
         self.assertEqual(exp.axes, ["model.activation", "model.init"])
         self.assertEqual(exp.configs, [("tanh", "he_normal"), ("relu", "he_normal")])
         self.assertEqual(exp.label(("tanh", "he_normal")), "activation=tanh, init=he_normal")
         t = exp.table("layers")
-        series = self.plot.config_series(exp, t, self.plot.rows_by_run(t), exp.configs,
+        series = common.config_series(exp, t, rows_by_run(t), exp.configs,
                                          "layer", "delta_norm", log=True)
         self.assertEqual(series[("tanh", "he_normal")].state, "ok")
         self.assertEqual(list(series[("tanh", "he_normal")].x), [1.0])   # the empty cell is absent
@@ -237,7 +245,7 @@ class PlotHelpers(unittest.TestCase):
     def test_no_grid_is_labelled_by_run_id(self):
         folder = os.path.join(self.tmp, "nogrid")
         self.write(folder, "steps.csv", "run,repeat,seed,step,loss\nrun,0,1,0,\nrun,0,1,10,1.5\n")
-        exp = self.plot.Experiment(folder)
+        exp = Experiment(folder)
         self.assertEqual(exp.axes, [])
         self.assertEqual(exp.label(exp.configs[0]), "run")
 
@@ -251,8 +259,8 @@ class PlotHelpers(unittest.TestCase):
                    "run,0,1,0,1,act,2,1,inf,4\n"
                    "run,0,1,0,1,act,,,,2\n"
                    "run,0,1,0,1,act,nonfinite,,,1\n")
-        exp = self.plot.Experiment(folder)
-        data = self.plot.histogram_data(exp, exp.table("histograms"), {0.0})
+        exp = Experiment(folder)
+        data = histograms.histogram_data(exp, exp.table("histograms"), {0.0})
         edges, counts, outside = data[("act", 0.0, exp.configs[0], 1)]
         self.assertEqual(edges, [(-1.0, 0.0), (0.0, 1.0)])
         self.assertEqual(list(counts), [10, 20])
@@ -268,37 +276,53 @@ class PlotHelpers(unittest.TestCase):
                                        "sigma_w2=1,1,0.5\nsigma_w2=2,2,1.0\n")
         self.write(folder, "theory.json", '{"runs": [{"run": "sigma_w2=1", "chi1": 0.5},'
                                           ' {"run": "sigma_w2=2", "applies": false}]}')
-        exp = self.plot.Experiment(folder)
+        exp = Experiment(folder)
         self.assertEqual(exp.axes, ["model.init.sigma_w2"])
         self.assertEqual(exp.configs, [("2",), ("1",)])          # the manifest's order
-        chi = self.plot.theory_log_chi(exp)
+        chi = depth.theory_log_chi(exp)
         self.assertEqual(list(chi), [("1",)])
         self.assertAlmostEqual(chi[("1",)], -0.6931471805599453)
 
-    def test_jacobian_moments_and_weight_law(self):
-        relu, tanh = self.plot.dphi_of("relu"), self.plot.dphi_of({"name": "tanh"})
-        mu1, mu2 = self.plot.gauss_moments(relu, 1.0)
-        self.assertAlmostEqual(mu1, 0.5, places=3)   # p = 1/2 active: mu_1 = mu_2 = p
-        self.assertAlmostEqual(mu2, 0.5, places=3)
-        mu1, mu2 = self.plot.gauss_moments(tanh, 1e-6)
-        self.assertAlmostEqual(mu2 / mu1 ** 2, 1.0, places=4)   # q -> 0: tanh' -> 1
-        mu1, _ = self.plot.gauss_moments(tanh, 1.0)
-        self.assertAlmostEqual(mu1, 0.4645, places=3)          # E[tanh′(z)²] = E[sech(z)⁴]
-        self.assertIsNone(self.plot.dphi_of("maxout"))
-        self.assertEqual(self.plot.weight_s1({"name": "orthogonal", "gain": 1.0}), 0.0)
-        self.assertEqual(self.plot.weight_s1("he_normal"), -1.0)
-        self.assertIsNone(self.plot.weight_s1({"name": "gaussian", "spectral_radius": 1.0}))
-        self.assertIsNone(self.plot.weight_s1("sparse"))
+    def test_jacobian_prediction_from_theory_moments(self):
+        folder = os.path.join(self.tmp, "jacobian")
+        self.write(folder, "layers.csv", "run,repeat,seed,step,layer,theory_delta_factor\n"
+                                         "r,0,1,0,1,0.5\nr,0,1,0,2,0.8\nr,0,1,0,3,\n")
+        self.write(os.path.join(folder, "runs", "r"), "config.json", '{"model": {"depth": 2}}')
+        exp = Experiment(folder)
+        t = exp.table("layers")
+        entry = {"applies": True, "weight_s1": -1.0,
+                 "layers": [{"layer": 1, "mu1": 0.5, "mu2": 0.5},     # relu: mu2/mu1^2 = 2
+                            {"layer": 2, "mu1": 0.8, "mu2": 0.64},    # linear-like: 1
+                            {"layer": 3, "mu1": None, "mu2": None}]}
+        m1, var = jacobian.jacobian_predictions(exp, t, t.rows, "r", entry)
+        self.assertAlmostEqual(m1, 0.4)                          # chi_1 chi_2
+        self.assertAlmostEqual(var, ((2 - 1 + 1) + (1 - 1 + 1)) / 2)
+        _, var = jacobian.jacobian_predictions(exp, t, t.rows, "r", dict(entry, weight_s1=0.0))
+        self.assertAlmostEqual(var, ((2 - 1) + (1 - 1)) / 2)     # orthogonal: s1 = 0
+        _, var = jacobian.jacobian_predictions(exp, t, t.rows, "r", dict(entry, applies=False))
+        self.assertIsNone(var)
+        _, var = jacobian.jacobian_predictions(exp, t, t.rows, "r", {})
+        self.assertIsNone(var)                                   # no gradlab theory: no line
+
+    def test_theory_json_with_moments_is_used_without_the_binary(self):
+        folder = os.path.join(self.tmp, "theorymoments")
+        self.write(folder, "theory.json", '{"runs": [{"run": "r", "applies": true, "weight_s1": 0,'
+                                          ' "layers": [{"layer": 1, "mu1": 0.5, "mu2": 0.5}]}]}')
+        self.write(folder, "runs.csv", "run,repeat,seed\nr,0,1\n")
+        from gradlab.results import gradlab_theory
+        theory = gradlab_theory(Experiment(folder))
+        self.assertEqual(list(theory), ["r"])
+        self.assertEqual(theory["r"]["layers"][0]["mu2"], 0.5)
 
     def test_depth_of_a_run_and_groups_without_depth(self):
         folder = os.path.join(self.tmp, "depths")
         self.write(folder, "runs.csv", "run,variants,model.depth,repeat,seed,gradient_ratio\n"
                                        "a,x,4,0,1,0.5\nb,x,8,0,1,0.25\nc,y,4,0,1,1\n")
         self.write(os.path.join(folder, "runs", "a"), "config.json", '{"model": {"hidden": [3, 3, 3]}}')
-        exp = self.plot.Experiment(folder)
-        self.assertEqual(self.plot.run_depth(exp, "a"), 3)   # the resolved config wins
-        self.assertEqual(self.plot.run_depth(exp, "b"), 8)   # else the depth axis
-        groups = self.plot.depth_groups(exp, exp.configs)
+        exp = Experiment(folder)
+        self.assertEqual(exp.run_depth("a"), 3)   # the resolved config wins
+        self.assertEqual(exp.run_depth("b"), 8)   # else the depth axis
+        groups = exp.depth_groups(exp.configs)
         self.assertEqual(list(groups), ["x", "y"])
         self.assertEqual(groups["x"], [("x", "4"), ("x", "8")])
 
@@ -309,11 +333,11 @@ class PlotHelpers(unittest.TestCase):
                    + "".join(f"{a}{g},{a},{g},0,1,0,{t},{g ** (2 - t)}\n"
                              for a in ("tanh", "relu") for g in (0.5, 0.8, 0.9, 1.0, 1.1)
                              for t in (1, 2)))
-        exp = self.plot.Experiment(folder)
-        groups = self.plot.activation_groups(exp, exp.configs)
+        exp = Experiment(folder)
+        groups = chains.activation_groups(exp, exp.configs)
         self.assertEqual(list(groups), ["tanh", "relu"])
         self.assertEqual(len(groups["relu"]), 5)
-        r = run_plot(folder)
+        r = run_plot(folder)      # ten configurations, two activations: one panel per activation
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.isfile(os.path.join(folder, "figures", "rnn_dh_by_t.png")))
 
@@ -324,6 +348,111 @@ class PlotHelpers(unittest.TestCase):
         r = run_plot(folder)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertFalse(os.path.exists(os.path.join(folder, "figures", "rnn_dh_by_t.png")))
+
+
+class OneColourPerConfiguration(unittest.TestCase):
+    """Every line, bar and panel title drawn for a configuration has the colour of its swatch in
+    the report's runs table; a depth study's line (one per group of the other axes) has the colour
+    of the group's deepest configuration, the one the per-layer figures show."""
+
+    CASES = ["mlp_init_study", "mlp_training", "depth_study", "rnn_radius", "rnnpanels"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="gradlab-plot-test-")
+        subprocess.run([sys.executable, MAKE_FIXTURES, cls.tmp], check=True, timeout=300)
+        PlotHelpers.write(None, os.path.join(cls.tmp, "rnnpanels"), "timesteps.csv",
+                          "run,model.activation,model.recurrent_init.gain,repeat,seed,step,t,dh_norm\n"
+                          + "".join(f"{a}{g},{a},{g},0,1,0,{t},{g ** (2 - t)}\n"
+                                    for a in ("tanh", "relu") for g in (0.5, 0.8, 0.9, 1.0, 1.1)
+                                    for t in (1, 2)))
+        PlotHelpers.write(None, os.path.join(cls.tmp, "rnnpanels"), "runs.csv",
+                          "run,model.activation,model.recurrent_init.gain,repeat,seed,status\n"
+                          + "".join(f"{a}{g},{a},{g},0,1,ok\n" for a in ("tanh", "relu")
+                                    for g in (0.5, 0.8, 0.9, 1.0, 1.1)))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def drawn_colours(self, exp, outdir):
+        """[(figure, label, css colour)] of every legend entry and coloured panel title."""
+        drawn, save = [], common.Context.save
+
+        def inspecting_save(ctx, fig, name, title, caption):
+            for ax in fig.axes:
+                for handle, label in zip(*ax.get_legend_handles_labels()):
+                    patches = getattr(handle, "patches", None)
+                    rgba = patches[0].get_facecolor() if patches else handle.get_color()
+                    drawn.append((name, label, css_color(matplotlib.colors.to_rgba(rgba))))
+                text = ax.title.get_text().replace("\n", ", ")
+                if text and ax.title.get_color() != matplotlib.rcParams["axes.titlecolor"]:
+                    drawn.append((name, text.split(": ")[0],
+                                  css_color(matplotlib.colors.to_rgba(ax.title.get_color()))))
+            return save(ctx, fig, name, title, caption)
+
+        common.Context.save = inspecting_save
+        try:
+            render.render(exp, outdir, "png")
+        finally:
+            common.Context.save = save
+        return drawn
+
+    def test_figures_use_the_runs_table_colours(self):
+        import matplotlib
+        globals()["matplotlib"] = matplotlib
+        for case in self.CASES:
+            with self.subTest(case=case):
+                folder = os.path.join(self.tmp, case)
+                exp = Experiment(folder)
+                drawn = self.drawn_colours(exp, os.path.join(folder, "figures"))
+                with open(os.path.join(folder, "report.html"), encoding="utf-8") as f:
+                    rows = re.findall(r'<span class="swatch" style="background:(#[0-9a-f]{6})">'
+                                      r'</span></td><td>([^<]*)</td>', f.read())
+                swatch = {}
+                for colour, run in rows:
+                    key = exp.run_config[run]
+                    self.assertEqual(swatch.setdefault(key, colour), colour, f"{case}: {run}")
+                self.assertEqual(set(swatch), set(exp.configs))
+                self.assertEqual(len(set(swatch.values())), len(swatch), "colours are distinct")
+                expected = {exp.label(k): swatch[k] for k in exp.configs}
+                i = exp.axis_ending("depth")
+                for label, keys in exp.depth_groups(exp.configs).items():
+                    deepest = max(keys, key=lambda k: exp.axis_value(k, i) if i is not None else 0)
+                    expected.setdefault(label, swatch[deepest])
+                checked = 0
+                for figure, label, colour in drawn:
+                    label = re.sub(r" \((non-finite|all ≤ 0)\)$", "", label)
+                    if label in expected:
+                        self.assertEqual(colour, expected[label], f"{case}: {figure}: {label}")
+                        checked += 1
+                self.assertGreater(checked, len(exp.configs) // 2, f"{case}: {drawn}")
+
+
+@unittest.skipUnless(os.environ.get("GRADLAB_EXE"), "needs the gradlab binary (ctest sets GRADLAB_EXE)")
+class WithTheBinary(unittest.TestCase):
+    """`gradlab theory --json` gives the moments the Jacobian prediction reads."""
+
+    def test_theory_moments_of_a_config(self):
+        from gradlab.results import theory_of_config
+        config = {"name": "moments", "seed": 0, "precision": "float64",
+                  "model": {"type": "mlp", "depth": 3, "width": 16, "bias_init": 0.0,
+                            "init": {"name": "orthogonal", "gain": 1.0}},
+                  "data": {"name": "gaussian", "dim": 16, "outputs": 2}, "loss": "mse",
+                  "probe": {"samples": 8}, "grid": {"model.activation": ["relu", "tanh"]}}
+        runs = theory_of_config(config).get("runs")
+        self.assertEqual(len(runs), 2, runs)
+        relu, tanh = runs
+        for entry in runs:
+            self.assertEqual(entry["weight_s1"], 0.0)             # orthogonal W
+            self.assertEqual([l["layer"] for l in entry["layers"]], [1, 2, 3, 4])
+            self.assertIsNone(entry["layers"][3]["mu1"])          # the affine output layer
+        for layer in relu["layers"][:3]:
+            self.assertAlmostEqual(layer["mu1"], 0.5, places=12)
+            self.assertAlmostEqual(layer["mu2"], 0.5, places=12)
+        for layer in tanh["layers"][:3]:
+            self.assertLess(layer["mu2"], layer["mu1"])           # 0 < tanh′² < 1
+            self.assertGreater(layer["mu2"], layer["mu1"] ** 2)   # Jensen
 
 
 if __name__ == "__main__":

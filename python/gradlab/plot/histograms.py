@@ -1,0 +1,166 @@
+"""Normalized histograms per layer (histograms.csv): bins -1 and `bins` are under/overflow, an
+empty or `nonfinite` bin counts non-finite values."""
+
+from collections import defaultdict
+
+import numpy as np
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
+
+from gradlab.results import distinct_steps, finite, int_or_none, output_layer_of, rows_by_run
+from gradlab.plot.common import depth_selection, layer_palette, legend_outside
+
+MAX_HIST_COLUMNS = 4
+
+
+QUANTITY_LABELS = {
+    "act": "activation a_l",
+    "preact": "pre-activation z_l",
+    "delta": "back-propagated gradient δ_l = ∂ℓ/∂z_l",
+    "grad_w": "weight gradient ∂L/∂W_l",
+}
+
+
+QUANTITY_SYMBOLS = {"act": "a_l", "preact": "z_l", "delta": "δ_l", "grad_w": "∂L/∂W_l"}
+
+
+def classify_bin(table, row, bins):
+    """'regular', 'under', 'over' or 'nonfinite' for a histograms.csv row."""
+    text = table.cell(row, "bin")
+    b = int_or_none(text)
+    if b is None:
+        return "nonfinite"
+    if b < 0:
+        return "under"
+    lo, hi = table.num(row, "lo"), table.num(row, "hi")
+    if (bins is not None and b >= bins) or not (finite(lo) and finite(hi) and hi > lo):
+        return "over"
+    return "regular"
+
+
+def histogram_data(exp, t, steps):
+    """{(quantity, step, config, layer): (sorted (lo, hi) list, counts, count outside the bins)},
+    summed over the configuration's repeats when their edges agree (else the first repeat)."""
+    bins = int_or_none(exp.config_value("probe.bins"))
+    raw = defaultdict(lambda: {"bins": {}, "out": 0.0})
+    for row in t.rows:
+        step = t.num(row, "step")
+        if step not in steps:
+            continue
+        run = t.cell(row, "run")
+        key = (t.cell(row, "quantity"), step, run, int_or_none(t.cell(row, "layer")))
+        count = t.num(row, "count")
+        if not finite(count):
+            continue
+        kind = classify_bin(t, row, bins)
+        if kind == "regular":
+            raw[key]["bins"][(t.num(row, "lo"), t.num(row, "hi"))] = count
+        else:
+            raw[key]["out"] += count
+    merged = {}
+    for (quantity, step, run, layer), d in raw.items():
+        if not d["bins"]:
+            continue
+        edges = sorted(d["bins"])
+        counts = np.array([d["bins"][e] for e in edges])
+        config = exp.run_config.get(run)
+        target = (quantity, step, config, layer)
+        if target in merged:
+            old_edges, old_counts, old_out = merged[target]
+            if old_edges == edges:
+                merged[target] = (edges, old_counts + counts, old_out + d["out"])
+            continue
+        merged[target] = (edges, counts, d["out"])
+    return merged
+
+
+def draw_histogram(ax, edges, counts, out, color, label):
+    total = counts.sum() + out
+    if total <= 0:
+        return 0.0
+    lo = np.array([e[0] for e in edges])
+    hi = np.array([e[1] for e in edges])
+    density = counts / total / (hi - lo)
+    contiguous = np.allclose(lo[1:], hi[:-1])
+    if contiguous:
+        ax.stairs(density, np.append(lo, hi[-1]), color=color, label=label, linewidth=1.3)
+    else:
+        ax.bar(lo, density, width=hi - lo, align="edge", fill=False, edgecolor=color, label=label)
+    return out / total
+
+
+def fig_histograms(ctx):
+    exp, t = ctx.exp, ctx.exp.table("histograms")
+    if t is None or not all(t.has(c) for c in ("step", "layer", "quantity", "count")):
+        return None
+    available = distinct_steps(t)
+    if not available:
+        return None
+    steps = sorted({s for s in (ctx.hist_steps or [available[0], available[-1]]) if s in available})
+    data = histogram_data(exp, t, set(steps))
+    if not data:
+        return None
+    quantities = [q for q in ("act", "preact", "delta", "grad_w") if any(k[0] == q for k in data)]
+    quantities += sorted({k[0] for k in data} - set(quantities))
+    keys = [k for k in exp.configs if any(d[2] == k for d in data)]
+    keys, depth_note, _ = depth_selection(exp, keys)
+    shown = keys[:MAX_HIST_COLUMNS]
+    top = top_hidden_layer(exp)
+    rows = [(q, s) for q in quantities for s in steps if any(k[0] == q and k[1] == s for k in data)]
+    fig, axes = plt.subplots(len(rows), len(shown), squeeze=False,
+                             figsize=(min(11.0, 1.6 + 2.6 * len(shown)), 0.9 + 2.0 * len(rows)))
+    log_scale = exp.config_value("probe.hist_scale") == "log10abs"
+    for r, (quantity, step) in enumerate(rows):
+        for c, key in enumerate(shown):
+            ax = axes[r][c]
+            layers = sorted({k[3] for k in data if k[0] == quantity and k[1] == step and k[2] == key
+                             and k[3] is not None and (top.get(key) is None or k[3] <= top[key])})
+            outside = 0.0
+            for layer, color in zip(layers, layer_palette(len(layers))):
+                edges, counts, out = data[(quantity, step, key, layer)]
+                outside = max(outside, draw_histogram(ax, edges, counts, out, color, f"layer {layer}"))
+            symbol = QUANTITY_SYMBOLS.get(quantity, quantity)
+            ax.set_xlabel(f"log10 |{symbol}|" if log_scale else symbol, fontsize=8, labelpad=1)
+            if r == 0:
+                ax.set_title(exp.label(key).replace(", ", "\n"), fontsize=8.5, color=ctx.colors[key])
+            if c == 0:
+                ax.set_ylabel(f"{quantity}, step {step:g}\n\ndensity", fontsize=8.5)
+            if outside > 0.001:
+                ax.text(0.98, 0.97, f"{100 * outside:.1f}%\noutside", transform=ax.transAxes,
+                        ha="right", va="top", fontsize=6.5, color="0.3",
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+            ax.tick_params(labelsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3))
+            ax.xaxis.get_offset_text().set_fontsize(7)
+            ax.yaxis.get_offset_text().set_fontsize(7)
+            if r == 0 and c == len(shown) - 1:
+                legend_outside(ax, title="hidden layer")
+    fig.suptitle("Normalized histograms per layer (probe set)", fontsize=12)
+    fig.tight_layout()
+    omitted = len(keys) - len(shown)
+    names = ", ".join(f"{q} = {QUANTITY_LABELS.get(q, q)}" for q in quantities)
+    caption = ("Normalized histograms (probability density) of the probe-set values of each hidden "
+               "layer — colours run from layer 1 (dark) to the top hidden layer (light) — one row per "
+               "quantity and probe step (first and last by default; --hist-steps chooses), one column "
+               f"per configuration. Quantities: {names}. Compare Glorot & Bengio 2010 Figs. 4 and 6–8 "
+               "(activations at the end of training; activations, back-propagated gradients and "
+               "weight gradients at initialization, standard vs normalized init). Each bin is drawn "
+               "over [lo, hi); the share of values outside the fixed bin range (under/overflow and "
+               "non-finite) is noted in the corner. Repeats are pooled when their bins agree.")
+    if omitted:
+        caption += f" {omitted} further configurations are not shown."
+    return ctx.save(fig, "histograms", "Histograms per layer", caption + depth_note)
+
+
+def top_hidden_layer(exp):
+    """{config: L} from layers.csv (the output layer L+1 is excluded from histogram panels)."""
+    t = exp.table("layers")
+    if t is None or not t.has("layer"):
+        return {}
+    result = {}
+    for run, rows in rows_by_run(t).items():
+        out = output_layer_of(t, rows)
+        if out is not None:
+            result[exp.run_config.get(run)] = out - 1
+    return result
