@@ -1,7 +1,5 @@
 #include "harness/nn/mlp.h"
 
-#include <omp.h>
-
 #include <algorithm>
 
 #include "harness/core/threads.h"
@@ -57,47 +55,39 @@ Mlp<T> mlp_init(const MlpShape& shape, const ActivationSpec& act, const InitSpec
 // thread computes an element, not the operations; Eigen's blocking of a product can depend on its
 // size, so another thread count can change the last bits (the same count gives the same bits).
 
-enum class Split { units, batch };
-
-struct Share {
-  Index begin = 0, size = 0;
+namespace {
+enum class LayerSplit { units, batch };  // (not data.h's Split, the data set's part)
+// Thread t of nt's block of a layer's (rows, B) values: a share of the rows (units) or of the
+// examples (batch).
+struct Tile {
+  Index r0, nr, c0, nc;
 };
-static Share share_of(Index n) {
-  const Index nt = omp_get_num_threads(), t = omp_get_thread_num();
-  const Index b = n * t / nt, e = n * (t + 1) / nt;
-  return {b, e - b};
-}
+}  // namespace
 
 template <class T>
 static bool team_splits(const Mlp<T>& net, bool random_slopes) {
   const Activation k = net.act.kind;
-  return omp_get_max_threads() > 1 && k != Activation::maxout && k != Activation::prelu &&
-         !random_slopes;
+  return team_threads() > 1 && k != Activation::maxout && k != Activation::prelu && !random_slopes;
 }
 
 // batch when every W_l fits in a core's L2 next to its packed copy (≤ 1 MB) and each thread gets
 // at least 32 examples.
 template <class T>
-static Split split_of(const Mlp<T>& net, Index B) {
+static LayerSplit split_of(const Mlp<T>& net, Index B) {
   Index most = 0;
   for (const Layer<T>& layer : net.layers) most = std::max(most, layer.W.size());
-  const Index nt = omp_get_max_threads();
+  const Index nt = team_threads();
   const bool batch =
       nt > 1 && B >= 32 * nt && most * static_cast<Index>(sizeof(T)) <= (Index(1) << 20);
-  return batch ? Split::batch : Split::units;
+  return batch ? LayerSplit::batch : LayerSplit::units;
 }
 
-// This thread's block of a layer's (rows, B) values: a share of the rows (units) or of the
-// examples (batch).
-struct Tile {
-  Index r0, nr, c0, nc;
-};
-static Tile tile_of(Split split, Index rows, Index B) {
-  if (split == Split::units) {
-    const Share r = share_of(rows);
+static Tile tile_of(LayerSplit split, Index rows, Index B, int t, int nt) {
+  if (split == LayerSplit::units) {
+    const Range r = split_range(rows, t, nt);
     return {r.begin, r.size, 0, B};
   }
-  const Share e = share_of(B);
+  const Range e = split_range(B, t, nt);
   return {0, rows, e.begin, e.size};
 }
 
@@ -135,12 +125,13 @@ static void rrelu_draw(const Mlp<T>& net, MlpCache<T>& c, size_t l, Rng& rng) {
 // This thread's share of every layer (all of it outside a parallel region). train_rng: rrelu's
 // training-time slopes (one thread only).
 template <class T>
-static void forward_share(const Mlp<T>& net, MlpCache<T>& c, Rng* train_rng, Split split) {
+static void forward_share(const Mlp<T>& net, MlpCache<T>& c, Rng* train_rng, LayerSplit split,
+                          int t, int nt) {
   const size_t n = net.layers.size();
   const Index B = c.a[0].cols();
   for (size_t l = 0; l < n; ++l) {
     const Layer<T>& layer = net.layers[l];
-    const Tile k = tile_of(split, layer.W.rows(), B);
+    const Tile k = tile_of(split, layer.W.rows(), B, t, nt);
     auto z = c.z[l].block(k.r0, k.c0, k.nr, k.nc);  // (share of fan_out, share of B)
     gemm<T>(T(1), layer.W.middleRows(k.r0, k.nr), Op::none, c.a[l].middleCols(k.c0, k.nc), Op::none,
             T(0), z);
@@ -155,7 +146,7 @@ static void forward_share(const Mlp<T>& net, MlpCache<T>& c, Rng* train_rng, Spl
     } else {
       a = z;  // affine output
     }
-    if (split == Split::units) {
+    if (split == LayerSplit::units) {
 #pragma omp barrier
     }
   }
@@ -170,15 +161,11 @@ void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_
   c.a[0] = x;
   if (net.act.kind != Activation::maxout) {
     if (team_splits(net, random_slopes)) {
-      const Split split = split_of(net, B);
-      const FpMode fp;
-#pragma omp parallel
-      {
-        fp.apply();
-        forward_share<T>(net, c, nullptr, split);
-      }
+      const LayerSplit split = split_of(net, B);
+      team_run(team_threads(),
+               [&](int t, int nt) { forward_share<T>(net, c, nullptr, split, t, nt); });
     } else {
-      forward_share(net, c, random_slopes ? train_rng : nullptr, Split::units);
+      forward_share(net, c, random_slopes ? train_rng : nullptr, LayerSplit::units, 0, 1);
     }
     return;
   }
@@ -241,10 +228,10 @@ static void grads_size(const Mlp<T>& net, Index B, bool store_dw, MlpGrads<T>& g
 // the examples (batch). d: δ_l (maxout: scattered to the pieces).
 template <class T>
 static void layer_back_share(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T>& g, size_t l,
-                             const Mat<T>& d, Split split) {
+                             const Mat<T>& d, LayerSplit split, int t, int nt) {
   const Mat<T>& W = net.layers[l].W;
   const Index B = d.cols();
-  const Tile k = tile_of(split, W.cols(), B);
+  const Tile k = tile_of(split, W.cols(), B, t, nt);
   auto back = g.back.block(k.r0, k.c0, k.nr, k.nc);  // W_lᵀ δ_l (fan_in, B)
   const auto dk = d.middleCols(k.c0, k.nc);
   // For a small batch, B dot products per column of W (read once, in storage order) beat a GEMM,
@@ -261,8 +248,8 @@ static void layer_back_share(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T
 // ∂L/∂b_l and ∂L/∂W_l, or the fused update of W_l and b_l, for this thread's share of W_l's rows.
 template <class T>
 static void layer_weights_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
-                                MlpGrads<T>& g, size_t l, const Mat<T>& d) {
-  const Share r = share_of(net.layers[l].W.rows());
+                                MlpGrads<T>& g, size_t l, const Mat<T>& d, int t, int nt) {
+  const Range r = split_range(net.layers[l].W.rows(), t, nt);
   const T inv_b = T(1) / static_cast<T>(d.cols());
   const auto dr = d.middleRows(r.begin, r.size);  // (share of rows, B)
   auto db = g.db[l].segment(r.begin, r.size);
@@ -283,7 +270,7 @@ static void layer_weights_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpC
 // This thread's share of the backward, from the top.
 template <class T>
 static void backward_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
-                           MlpGrads<T>& g, Split split) {
+                           MlpGrads<T>& g, LayerSplit split, int t, int nt) {
   const size_t n = net.layers.size();
   const Index B = g.delta[n - 1].cols();
   for (size_t l = n; l-- > 0;) {
@@ -297,7 +284,7 @@ static void backward_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<
         for (Index j = 0; j < fo; ++j) g.dk(c.win[l](j, i) * fo + j, i) = g.delta[l](j, i);
       d = &g.dk;
     }
-    if (l > 0) layer_back_share(net, c, g, l, *d, split);
+    if (l > 0) layer_back_share(net, c, g, l, *d, split, t, nt);
     if (l > 0 && net.act.kind == Activation::prelu) {  // one thread (team_splits)
       // a = slope·z for z ≤ 0: ∂L/∂slope = (1/B) Σ_{i,j} [z ≤ 0] z · ∂ℓ_i/∂a
       const Mat<T>& z = c.z[l - 1];
@@ -308,15 +295,15 @@ static void backward_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<
             sum += static_cast<double>(z(i, j)) * static_cast<double>(g.back(i, j));
       g.dslope[l - 1] = sum / static_cast<double>(B);
     }
-    if (split == Split::units) {
+    if (split == LayerSplit::units) {
 #pragma omp barrier
       // every thread is past W_lᵀ δ_l (W_l may change) and δ_{l-1} is whole
-      layer_weights_share(net, sgd, lr, c, g, l, *d);
+      layer_weights_share(net, sgd, lr, c, g, l, *d, t, nt);
     }
   }
-  if (split == Split::batch) {
+  if (split == LayerSplit::batch) {
 #pragma omp barrier
-    for (size_t l = 0; l < n; ++l) layer_weights_share(net, sgd, lr, c, g, l, g.delta[l]);
+    for (size_t l = 0; l < n; ++l) layer_weights_share(net, sgd, lr, c, g, l, g.delta[l], t, nt);
   }
 }
 
@@ -328,15 +315,11 @@ static void backward_run(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>
   grads_size(net, dyhat.cols(), store_dw, g);
   g.delta[net.layers.size() - 1] = dyhat;
   if (team_splits(net, false)) {
-    const Split split = split_of(net, dyhat.cols());
-    const FpMode fp;
-#pragma omp parallel
-    {
-      fp.apply();
-      backward_share<T>(net, sgd, lr, c, g, split);
-    }
+    const LayerSplit split = split_of(net, dyhat.cols());
+    team_run(team_threads(),
+             [&](int t, int nt) { backward_share<T>(net, sgd, lr, c, g, split, t, nt); });
   } else {
-    backward_share<T>(net, sgd, lr, c, g, Split::units);
+    backward_share<T>(net, sgd, lr, c, g, LayerSplit::units, 0, 1);
   }
 }
 
