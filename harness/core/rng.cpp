@@ -118,8 +118,8 @@ void rng_normal_fill(Rng& r, T* out, int64_t n) {
   T* o = out + i;
   const bool odd = (n - i) % 2 != 0;
   team_run(pairs >= 8192 ? team_threads() : 1, [&](int t, int nt) {
-    const Range r = split_range(pairs, t, nt);
-    for (int64_t k = r.begin; k < r.begin + r.size; ++k) {
+    const Range mine = split_range(pairs, t, nt);
+    for (int64_t k = mine.begin; k < mine.begin + mine.size; ++k) {
       const double f = std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);
       o[2 * k] = static_cast<T>(p[3 * k] * f);
       if (!odd || k + 1 < pairs) o[2 * k + 1] = static_cast<T>(p[3 * k + 1] * f);
