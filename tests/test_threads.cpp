@@ -20,7 +20,9 @@ TEST(Threads, SplitRangeTilesInWholeGroups) {
           const Range r = split_range(n, t, nt, align);
           EXPECT_EQ(r.begin, next) << n << " " << nt << " " << align;
           EXPECT_GE(r.size, 0);
-          if (r.begin + r.size < n) EXPECT_EQ((r.begin + r.size) % align, 0);  // whole groups
+          if (r.begin + r.size < n) {
+            EXPECT_EQ((r.begin + r.size) % align, 0);  // whole groups
+          }
           next = r.begin + r.size;
         }
         EXPECT_EQ(next, n) << n << " " << nt << " " << align;
