@@ -105,3 +105,51 @@ TEST(Blas, NonFiniteValues) {
     EXPECT_TRUE(C.topRows(3).allFinite()) << "threshold " << threshold;
   }
 }
+
+// One packed left operand, many products (the RNN's steps): C += op(W)·B through the packed W is
+// Eigen's product bit for bit, over the whole block and over panels of gemm_panel columns (as the
+// RNN's threads split it), for W and Wᵀ and both precisions.
+template <class T>
+static void check_packed(Index m, Index k, Index n) {
+  ASSERT_EQ(m, k);  // gemm_packed_add's B and C share one column stride (the RNN's H)
+  Rng g = rng_make(6);
+  const Mat<T> W = random_mat<T>(m, k, g), Wt = W.transpose();
+  for (Op op : {Op::none, Op::trans}) {
+    const Mat<T> Bm = random_mat<T>(op == Op::none ? k : m, n, g);
+    const Mat<T> C0 = random_mat<T>(op == Op::none ? m : k, n, g);
+    Mat<T> want = C0;
+    want.noalias() += (op == Op::none ? W : Wt) * Bm;
+    PackedGemm<T> p;
+    ASSERT_TRUE(gemm_pack<T>(W, op, n, 2, p)) << m << " " << k << " " << n;
+    Mat<T> whole = C0;
+    gemm_packed_add<T>(p, Bm.data(), whole.data(), Bm.rows(), n, 0);
+    EXPECT_EQ(whole, want) << "op " << int(op);
+    // two threads' panels, each through its own room
+    Mat<T> split = C0;
+    const Index c1 = gemm_panel * ((n / gemm_panel + 1) / 2);
+    gemm_packed_add<T>(p, Bm.data(), split.data(), Bm.rows(), c1, 0);
+    gemm_packed_add<T>(p, Bm.data() + c1 * Bm.rows(), split.data() + c1 * split.rows(), Bm.rows(),
+                       n - c1, 1);
+    EXPECT_EQ(split, want) << "op " << int(op);
+  }
+}
+
+TEST(BlasPacked, EigensProductBitForBit) {
+  check_packed<float>(64, 64, 32);
+  check_packed<float>(256, 256, 50);  // a short last panel
+  check_packed<double>(200, 200, 24);
+  check_packed<float>(37, 37, 16);  // uneven blocks (B and C share a column stride: square W)
+}
+
+// Where Eigen would not use its GEMM kernel (tiny sizes, one column), nothing is packed.
+TEST(BlasPacked, TinyProductsAreNotPacked) {
+  Rng g = rng_make(7);
+  const Mat<float> W = random_mat<float>(5, 5, g);
+  PackedGemm<float> p;
+  EXPECT_FALSE(gemm_pack<float>(W, Op::none, 4, 1, p));  // 5 + 5 + 4 < 20: coefficient-wise
+  EXPECT_EQ(p.blocking.kc, 0);
+  const Mat<float> V = random_mat<float>(64, 64, g);
+  EXPECT_FALSE(gemm_pack<float>(V, Op::none, 1, 1, p));  // matrix-vector
+  EXPECT_TRUE(gemm_pack<float>(V, Op::none, 8, 1, p));
+  EXPECT_GT(p.blocking.kc, 0);
+}

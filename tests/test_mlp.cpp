@@ -360,3 +360,25 @@ TEST(Losses, CrossEntropyIsStableAndMatchesTheFormula) {
   loss_forward(Loss::mse, y, t, l);
   EXPECT_DOUBLE_EQ(l(1), 0.5 * (0.01 + 0.04 + 0.09));
 }
+
+// The network as a sequence of layer ops: dense then activation per hidden layer, dense then the
+// affine output last; maxout nets take maxout ops.
+TEST(MlpLayers, SequenceOfOps) {
+  ActivationSpec act;
+  InitSpec init;
+  init.kind = Init::glorot_normal;
+  Rng r = rng_make(11);
+  for (Activation kind : {Activation::tanh, Activation::maxout}) {
+    act.kind = kind;
+    act.pieces = 2;
+    const Mlp<double> net = mlp_init<double>({4, {5, 6}, 3}, act, init, init, BiasSpec{}, r);
+    ASSERT_EQ(mlp_op_count(net), 6u);
+    const LayerKind hidden = kind == Activation::maxout ? LayerKind::maxout : LayerKind::activation;
+    const LayerKind want[] = {LayerKind::dense, hidden,           LayerKind::dense,
+                              hidden,           LayerKind::dense, LayerKind::output};
+    for (size_t i = 0; i < 6; ++i) {
+      EXPECT_EQ(mlp_op(net, i).kind, want[i]) << i;
+      EXPECT_EQ(mlp_op(net, i).l, i / 2) << i;
+    }
+  }
+}

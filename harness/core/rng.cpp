@@ -117,17 +117,14 @@ void rng_normal_fill(Rng& r, T* out, int64_t n) {
   // of the last pair as the next call's variate.
   T* o = out + i;
   const bool odd = (n - i) % 2 != 0;
-  const FpMode fp;
-#pragma omp parallel if (pairs >= 8192)
-  {
-    fp.apply();
-#pragma omp for schedule(static)
-    for (int64_t k = 0; k < pairs; ++k) {
+  team_run(pairs >= 8192 ? team_threads() : 1, [&](int t, int nt) {
+    const Range mine = split_range(pairs, t, nt);
+    for (int64_t k = mine.begin; k < mine.begin + mine.size; ++k) {
       const double f = std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);
       o[2 * k] = static_cast<T>(p[3 * k] * f);
       if (!odd || k + 1 < pairs) o[2 * k + 1] = static_cast<T>(p[3 * k + 1] * f);
     }
-  }
+  });
   if (odd && pairs > 0) {
     const int64_t k = pairs - 1;
     r.spare = p[3 * k + 1] * std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);

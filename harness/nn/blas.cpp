@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -147,6 +148,105 @@ void gemm(T alpha, const MatCRef<T>& A, Op opa, const MatCRef<T>& B, Op opb, T b
   else
     eigen_product(alpha, A.transpose(), B.transpose(), beta, C);
 }
+
+// ---- one packed left operand, many products ----
+
+namespace ei = Eigen::internal;
+template <class T>
+using Gebp = ei::gebp_traits<T, T>;
+static_assert(Gebp<float>::nr == gemm_panel && Gebp<double>::nr == gemm_panel);
+
+// Packed blocks start 64-byte aligned (the kernel's loads are aligned).
+static Index padded(Index n) { return (n + 15) / 16 * 16; }
+
+template <class T>
+GemmBlocking gemm_blocking(Index m, Index n, Index k) {
+  if (m + n + k < EIGEN_GEMM_TO_COEFFBASED_THRESHOLD || m <= 1 || n <= 1 || k == 0) return {};
+  ei::gemm_blocking_space<Eigen::ColMajor, T, T, Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic> b(
+      m, n, k, 1, true);
+  if (b.nc() < n) return {};
+  return {b.kc(), std::min(m, b.mc())};
+}
+
+// p.a ← A packed as Eigen's product of A by (k, n) matrices packs it; A = W (Order ColMajor) or
+// Wᵀ (RowMajor: W's storage read by rows).
+template <class T, int Order>
+static bool pack_lhs(const Mat<T>& W, Index n, int threads, PackedGemm<T>& p) {
+  const Index m = Order == Eigen::ColMajor ? W.rows() : W.cols(),
+              k = W.size() / std::max<Index>(m, 1);
+  p.m = m;
+  p.k = k;
+  p.blocking = gemm_blocking<T>(m, n, k);
+  const Index kcb = p.blocking.kc, mcb = p.blocking.mc;
+  if (kcb == 0) return false;
+  Index na = 0, nb = 0;
+  for (Index k2 = 0; k2 < k; k2 += kcb) {
+    const Index kc = std::min(kcb, k - k2);
+    nb += padded(kc * n);
+    for (Index i2 = 0; i2 < m; i2 += mcb) na += padded(std::min(mcb, m - i2) * kc);
+  }
+  if (p.a.size() < na) p.a.resize(na);
+  if (p.b.rows() < nb || p.b.cols() < threads)
+    p.b.resize(std::max(nb, p.b.rows()), std::max<Index>(threads, p.b.cols()));
+  using Map = ei::const_blas_data_mapper<T, Index, Order>;
+  ei::gemm_pack_lhs<T, Index, Map, Gebp<T>::mr, Gebp<T>::LhsProgress,
+                    typename Gebp<T>::LhsPacket4Packing, Order>
+      pack;
+  const Map lhs(W.data(), W.outerStride());
+  T* a = p.a.data();
+  for (Index i2 = 0; i2 < m; i2 += mcb) {
+    const Index mc = std::min(mcb, m - i2);
+    for (Index k2 = 0; k2 < k; k2 += kcb) {
+      const Index kc = std::min(kcb, k - k2);
+      pack(a, lhs.getSubMapper(i2, k2), kc, mc);
+      a += padded(mc * kc);
+    }
+  }
+  return true;
+}
+
+template <class T>
+bool gemm_pack(const Mat<T>& W, Op op, Index n, int threads, PackedGemm<T>& p) {
+  return op == Op::none ? pack_lhs<T, Eigen::ColMajor>(W, n, threads, p)
+                        : pack_lhs<T, Eigen::RowMajor>(W, n, threads, p);
+}
+
+// Eigen's sequential GEMM loop, with the one packed A and the slice packed once.
+template <class T>
+void gemm_packed_add(PackedGemm<T>& p, const T* B, T* C, Index ld, Index n, int thread) {
+  using RhsMap = ei::const_blas_data_mapper<T, Index, Eigen::ColMajor>;
+  using ResMap = ei::blas_data_mapper<T, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
+  ei::gemm_pack_rhs<T, Index, RhsMap, Gebp<T>::nr, Eigen::ColMajor> pack_rhs;
+  ei::gebp_kernel<T, T, Index, ResMap, Gebp<T>::mr, Gebp<T>::nr, false, false> gebp;
+  const RhsMap rhs(B, ld);
+  const ResMap res(C, ld);
+  const Index m = p.m, k = p.k, kcb = p.blocking.kc, mcb = p.blocking.mc;
+  T* const b = p.b.col(thread).data();
+  T* bk = b;
+  for (Index k2 = 0; k2 < k; k2 += kcb) {
+    const Index kc = std::min(kcb, k - k2);
+    pack_rhs(bk, rhs.getSubMapper(k2, 0), kc, n);
+    bk += padded(kc * n);
+  }
+  const T* a = p.a.data();
+  for (Index i2 = 0; i2 < m; i2 += mcb) {
+    const Index mc = std::min(mcb, m - i2);
+    bk = b;
+    for (Index k2 = 0; k2 < k; k2 += kcb) {
+      const Index kc = std::min(kcb, k - k2);
+      gebp(res.getSubMapper(i2, 0), a, bk, mc, kc, n, T(1));
+      a += padded(mc * kc);
+      bk += padded(kc * n);
+    }
+  }
+}
+
+#define GL_PACKED_INST(T)                                                    \
+  template GemmBlocking gemm_blocking<T>(Index, Index, Index);               \
+  template bool gemm_pack<T>(const Mat<T>&, Op, Index, int, PackedGemm<T>&); \
+  template void gemm_packed_add<T>(PackedGemm<T>&, const T*, T*, Index, Index, int);
+GL_PACKED_INST(float)
+GL_PACKED_INST(double)
 
 template void gemm<float>(float, const MatCRef<float>&, Op, const MatCRef<float>&, Op, float,
                           MatRef<float>);

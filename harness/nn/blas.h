@@ -1,4 +1,5 @@
-// Matrix products: large ones through OpenBLAS, the rest through Eigen.
+// Matrix products: large ones through OpenBLAS, the rest through Eigen; and one left operand
+// packed once for many products (the RNN's per-step W h_{t-1}).
 //
 // Eigen's float kernel here (AVX-512, 48×4 register tile) runs at ≈ 140 GFLOP/s per core;
 // OpenBLAS's SkylakeX kernels at ≈ 150, and 20 % faster on the fused SGD update's shape (m × 2048 ×
@@ -34,6 +35,49 @@ enum class Op { none, trans };
 // out in Eigen). β = 0 ignores C's old values, NaN included.
 template <class T>
 void gemm(T alpha, const MatCRef<T>& A, Op opa, const MatCRef<T>& B, Op opb, T beta, MatRef<T> C);
+
+// ---- one packed left operand, many products ----
+//
+// Eigen's product repacks its left operand on every call: for the RNN's per-step products W h_{t-1}
+// ((H, H)·(H, B/2)) that copy of W costs a third of the product. So W (or Wᵀ) is packed once per
+// pass with Eigen's own packing routine and blocking, and each product packs only its right-hand
+// slice and calls Eigen's kernel (gebp) on the same blocks as Eigen's product: the same
+// arithmetic, the same bits, column for column. Where Eigen would not use that kernel (tiny sizes,
+// matrix-vector), gemm_pack says so and the caller uses Eigen's product.
+
+// The column panel (nr) of Eigen's GEMM kernel, for float and double (static_assert in blas.cpp):
+// products over whole panels of a right-hand side take each column the same way through the
+// kernel as the product over all of it.
+inline constexpr Index gemm_panel = 4;
+
+// Eigen's blocking of the product of an (m, k) by a (k, n) matrix: depth kc, rows per packed
+// block mc; {0, 0} if Eigen would not use its GEMM kernel in one column block (coefficient-wise
+// when m + n + k < 20, matrix-vector).
+struct GemmBlocking {
+  Index kc = 0, mc = 0;
+  bool operator==(const GemmBlocking&) const = default;
+};
+template <class T>
+GemmBlocking gemm_blocking(Index m, Index n, Index k);
+
+// A = op(W) (m, k) packed in the layout of Eigen's GEMM kernel, and each thread's room for one
+// packed (k, ≤ n) right-hand slice. Scratch: sized on first use, then reused.
+template <class T>
+struct PackedGemm {
+  Vec<T> a;               // packed A, block (i2, k2) after block
+  Mat<T> b;               // (room, threads): column t is thread t's packed slice
+  Index m = 0, k = 0;     // A's shape
+  GemmBlocking blocking;  // kc = 0: not packed (Eigen's product would not use its kernel)
+};
+
+// p ← op(W) packed for products by (k, ≤ n) right-hand sides on up to `threads` threads. False
+// (and p.blocking.kc = 0) where Eigen's product would not use its GEMM kernel.
+template <class T>
+bool gemm_pack(const Mat<T>& W, Op op, Index n, int threads, PackedGemm<T>& p);
+// C (m, n) += A·B, A packed in p, B (k, n); B and C with column stride ld; thread: this thread's
+// room in p.b (threads may call it at once with distinct rooms).
+template <class T>
+void gemm_packed_add(PackedGemm<T>& p, const T* B, T* C, Index ld, Index n, int thread);
 
 // What computes the products, for provenance.blas: "OpenBLAS 0.3.21 (SkylakeX kernels, 1 thread per
 // call) for products of >= 33554432 multiply-adds with every side >= 32; Eigen 3.4.0 otherwise", or

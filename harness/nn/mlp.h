@@ -1,9 +1,11 @@
 // A deep MLP: L hidden layers with one activation φ, then the affine output layer L+1.
 //   z_l = W_l a_{l-1} + b_l,  a_l = φ(z_l),  a_0 = x,  ŷ = z_{L+1}
-// Parameters, caches and gradients are three plain values; forward and backward never change the
-// parameters (except mlp_backward_sgd, the fused SGD step). Backward keeps every per-example
-// δ_l = ∂ℓ_i/∂z_l, which the metrics read. With several OpenMP threads the team splits every layer
-// by units (mlp.cpp, "threads").
+// The network is a sequence of layer ops (mlp_op): dense 1, activation 1, …, dense L+1, output;
+// mlp_forward runs them in order and mlp_backward in reverse. Parameters, caches and gradients are
+// three plain values; forward and backward never change the parameters (except mlp_backward_sgd,
+// the fused SGD step). Backward keeps every per-example δ_l = ∂ℓ_i/∂z_l, which the metrics read.
+// With several OpenMP threads the team splits every op by units or by examples (mlp.cpp,
+// "threads").
 //
 // maxout (k pieces): W_l is (k·fan_out, fan_in); rows p·fan_out + j hold piece p of unit j. z_l is
 // the winning piece and φ is the identity on it (φ' = 1).
@@ -54,6 +56,25 @@ struct MlpGrads {
   Mat<T> dk;                   // maxout scratch: δ scattered to the winning pieces
   Mat<T> back;                 // scratch: W_lᵀ δ_l (fan_in_l, B)
 };
+
+// The kinds of layer op. Each has its forward directly above its backward in mlp.cpp and one case
+// in the switch of forward_share and backward_share; it reads and writes its layer's tensors.
+enum class LayerKind {
+  dense,  // z_l = W_l a_{l-1} + b_l;  back: W_lᵀ δ_l, ∂L/∂W_l, ∂L/∂b_l
+  activation,  // a_l = φ(z_l), φ'(z_l) kept (prelu: layer l's slope);  back: δ_l = φ' ⊙ ∂ℓ/∂a_l
+  maxout,  // z_l = a_l = each unit's winning piece (the dense layer's k pieces);  φ' = 1
+  output,  // ŷ = a_{L+1} = z_{L+1} (affine);  back: δ_{L+1} = ∂ℓ/∂ŷ
+};
+struct LayerOp {
+  LayerKind kind = LayerKind::dense;
+  size_t l = 0;  // index into Mlp::layers and the per-layer tensors (layer l+1 of the math)
+};
+// The ops of net in order: op 2l is dense l, op 2l+1 its activation (maxout, or output for the
+// last layer).
+template <class T>
+size_t mlp_op_count(const Mlp<T>& net);
+template <class T>
+LayerOp mlp_op(const Mlp<T>& net, size_t i);
 
 struct MlpShape {
   Index inputs = 0;

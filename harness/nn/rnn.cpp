@@ -1,12 +1,12 @@
 #include "harness/nn/rnn.h"
-#include "harness/core/threads.h"
-
-#include <omp.h>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
+
+#include "harness/core/threads.h"
+#include "harness/nn/blas.h"
 
 namespace gl {
 
@@ -18,30 +18,18 @@ static void fit_cols(Mat<T>& m, Index rows, Index cols) {
 
 // Batch-split threading of the recurrence: the B sequences of a batch are independent, so each
 // thread runs every step on its own columns of each block, start to end with no barrier.
-// Products inside a parallel region run single-threaded (Eigen does not nest). Threads take whole
-// panels of 4 columns (the column panel nr of Eigen's kernel for float and double), so every
-// column goes the same way through the kernel as in the product over the whole block: the bits do
-// not depend on the thread count.
-constexpr Index panel = 4;
+// Products inside a team run single-threaded (Eigen does not nest). Threads take whole panels of
+// gemm_panel columns (blas.h), so every column goes the same way through the kernel as in the
+// product over the whole block: the bits do not depend on the thread count.
 
 // Threads for B columns: one per panel at most.
 static int chain_threads(Index B) {
   return static_cast<int>(
-      std::min<Index>(omp_get_max_threads(), std::max<Index>((B + panel - 1) / panel, 1)));
+      std::min<Index>(team_threads(), std::max<Index>((B + gemm_panel - 1) / gemm_panel, 1)));
 }
 
-struct Cols {
-  Index c0, nb;  // first column within a block, column count
-};
-// Thread k of n's columns of a block of B.
-static Cols split_cols(Index B, Index k, Index n) {
-  const Index g = (B + panel - 1) / panel;
-  const Index c0 = std::min(B, panel * (g * k / n)), c1 = std::min(B, panel * (g * (k + 1) / n));
-  return {c0, c1 - c0};
-}
-static Cols thread_cols(Index B) {
-  return split_cols(B, omp_get_thread_num(), omp_get_num_threads());
-}
+// Thread t of nt's columns of a block of B.
+static Range chain_cols(Index B, int t, int nt) { return split_range(B, t, nt, gemm_panel); }
 
 // dst = a·b with dst's columns split over the threads, each running Eigen's product on its own
 // columns single-threaded. Eigen's own threaded product spin-waits for its threads at every depth
@@ -50,120 +38,25 @@ static Cols thread_cols(Index B) {
 template <class A, class Bm, class D>
 static void split_product(const A& a, const Bm& b, D dst) {
   const int nt =
-      static_cast<int>(std::min<Index>(omp_get_max_threads(), std::max<Index>(dst.cols() / 8, 1)));
+      static_cast<int>(std::min<Index>(team_threads(), std::max<Index>(dst.cols() / 8, 1)));
   if (nt == 1) {
     dst.noalias() = a * b;
     return;
   }
-  const FpMode fp;  // threads.h: each team thread computes in the caller's mode
-#pragma omp parallel num_threads(nt)
-  {
-    fp.apply();
-    const auto [c0, nc] = thread_cols(dst.cols());
-    dst.middleCols(c0, nc).noalias() = a * b.middleCols(c0, nc);
-  }
-}
-
-// ---- per-step products with W packed once ----
-//
-// Eigen's product repacks its left operand on every call: for the per-step products W h_{t-1}
-// ((H, H)·(H, B/2)) that copy of W costs a third of the product. So W (Wᵀ in backward) is packed
-// once per pass with Eigen's own packing routine and blocking, and each step packs only its slice
-// and calls Eigen's kernel (gebp) on the same blocks as Eigen's product: the same arithmetic, the
-// same bits. Where Eigen would not use that kernel (tiny sizes, matrix-vector), the steps use
-// Eigen's product, on one thread.
-
-namespace ei = Eigen::internal;
-template <class T>
-using Gebp = ei::gebp_traits<T, T>;
-
-// Packed blocks start 64-byte aligned (the kernel's loads are aligned).
-static Index padded(Index n) { return (n + 15) / 16 * 16; }
-
-// Eigen's (kc, mc) for the product of an (m, k) by a (k, n) matrix; (0, 0) if Eigen would not use
-// its GEMM kernel in one column block (coefficient-wise when m + n + k < 20; matrix-vector).
-template <class T>
-static std::pair<Index, Index> gemm_blocking(Index m, Index n, Index k) {
-  if (m + n + k < EIGEN_GEMM_TO_COEFFBASED_THRESHOLD || m <= 1 || n <= 1 || k == 0) return {0, 0};
-  ei::gemm_blocking_space<Eigen::ColMajor, T, T, Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic> b(
-      m, n, k, 1, true);
-  if (b.nc() < n) return {0, 0};
-  return {b.kc(), std::min(m, b.mc())};
-}
-
-// p.a ← A packed as Eigen's product of A by (k, n) matrices packs it, block (i2, k2) after block;
-// A = W (Order ColMajor) or Wᵀ (RowMajor: W's storage read by rows). p.b: room for `threads`
-// packed (k, ≤ n) slices. p.kc = 0 where Eigen's product would not use its GEMM kernel.
-template <class T, int Order>
-static void pack_w(const Mat<T>& W, Index n, int threads, RnnPack<T>& p) {
-  const Index m = Order == Eigen::ColMajor ? W.rows() : W.cols(),
-              k = W.size() / std::max<Index>(m, 1);
-  static_assert(Gebp<T>::nr == panel);
-  std::tie(p.kc, p.mc) = gemm_blocking<T>(m, n, k);
-  if (p.kc == 0) return;
-  Index na = 0, nb = 0;
-  for (Index k2 = 0; k2 < k; k2 += p.kc) {
-    const Index kc = std::min(p.kc, k - k2);
-    nb += padded(kc * n);
-    for (Index i2 = 0; i2 < m; i2 += p.mc) na += padded(std::min(p.mc, m - i2) * kc);
-  }
-  if (p.a.size() < na) p.a.resize(na);
-  if (p.b.rows() < nb || p.b.cols() < threads)
-    p.b.resize(std::max(nb, p.b.rows()), std::max<Index>(threads, p.b.cols()));
-  using Map = ei::const_blas_data_mapper<T, Index, Order>;
-  ei::gemm_pack_lhs<T, Index, Map, Gebp<T>::mr, Gebp<T>::LhsProgress,
-                    typename Gebp<T>::LhsPacket4Packing, Order>
-      pack;
-  const Map lhs(W.data(), W.outerStride());
-  T* a = p.a.data();
-  for (Index i2 = 0; i2 < m; i2 += p.mc) {
-    const Index mc = std::min(p.mc, m - i2);
-    for (Index k2 = 0; k2 < k; k2 += p.kc) {
-      const Index kc = std::min(p.kc, k - k2);
-      pack(a, lhs.getSubMapper(i2, k2), kc, mc);
-      a += padded(mc * kc);
-    }
-  }
-}
-
-// dst (m, n) += A·src (src (k, n)), A packed in p; src and dst: column stride ld; b: this thread's
-// room in p.b. Eigen's sequential GEMM loop, with the one packed A and the slice packed once.
-template <class T>
-static void packed_add(const RnnPack<T>& p, Index m, Index k, const T* src, T* dst, Index ld,
-                       Index n, T* b) {
-  using RhsMap = ei::const_blas_data_mapper<T, Index, Eigen::ColMajor>;
-  using ResMap = ei::blas_data_mapper<T, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
-  ei::gemm_pack_rhs<T, Index, RhsMap, Gebp<T>::nr, Eigen::ColMajor> pack_rhs;
-  ei::gebp_kernel<T, T, Index, ResMap, Gebp<T>::mr, Gebp<T>::nr, false, false> gebp;
-  const RhsMap rhs(src, ld);
-  const ResMap res(dst, ld);
-  T* bk = b;
-  for (Index k2 = 0; k2 < k; k2 += p.kc) {
-    const Index kc = std::min(p.kc, k - k2);
-    pack_rhs(bk, rhs.getSubMapper(k2, 0), kc, n);
-    bk += padded(kc * n);
-  }
-  const T* a = p.a.data();
-  for (Index i2 = 0; i2 < m; i2 += p.mc) {
-    const Index mc = std::min(p.mc, m - i2);
-    bk = b;
-    for (Index k2 = 0; k2 < k; k2 += p.kc) {
-      const Index kc = std::min(p.kc, k - k2);
-      gebp(res.getSubMapper(i2, 0), a, bk, mc, kc, n, T(1));
-      a += padded(mc * kc);
-      bk += padded(kc * n);
-    }
-  }
+  team_run(nt, [&](int t, int n) {
+    const Range c = chain_cols(dst.cols(), t, n);
+    dst.middleCols(c.begin, c.size).noalias() = a * b.middleCols(c.begin, c.size);
+  });
 }
 
 // Whether Eigen's products of an (m, k) matrix by each of nt threads' columns of a (k, B) block
 // take the kernel path of the product by the whole block, column for column.
 template <class T>
 static bool splits_alike(Index m, Index k, Index B, int nt) {
-  const std::pair<Index, Index> whole = gemm_blocking<T>(m, B, k);
-  if (whole.first == 0) return false;
+  const GemmBlocking whole = gemm_blocking<T>(m, B, k);
+  if (whole.kc == 0) return false;
   for (int t = 0; t < nt; ++t)
-    if (gemm_blocking<T>(m, split_cols(B, t, nt).nb, k) != whole) return false;
+    if (gemm_blocking<T>(m, chain_cols(B, t, nt).size, k) != whole) return false;
   return true;
 }
 
@@ -224,23 +117,17 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
   const bool paper = net.act.convention == RreluConvention::paper;
   // rrelu draws its slopes from one Rng in a fixed order: one thread
   int nt = random_slope ? 1 : chain_threads(B);
-  c.pack.kc = 0;
-  if (steps > 1) pack_w<T, Eigen::ColMajor>(net.W, B, nt, c.pack);
-  const bool packed = c.pack.kc > 0;
+  const bool packed = steps > 1 && gemm_pack(net.W, Op::none, B, nt, c.pack);
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
-  const FpMode fp;
-#pragma omp parallel num_threads(nt)
-  {
-    fp.apply();
-    const auto [c0, nb] = thread_cols(B);
-    T* pb = packed ? c.pack.b.col(omp_get_thread_num()).data() : nullptr;
+  team_run(nt, [&](int k, int nk) {
+    const auto [c0, nb] = chain_cols(B, k, nk);
     for (Index t = 1; t <= steps; ++t) {
       const Index o = (t - 1) * B + c0;  // this thread's columns of step t's block
       auto zt = c.z.middleCols(o, nb);   // (H, nb)
       zt.colwise() += net.b;
       if (t > 1) {  // z_t += W h_{t-1}
         if (packed)
-          packed_add(c.pack, H, H, c.h.data() + o * H, zt.data(), H, nb, pb);
+          gemm_packed_add(c.pack, c.h.data() + o * H, zt.data(), H, nb, k);
         else
           zt.noalias() += net.W * c.h.middleCols(o, nb);
       }
@@ -250,17 +137,17 @@ void rnn_forward(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, RnnCa
         const T* z = c.z.data() + (t - 1) * B * H;  // the blocks are contiguous (column-major)
         T* h = c.h.data() + t * B * H;
         T* d = c.dphi.data() + (t - 1) * B * H;
-        for (Index k = 0; k < H * B; ++k) {
-          if (z[k] > T(0)) continue;
+        for (Index e = 0; e < H * B; ++e) {
+          if (z[e] > T(0)) continue;
           const double u =
               paper ? 1.0 / rng_uniform(*train_rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
                     : rng_uniform(*train_rng, net.act.lower, net.act.upper);
-          d[k] = static_cast<T>(u);
-          h[k] = static_cast<T>(u) * z[k];
+          d[e] = static_cast<T>(u);
+          h[e] = static_cast<T>(u) * z[e];
         }
       }
     }
-  }
+  });
   // ŷ_t = V h_t + c: at T only (loss_at last), or at every t
   if (net.loss_at == LossAt::last) {
     c.yhat.resize(net.V.rows(), B);
@@ -296,16 +183,10 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
   else
     g.dh.middleCols(n - B, B).noalias() = net.V.transpose() * dy;
   int nt = chain_threads(B);
-  g.pack.kc = 0;
-  if (steps > 1) pack_w<T, Eigen::RowMajor>(net.W, B, nt, g.pack);
-  const bool packed = g.pack.kc > 0;
+  const bool packed = steps > 1 && gemm_pack(net.W, Op::trans, B, nt, g.pack);
   if (steps > 1 && !packed) nt = 1;  // tiny or single-column products: Eigen's, one thread
-  const FpMode fp;
-#pragma omp parallel num_threads(nt)
-  {
-    fp.apply();
-    const auto [c0, nb] = thread_cols(B);
-    T* pb = packed ? g.pack.b.col(omp_get_thread_num()).data() : nullptr;
+  team_run(nt, [&](int k, int nk) {
+    const auto [c0, nb] = chain_cols(B, k, nk);
     for (Index t = steps; t >= 1; --t) {
       const Index o = (t - 1) * B + c0;  // this thread's columns of step t's block
       auto dh = g.dh.middleCols(o, nb);  // (H, nb)
@@ -313,7 +194,7 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
         const auto dnext = g.dz.middleCols(o + B, nb);
         if (packed) {
           if (!every) dh.setZero();  // as Eigen's product does for =
-          packed_add(g.pack, H, H, dnext.data(), dh.data(), H, nb, pb);
+          gemm_packed_add(g.pack, dnext.data(), dh.data(), H, nb, k);
         } else if (every) {
           dh.noalias() += net.W.transpose() * dnext;
         } else {
@@ -322,7 +203,7 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
       }
       g.dz.middleCols(o, nb) = c.dphi.middleCols(o, nb).cwiseProduct(dh);
     }
-  }
+  });
   // ∂L/∂W = (1/B) Σ_{t≥2} δ_t h_{t-1}ᵀ (h_0 = 0): one GEMM over the time-major blocks
   g.dW.resize(H, H);
   if (steps > 1)
@@ -336,22 +217,18 @@ void rnn_backward(const Rnn<T>& net, const Mat<T>& x, const RnnCache<T>& c, cons
   g.dU.resize(H, net.U.cols());
   split_product(g.dz.leftCols(nx), x.leftCols(nx).transpose(), g.dU.leftCols(net.U.cols()));
   g.dU *= inv_b;
-  // Σ_t δ_t (a pass over all of δ): rows split over the threads in whole 64-byte packets, so each
-  // row is summed as the whole-matrix sum does
-  const int ntb =
-      static_cast<int>(std::min<Index>(omp_get_max_threads(), std::max<Index>(H / 64, 1)));
+  // Σ_t δ_t (a pass over all of δ): rows split over the threads in groups of 16 (a float packet),
+  // so each row is summed as the whole-matrix sum does
+  const int ntb = static_cast<int>(std::min<Index>(team_threads(), std::max<Index>(H / 64, 1)));
   if (ntb == 1) {
     g.db = g.dz.leftCols(n).rowwise().sum() * inv_b;
   } else {
     g.db.resize(H);
-#pragma omp parallel num_threads(ntb)
-    {
-      fp.apply();
-      const Index rows = (H + 15) / 16, k = omp_get_thread_num(), nk = omp_get_num_threads();
-      const Index r0 = std::min(H, 16 * (rows * k / nk)),
-                  r1 = std::min(H, 16 * (rows * (k + 1) / nk));
-      g.db.segment(r0, r1 - r0) = g.dz.leftCols(n).middleRows(r0, r1 - r0).rowwise().sum() * inv_b;
-    }
+    team_run(ntb, [&](int k, int nk) {
+      const Range r = split_range(H, k, nk, 16);
+      g.db.segment(r.begin, r.size) =
+          g.dz.leftCols(n).middleRows(r.begin, r.size).rowwise().sum() * inv_b;
+    });
   }
   g.dslope = 0;
   if (net.act.kind == Activation::prelu) {
@@ -380,12 +257,9 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
   if (!splits_alike<T>(H, H, B, nt) || !splits_alike<T>(H, net.U.cols(), B, nt) ||
       (every_out && !splits_alike<T>(O, H, B, nt)))
     nt = 1;
-  const FpMode fp;
-#pragma omp parallel num_threads(nt)
-  {
-    fp.apply();
-    const auto [c0, nb] = thread_cols(B);  // this thread's sequences, start to end
-    auto hc = h.middleCols(c0, nb);        // (H, nb)
+  team_run(nt, [&](int k, int nk) {
+    const auto [c0, nb] = chain_cols(B, k, nk);  // this thread's sequences, start to end
+    auto hc = h.middleCols(c0, nb);              // (H, nb)
     auto hnc = hn.middleCols(c0, nb);
     for (Index t = 1; t <= steps; ++t) {
       if (every_in || t == 1)
@@ -401,7 +275,7 @@ void rnn_predict(const Rnn<T>& net, const Mat<T>& x, Index steps, Index B, Mat<T
         y.colwise() += net.c;
       }
     }
-  }
+  });
   if (!every_out) {
     yhat.noalias() = net.V * h;
     yhat.colwise() += net.c;
@@ -464,15 +338,12 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
   const size_t first = rows.size();
   rows.resize(first + static_cast<size_t>(c.steps));
   const int nt =
-      static_cast<int>(std::clamp<Index>(omp_get_max_threads(), 1, std::max<Index>(c.steps, 1)));
+      static_cast<int>(std::clamp<Index>(team_threads(), 1, std::max<Index>(c.steps, 1)));
   if (s.parts.size() < static_cast<size_t>(nt)) s.parts.resize(static_cast<size_t>(nt));
-  const FpMode fp;
-#pragma omp parallel num_threads(nt)
-  {
-    fp.apply();
-    typename RnnRowScratch<T>::Part& sp = s.parts[static_cast<size_t>(omp_get_thread_num())];
-#pragma omp for schedule(static)
-    for (Index t = 1; t <= c.steps; ++t) {
+  team_run(nt, [&](int k, int nk) {
+    typename RnnRowScratch<T>::Part& sp = s.parts[static_cast<size_t>(k)];
+    const Range mine = split_range(c.steps, k, nk);  // steps 1 + [begin, begin + size)
+    for (Index t = 1 + mine.begin; t <= mine.begin + mine.size; ++t) {
       const Index o = (t - 1) * B;  // first column of step t's block (h: of h_{t-1})
       TimestepRow& r = rows[first + static_cast<size_t>(t - 1)];
       r.step = step;
@@ -490,7 +361,7 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
         r.grad_w_contrib_norm =
             outer_norm<T>(g.dz.middleCols(o, B), c.h.middleCols(o, B), sp.outer).norm;
     }
-  }
+  });
 }
 
 #define GL_RNN_INST(T)                                                                           \

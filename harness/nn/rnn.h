@@ -28,6 +28,7 @@
 #include "harness/core/types.h"
 #include "harness/measure/metrics.h"
 #include "harness/nn/activations.h"
+#include "harness/nn/blas.h"
 #include "harness/nn/init.h"
 
 namespace gl {
@@ -46,16 +47,6 @@ struct Rnn {
   Index width() const { return W.rows(); }
 };
 
-// W (or Wᵀ) packed once per forward or backward pass for the per-step products (rnn.cpp), and
-// each thread's packed slice of h_{t-1} (or δ_{t+1}). Scratch: sized on first use, then reused.
-template <class T>
-struct RnnPack {
-  Vec<T> a;      // packed W, in the layout of Eigen's GEMM kernel
-  Mat<T> b;      // (per-thread room, threads): one step's packed slice
-  Index kc = 0;  // Eigen's blocking of the products: depth, rows per packed block
-  Index mc = 0;
-};
-
 template <class T>
 struct RnnCache {
   Index steps = 0, batch = 0;  // T and B of the last forward
@@ -63,17 +54,17 @@ struct RnnCache {
   Mat<T> z;                    // (H, ≥ T·B): block t-1 = z_t
   Mat<T> dphi;                 // (H, ≥ T·B): φ'(z_t)
   Mat<T> yhat;                 // (outputs, B) for loss_at last; (outputs, T·B) for every_step
-  RnnPack<T> pack;             // W for the steps W h_{t-1}
+  PackedGemm<T> pack;          // W packed for the steps W h_{t-1} (blas.h)
 };
 
 template <class T>
 struct RnnGrads {
   Mat<T> dW, dU, dV;  // ∂L/∂W, ∂L/∂U, ∂L/∂V, L = mean_i ℓ_i
   Vec<T> db, dc;
-  double dslope = 0;  // prelu: ∂L/∂slope (0 for other activations)
-  Mat<T> dh;          // (H, ≥ T·B): block t-1 = ∂ℓ_i/∂h_t per example
-  Mat<T> dz;          // (H, ≥ T·B): block t-1 = δ_t = ∂ℓ_i/∂z_t per example
-  RnnPack<T> pack;    // Wᵀ for the steps Wᵀ δ_{t+1}
+  double dslope = 0;   // prelu: ∂L/∂slope (0 for other activations)
+  Mat<T> dh;           // (H, ≥ T·B): block t-1 = ∂ℓ_i/∂h_t per example
+  Mat<T> dz;           // (H, ≥ T·B): block t-1 = δ_t = ∂ℓ_i/∂z_t per example
+  PackedGemm<T> pack;  // Wᵀ packed for the steps Wᵀ δ_{t+1} (blas.h)
 };
 
 struct RnnShape {
