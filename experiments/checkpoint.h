@@ -35,7 +35,9 @@ concept EigenDense = requires(V v) {
   v.data();
 };
 template <class V>
-concept HasFields = requires(V v) { row_fields(v, [](std::string_view, auto&, Cell = Cell::value) {}); };
+concept HasFields = requires(V v) {
+  row_fields(v, [](std::string_view, auto&, Cell = Cell::value) {});
+};
 
 // A checkpoint being written (writing) or read: io(x) puts or gets x, so one function lists a
 // run's state for both directions.
@@ -64,12 +66,18 @@ struct Ckpt {
       raw(v.data(), sizeof(typename V::Scalar) * static_cast<size_t>(v.size()));
     } else if constexpr (HasFields<V>) {
       row_fields(v, [&](std::string_view, auto& x, Cell = Cell::value) { io(x); });
-    } else if constexpr (requires { v.has_value(); *v; }) {  // an optional
+    } else if constexpr (requires {
+                           v.has_value();
+                           *v;
+                         }) {  // an optional
       uint8_t has = v.has_value();
       typename V::value_type x = v.value_or(typename V::value_type{});
       io(has), io(x);
       v = has ? V(x) : std::nullopt;
-    } else if constexpr (requires { v.resize(0); v.begin(); }) {  // a vector
+    } else if constexpr (requires {
+                           v.resize(0);
+                           v.begin();
+                         }) {  // a vector
       uint64_t n = v.size();
       io(n);
       if (!writing) v.resize(n);
@@ -95,9 +103,9 @@ struct Ckpt {
 // The bookkeeping every training run shares: where the loop is, the training-loss accumulator
 // since the last probe, and everything measured so far.
 struct LoopState {
-  int64_t step = 0;        // steps taken
-  size_t next_probe = 0;   // index into the probe schedule
-  double loss_sum = 0;     // training losses since the previous probe
+  int64_t step = 0;       // steps taken
+  size_t next_probe = 0;  // index into the probe schedule
+  double loss_sum = 0;    // training losses since the previous probe
   int64_t loss_n = 0;
 };
 void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first_nonfinite);

@@ -82,4 +82,3 @@ int collect_dir(const std::string& dir, bool quiet) {
 }
 
 }  // namespace gl
-

@@ -95,10 +95,12 @@ void print_verdict(const json& sm, ModelType type) {
     fmt::print(
         "verdict: {} (gradient_ratio |dz_1|/|dz_T| = {}, from the last step's loss; "
         "per-step factor {})",
-        summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"), summary_field(sm, "per_layer_factor"));
+        summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"),
+        summary_field(sm, "per_layer_factor"));
   else
     fmt::print("verdict: {} (gradient_ratio |delta_1|/|delta_L| = {}, per-layer factor {})",
-               summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"), summary_field(sm, "per_layer_factor"));
+               summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"),
+               summary_field(sm, "per_layer_factor"));
   if (summary_field(sm, "status") != "ok")
     fmt::print(" [status {}: {}]", summary_field(sm, "status"), summary_field(sm, "reason"));
   fmt::print("\n");
@@ -114,8 +116,9 @@ void print_summary_table(const std::string& out, const std::vector<std::string>&
     } catch (const std::exception&) {
       continue;
     }
-    fmt::print("{:<48} {:>9} {:>10} {:>14} {:>12}\n", id, summary_field(sm, "status"), summary_field(sm, "verdict"),
-               summary_field(sm, "gradient_ratio"), summary_field(sm, "per_layer_factor"));
+    fmt::print("{:<48} {:>9} {:>10} {:>14} {:>12}\n", id, summary_field(sm, "status"),
+               summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"),
+               summary_field(sm, "per_layer_factor"));
   }
 }
 
@@ -131,9 +134,6 @@ std::string duration_text(double s) {
 std::string plural(size_t n, std::string_view noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
-std::string plural(int n, std::string_view noun) {
-  return plural(static_cast<size_t>(n), noun);
-}
-
+std::string plural(int n, std::string_view noun) { return plural(static_cast<size_t>(n), noun); }
 
 }  // namespace gl

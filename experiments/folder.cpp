@@ -38,9 +38,7 @@ void write_file(const std::string& path, std::string_view data, bool sync) {
 
 // ---- paths and run states ----
 
-std::string run_dir(const std::string& out, const std::string& id) {
-  return out + "/runs/" + id;
-}
+std::string run_dir(const std::string& out, const std::string& id) { return out + "/runs/" + id; }
 
 std::string tmp_dir(const std::string& out, const std::string& id) {
   return out + "/runs/" + std::string(tmp_prefix) + id;
@@ -120,6 +118,5 @@ std::vector<std::string> manifest_ids(const json& m) {
   for (const json& r : m.at("runs")) ids.push_back(r.at("id").get<std::string>());
   return ids;
 }
-
 
 }  // namespace gl

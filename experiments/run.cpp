@@ -176,8 +176,8 @@ void summary_gradient(json& sm, double first, double last, Index n,
 }
 
 void summary_finalize(RunResult& out, const json& first_nonfinite,
-                      const std::vector<double>& step_times,
-                      const std::vector<double>& probe_times, double total_s) {
+                      const std::vector<double>& step_times, const std::vector<double>& probe_times,
+                      double total_s) {
   json& sm = out.summary;
   const StepRow& last = out.steps.back();
   sm["final_loss"] = last.loss ? json_num(*last.loss) : json(nullptr);
@@ -192,9 +192,9 @@ void summary_finalize(RunResult& out, const json& first_nonfinite,
       {"probe_s_median", median_of(probe_times)}};
 }
 
-#define GL_SUMMARY_INST(T)                                                        \
-  template void summary_gradient<T>(json&, double, double, Index,                 \
-                                    const Eigen::Ref<const Mat<T>>&, const Eigen::Ref<const Mat<T>>&);
+#define GL_SUMMARY_INST(T)                                                                         \
+  template void summary_gradient<T>(json&, double, double, Index, const Eigen::Ref<const Mat<T>>&, \
+                                    const Eigen::Ref<const Mat<T>>&);
 GL_SUMMARY_INST(float)
 GL_SUMMARY_INST(double)
 

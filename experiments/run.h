@@ -35,7 +35,8 @@ void row_fields(Row& r, F&& f) {
   f("lr", r.lr);
   f("spectral_radius", r.spectral_radius);
   f("sigma_max", r.sigma_max);
-  f("elapsed_s", r.elapsed_s, Cell::blank);  // wall clock: in summary.json timing (bytes reproducible)
+  f("elapsed_s", r.elapsed_s,
+    Cell::blank);  // wall clock: in summary.json timing (bytes reproducible)
 }
 
 struct RunResult {
@@ -104,8 +105,8 @@ void summary_gradient(json& sm, double first, double last, Index n,
 // Ends a run's summary: the final_* entries from its last step row, first_nonfinite, jac_io (null
 // when not measured) and timing.
 void summary_finalize(RunResult& out, const json& first_nonfinite,
-                      const std::vector<double>& step_times,
-                      const std::vector<double>& probe_times, double total_s);
+                      const std::vector<double>& step_times, const std::vector<double>& probe_times,
+                      double total_s);
 
 // The provenance block of summary.json (version, commit, compiler, flags, ISA, BLAS).
 json provenance_json(const Config& c, bool flushed_subnormals);

@@ -380,5 +380,4 @@ int sweep_run(const Experiment& e, const SweepOptions& o) {
   return status;
 }
 
-
 }  // namespace gl

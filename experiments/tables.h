@@ -49,10 +49,17 @@ template <class Row>
 void row_cells(const Row& r, Precision p, std::vector<std::string>& cells) {
   row_fields(r, [&](std::string_view, const auto& v, Cell cell = Cell::value) {
     switch (cell) {
-      case Cell::value: cells.push_back(cell_text(v, p)); break;
-      case Cell::blank: cells.emplace_back(); break;
-      case Cell::nonfinite: cells.emplace_back("nonfinite"); break;
-      case Cell::none: break;
+      case Cell::value:
+        cells.push_back(cell_text(v, p));
+        break;
+      case Cell::blank:
+        cells.emplace_back();
+        break;
+      case Cell::nonfinite:
+        cells.emplace_back("nonfinite");
+        break;
+      case Cell::none:
+        break;
     }
   });
 }

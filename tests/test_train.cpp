@@ -370,13 +370,14 @@ std::vector<std::string> strings_of(const std::vector<std::string_view>& v) {
 
 // The headers are the field lists' names, in the documented order (docs/reference.md §4).
 TEST(Tables, HeadersComeFromTheFieldLists) {
-  EXPECT_EQ(strings_of(row_columns<LayerRow>()),
-            (std::vector<std::string>{
-                "step",           "layer",       "fan_in",       "fan_out",     "preact_mean",
-                "preact_std",     "preact_ms",   "act_mean",     "act_std",     "act_p98",
-                "dphi_mean",      "saturated_frac", "dead_frac", "stuck_frac",  "zero_grad_frac",
-                "delta_norm",     "delta_factor", "grad_w_norm", "grad_b_norm", "w_norm",
-                "grad_w_ratio",   "nonfinite",   "jac_sv_mean",  "theory_q",    "theory_delta_factor"}));
+  EXPECT_EQ(
+      strings_of(row_columns<LayerRow>()),
+      (std::vector<std::string>{
+          "step",         "layer",          "fan_in",      "fan_out",     "preact_mean",
+          "preact_std",   "preact_ms",      "act_mean",    "act_std",     "act_p98",
+          "dphi_mean",    "saturated_frac", "dead_frac",   "stuck_frac",  "zero_grad_frac",
+          "delta_norm",   "delta_factor",   "grad_w_norm", "grad_b_norm", "w_norm",
+          "grad_w_ratio", "nonfinite",      "jac_sv_mean", "theory_q",    "theory_delta_factor"}));
   EXPECT_EQ(strings_of(row_columns<StepRow>()),
             (std::vector<std::string>{"step", "loss", "probe_loss", "probe_error", "test_error",
                                       "grad_norm", "clipped", "lr", "spectral_radius", "sigma_max",
@@ -399,8 +400,7 @@ TEST(Tables, CellsFollowTheFieldLists) {
   HistRow h{3, 2, HistQuantity::delta, 4, false, 0.5, 0.75, 9};
   EXPECT_EQ(cells_of(h), (std::vector<std::string>{"3", "2", "delta", "4", "0.5", "0.75", "9"}));
   h.nonfinite = true;
-  EXPECT_EQ(cells_of(h),
-            (std::vector<std::string>{"3", "2", "delta", "nonfinite", "", "", "9"}));
+  EXPECT_EQ(cells_of(h), (std::vector<std::string>{"3", "2", "delta", "nonfinite", "", "", "9"}));
   StepRow s;
   s.step = 7;
   s.probe_loss = 0.25;

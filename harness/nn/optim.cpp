@@ -71,9 +71,9 @@ void rnn_sgd_update(Rnn<T>& net, Rnn<T>& velocity, const RnnGrads<T>& g, double 
   momentum_step(net.slope, velocity.slope, g.dslope, lr, momentum);  // prelu (0 otherwise)
 }
 
-#define GL_OPTIM_INST(T)                                 \
-  template Mlp<T> mlp_velocity_make<T>(const Mlp<T>&);   \
-  template double mlp_grads_norm<T>(const MlpGrads<T>&); \
+#define GL_OPTIM_INST(T)                                                                         \
+  template Mlp<T> mlp_velocity_make<T>(const Mlp<T>&);                                           \
+  template double mlp_grads_norm<T>(const MlpGrads<T>&);                                         \
   template void mlp_sgd_update<T>(Mlp<T>&, Mlp<T>&, const MlpGrads<T>&, double, double, double); \
   template Rnn<T> rnn_velocity_make<T>(const Rnn<T>&);                                           \
   template void rnn_sgd_update<T>(Rnn<T>&, Rnn<T>&, const RnnGrads<T>&, double, double);
