@@ -14,6 +14,7 @@
 #include "experiments/tables.h"
 #include "harness/core/io.h"
 #include "harness/data/data.h"
+#include "harness/measure/metrics.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/mlp.h"
 #include "harness/nn/optim.h"
@@ -377,7 +378,8 @@ TEST(Tables, HeadersComeFromTheFieldLists) {
           "preact_std",   "preact_ms",      "act_mean",    "act_std",     "act_p98",
           "dphi_mean",    "saturated_frac", "dead_frac",   "stuck_frac",  "zero_grad_frac",
           "delta_norm",   "delta_factor",   "grad_w_norm", "grad_b_norm", "w_norm",
-          "grad_w_ratio", "nonfinite",      "jac_sv_mean", "theory_q",    "theory_delta_factor"}));
+          "grad_w_ratio", "nonfinite",      "jac_sv_mean", "theory_q",    "theory_delta_factor",
+          "act_absmax"}));
   EXPECT_EQ(strings_of(row_columns<StepRow>()),
             (std::vector<std::string>{"step", "loss", "probe_loss", "probe_error", "test_error",
                                       "grad_norm", "clipped", "lr", "spectral_radius", "sigma_max",
@@ -513,4 +515,61 @@ TEST(Checkpoint, AnotherFormatIsRefusedWithItsVersion) {
     EXPECT_FALSE(std::filesystem::exists(path));
     std::filesystem::remove_all(dir);
   }
+}
+
+// act_absmax = max over units and examples of |a_l|, on the tiny net whose activations are known
+// in closed form (a_1 = tanh(W1 x + b1), a_2 = w2·a_1 + b2), in float64 and float32 (its own
+// scan); NaN when some activation is NaN.
+template <class T>
+void act_absmax_case() {
+  const Mlp<double> d = tiny_net();
+  Mlp<T> net;
+  net.act = d.act;
+  for (const Layer<double>& l : d.layers) {
+    Layer<T> c;
+    c.W = l.W.cast<T>();
+    c.b = l.b.cast<T>();
+    net.layers.push_back(c);
+  }
+  Mat<T> x(2, 3);
+  x << 1.0, -2.0, 3.0, 0.5, 0.25, -1.0;  // columns are examples
+  double want1 = 0, want2 = 0;
+  for (int i = 0; i < 3; ++i) {
+    double a2 = d.layers[1].b(0);
+    for (int u = 0; u < 2; ++u) {
+      double z = d.layers[0].b(u);
+      for (int k = 0; k < 2; ++k) z += d.layers[0].W(u, k) * static_cast<double>(x(k, i));
+      want1 = std::max(want1, std::abs(std::tanh(z)));
+      a2 += d.layers[1].W(0, u) * std::tanh(z);
+    }
+    want2 = std::max(want2, std::abs(a2));
+  }
+  const auto rows_of = [&](const Mat<T>& in) {
+    MlpCache<T> cache;
+    MlpGrads<T> grads;
+    Targets<T> t;
+    t.y = Mat<T>::Zero(1, in.cols());
+    Mat<T> dy;
+    mlp_forward(net, in, cache);
+    loss_backward(Loss::mse, cache.a.back(), t, dy);
+    mlp_backward(net, cache, dy, grads);
+    std::vector<LayerRow> rows;
+    ProbeScratch<T> scratch(1);
+    mlp_layer_rows(net, cache, grads, ProbeConfig{}, 0, rows, scratch);
+    return rows;
+  };
+  const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  std::vector<LayerRow> rows = rows_of(x);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NEAR(rows[0].act_absmax, want1, tol);
+  EXPECT_NEAR(rows[1].act_absmax, want2, tol);
+  x(1, 2) = std::numeric_limits<T>::quiet_NaN();
+  rows = rows_of(x);
+  EXPECT_TRUE(std::isnan(rows[0].act_absmax));
+  EXPECT_TRUE(std::isnan(rows[1].act_absmax));
+}
+
+TEST(Tables, ActAbsmaxIsTheLargestActivation) {
+  act_absmax_case<double>();
+  act_absmax_case<float>();
 }

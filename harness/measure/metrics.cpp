@@ -73,7 +73,7 @@ static Scan scan(const T* x, Index n) {
     // left Σx² scalar here), each lane the same additions in the same order as in scan_all.
     using F8 = float __attribute__((vector_size(32)));
     using D8 = double __attribute__((vector_size(64)));
-    D8 s0 = {}, s1 = {}, q0 = {}, q1 = {};
+    D8 s0 = {}, s1 = {}, q0 = {}, q1 = {}, m0 = {}, m1 = {};
     const Index nb = n - n % lanes;
     for (Index i = 0; i < nb; i += lanes) {
       F8 lo, hi;
@@ -84,22 +84,28 @@ static Scan scan(const T* x, Index n) {
       s1 += b;
       q0 += a * a;
       q1 += b * b;
+      const D8 aa = a < 0 ? -a : a, ab = b < 0 ? -b : b;
+      m0 = m0 < aa ? aa : m0;
+      m1 = m1 < ab ? ab : m1;
     }
-    double s[lanes], q[lanes];
+    double s[lanes], q[lanes], m[lanes];
     std::memcpy(s, &s0, sizeof s0);
     std::memcpy(s + 8, &s1, sizeof s1);
     std::memcpy(q, &q0, sizeof q0);
     std::memcpy(q + 8, &q1, sizeof q1);
+    std::memcpy(m, &m0, sizeof m0);
+    std::memcpy(m + 8, &m1, sizeof m1);
     for (Index i = nb; i < n; ++i) {
       const double v = static_cast<double>(x[i]);
       s[i - nb] += v;
       q[i - nb] += v * v;
+      m[i - nb] = std::max(m[i - nb], std::abs(v));
     }
     Scan r;
     r.sumsq = lane_total(q);
-    if (!std::isfinite(r.sumsq)) return scan_all(x, n);
+    if (!std::isfinite(r.sumsq)) return scan_all(x, n);  // some entry not finite
     r.sum = lane_total(s);
-    r.amax = NAN;  // not computed (norm_of does not need it for float)
+    for (int k = 0; k < lanes; ++k) r.amax = std::max(r.amax, m[k]);
     return r;
   }
 }
@@ -493,6 +499,7 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
   r.act_mean = sa.sum / static_cast<double>(nz);
   r.act_std = std_around(a.data(), nz, r.act_mean);
   r.act_p98 = abs_percentile(a.data(), nz, 98.0, s.sorted);
+  r.act_absmax = sa.sumsq != sa.sumsq ? nan_v : sa.amax;  // Σa² is NaN iff some a is NaN
   if (l + 1 < n) {
     const SaturationCounts sc =
         saturation_counts<T>(c.dphi[l], probe.saturation_tau, activation_sup_deriv(net.act));

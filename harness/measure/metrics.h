@@ -45,6 +45,7 @@ struct LayerRow {
   double grad_w_norm = 0, grad_b_norm = 0, w_norm = 0, grad_w_ratio = 0;
   int64_t nonfinite = 0;
   std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
+  double act_absmax = 0;
   // Where non-finite values are (not written as columns; they locate first_nonfinite).
   int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
 };
@@ -76,6 +77,9 @@ void row_fields(Row& r, F&& f) {
   f("jac_sv_mean", r.jac_sv_mean);
   f("theory_q", r.theory_q);
   f("theory_delta_factor", r.theory_delta_factor);
+  // max over units and probe examples of |a_l|: NaN if some a is NaN (as act_p98), else inf if
+  // some a is ±inf.
+  f("act_absmax", r.act_absmax);
   f("nonfinite_z", r.nonfinite_z, Cell::none);
   f("nonfinite_a", r.nonfinite_a, Cell::none);
   f("nonfinite_delta", r.nonfinite_delta, Cell::none);
