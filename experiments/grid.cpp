@@ -11,11 +11,14 @@
 #include <set>
 #include <string_view>
 
+#include "experiments/json_edit.h"
 #include "harness/core/rng.h"
 
 namespace gl {
 
 namespace {
+
+using namespace jdoc;
 
 constexpr uint64_t seed_mask = (uint64_t{1} << 53) - 1;  // exact in a float64
 constexpr size_t id_max = 96, id_keep = 80;
@@ -27,141 +30,6 @@ std::string dump_compact(const json& v) {
 std::string hex16(uint64_t h) { return fmt::format("{:016x}", h); }
 
 uint64_t hash_text(const std::string& s) { return hash_bytes(s.data(), s.size()); }
-
-std::vector<std::string> split_dots(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t dot = s.find('.', start);
-    out.push_back(s.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-    if (dot == std::string::npos) return out;
-    start = dot + 1;
-  }
-}
-
-bool has_empty(const std::vector<std::string>& comps) {
-  for (const auto& c : comps)
-    if (c.empty()) return true;
-  return false;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n && i < v.size(); ++i) s += (i ? std::string(sep) : "") + v[i];
-  return s;
-}
-
-std::string pointer_escape(std::string_view key) {
-  std::string s;
-  for (char ch : key) {
-    if (ch == '~')
-      s += "~0";
-    else if (ch == '/')
-      s += "~1";
-    else
-      s += ch;
-  }
-  return s;
-}
-
-std::string pointer_of(const std::vector<std::string>& comps) {
-  std::string s;
-  for (const auto& c : comps) s += "/" + pointer_escape(c);
-  return s;
-}
-
-// p is a or lies below it, as JSON pointers.
-bool under(const std::string& p, const std::string& a) {
-  return p == a || (p.size() > a.size() && p.compare(0, a.size(), a) == 0 && p[a.size()] == '/');
-}
-
-// Set root.<comps> = value, creating missing (or null) objects along the way.
-bool set_path(json& root, const std::vector<std::string>& comps, const json& value,
-              std::string& err) {
-  json* cur = &root;
-  for (size_t i = 0; i + 1 < comps.size(); ++i) {
-    json& next = (*cur)[comps[i]];
-    if (next.is_null()) next = json::object();
-    if (!next.is_object()) {
-      err =
-          fmt::format("{} is {}, not an object", join(comps, ".", i + 1), config_value_text(next));
-      return false;
-    }
-    cur = &next;
-  }
-  (*cur)[comps.back()] = value;
-  return true;
-}
-
-// obj without key. (ordered_json's erase moves the later values without updating their parent
-// pointers, which JSON_DIAGNOSTICS asserts on in nlohmann 3.11.2: build a new object instead.)
-json without(const json& obj, const std::string& key) {
-  json out = json::object();
-  for (const auto& [k, v] : obj.items())
-    if (k != key) out[k] = v;
-  return out;
-}
-
-// JSON merge patch (RFC 7386): objects merge key by key, null removes a key (so a variant can
-// turn an mlp into an rnn: "depth": null), anything else replaces (a shorthand string replaces
-// an object). Every key that may be null has null as its default, so removing it is the same.
-void deep_merge(json& dst, const json& src) {
-  for (const auto& [k, v] : src.items()) {
-    auto it = dst.find(k);
-    if (v.is_null()) {
-      if (it != dst.end()) dst = without(dst, k);
-    } else if (v.is_object() && it != dst.end() && it->is_object()) {
-      deep_merge(*it, v);
-    } else {
-      dst[k] = v;
-    }
-  }
-}
-
-// JSON pointers of the values a variant sets (its leaves; an empty object is a leaf).
-void leaves_of(const json& v, const std::string& prefix, std::vector<std::string>& out) {
-  for (const auto& [k, child] : v.items()) {
-    const std::string p = prefix + "/" + pointer_escape(k);
-    if (child.is_object() && !child.empty())
-      leaves_of(child, p, out);
-    else
-      out.push_back(p);
-  }
-}
-
-// Sorted keys at every level, except the order of the grid's axes (it orders runs and ids).
-json canonical(const json& v, bool keep_order) {
-  if (v.is_object()) {
-    std::vector<std::string> keys;
-    for (const auto& [k, child] : v.items()) keys.push_back(k);
-    if (!keep_order) std::sort(keys.begin(), keys.end());
-    json o = json::object();
-    for (const auto& k : keys) o[k] = canonical(v.at(k), false);
-    return o;
-  }
-  if (v.is_array()) {
-    json a = json::array();
-    for (const auto& e : v) a.push_back(canonical(e, false));
-    return a;
-  }
-  return v;
-}
-
-json canonical_input(const json& input) {
-  std::vector<std::string> keys;
-  for (const auto& [k, child] : input.items()) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());
-  json o = json::object();
-  for (const auto& k : keys) o[k] = canonical(input.at(k), k == "grid");
-  return o;
-}
-
-// A --set or --only VALUE: JSON if it parses, else the text itself.
-json parse_value(const std::string& text) {
-  json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (v.is_discarded()) return json(text);
-  return v;
-}
 
 std::string sanitize_id(const std::string& s) {
   std::string out = s;

@@ -2,6 +2,7 @@
 // scheduled steps (training in between), and return every table row and the summary.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,22 @@ struct StepRow {
   std::optional<double> spectral_radius, sigma_max;  // RNN
   double elapsed_s = 0;
 };
+
+template <RowOf<StepRow> Row, class F>
+void row_fields(Row& r, F&& f) {
+  f("step", r.step);
+  f("loss", r.loss);
+  f("probe_loss", r.probe_loss);
+  f("probe_error", r.probe_error);
+  f("test_error", r.test_error);
+  f("grad_norm", r.grad_norm);
+  f("clipped", r.clipped);
+  f("lr", r.lr);
+  f("spectral_radius", r.spectral_radius);
+  f("sigma_max", r.sigma_max);
+  f("elapsed_s", r.elapsed_s,
+    Cell::blank);  // wall clock: in summary.json timing (bytes reproducible)
+}
 
 struct RunResult {
   std::string status = "ok";  // ok | diverged | failed
@@ -42,10 +59,17 @@ std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig&
 // Never throws for numerical trouble: NaN/Inf are recorded; other errors give status "failed".
 RunResult run_execute(const RunSpec& spec, const std::string& run_dir);
 
-// The RNN run (experiments/run_rnn.cpp): same contract as the MLP run, plus timesteps.
-// tensor_dir = run_dir/tensors.
+// The two model kinds' runs (experiments/run_mlp.cpp, run_rnn.cpp), with run_execute's contract;
+// the RNN run writes timesteps instead of layers and histograms.
 template <class T>
-RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir);
+RunResult run_mlp(const RunSpec& spec, const std::string& run_dir);
+template <class T>
+RunResult run_rnn(const RunSpec& spec, const std::string& run_dir);
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // Shared by both runs: the median of timings, and the verdict rule of docs/reference.md §4.4.
 double median_of(std::vector<double> v);
@@ -68,6 +92,21 @@ void step_row_train(StepRow& s, double& loss_sum, int64_t& loss_n, double grad_n
 // Ends a run as diverged at `step` (non-finite training loss or gradient); `position` names the
 // place column of first_nonfinite ("layer" for an MLP, "t" for a chain).
 void run_mark_diverged(RunResult& out, json& first_nonfinite, int64_t step, const char* position);
+
+// ---- the summary (docs/reference.md §4.4): one path for every model kind ----
+// gradient_ratio = first/last, the norms of δ at the first and the last of n hidden layers (an
+// MLP: delta_norm(1)/delta_norm(L)) or time steps (a chain: dz_norm(t = 1)/dz_norm(t = T));
+// per_layer_factor = ratio^(2/(n − 1)); Hanin's log-ratio statistics over the examples, the
+// columns of first_ex and last_ex (units, examples); and the verdict.
+template <class T>
+void summary_gradient(json& sm, double first, double last, Index n,
+                      const Eigen::Ref<const Mat<T>>& first_ex,
+                      const Eigen::Ref<const Mat<T>>& last_ex);
+// Ends a run's summary: the final_* entries from its last step row, first_nonfinite, jac_io (null
+// when not measured) and timing.
+void summary_finalize(RunResult& out, const json& first_nonfinite,
+                      const std::vector<double>& step_times, const std::vector<double>& probe_times,
+                      double total_s);
 
 // The provenance block of summary.json (version, commit, compiler, flags, ISA, BLAS).
 json provenance_json(const Config& c, bool flushed_subnormals);

@@ -1,26 +1,24 @@
 // The RNN run (docs/reference.md §3 RNN keys, §4.2 timesteps.csv, §4.4 summary): the MLP run's
-// structure (experiments/run.cpp) for a weight-shared chain. Probes on the schedule measure every
-// time step t = 1..T on the fixed probe set; training is minibatch SGD with momentum (v ← μv + g,
-// θ ← θ − lr·v) and global-norm clipping over all parameters (Pascanu's Algorithm 1).
+// structure (experiments/run_mlp.cpp) for a weight-shared chain. Probes on the schedule measure
+// every time step t = 1..T on the fixed probe set; training is minibatch SGD with momentum
+// (harness/nn/optim.h) and global-norm clipping over all parameters (Pascanu's Algorithm 1), with
+// checkpoints every train.checkpoint_every steps (experiments/checkpoint.h).
 // probe.histograms and probe.jacobian are per-layer (MLP) quantities; a chain does not write them.
 #include <fmt/format.h>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 
+#include "experiments/checkpoint.h"
 #include "experiments/run.h"
 #include "harness/core/io.h"
 #include "harness/data/tasks.h"
+#include "harness/nn/optim.h"
 #include "harness/nn/rnn.h"
 
 namespace gl {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 template <class T>
 struct RnnRun {
@@ -199,32 +197,12 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   if (step == 0) {
     // docs/reference.md §4.4: gradient_ratio = dz_norm(t = 1)/dz_norm(t = T), the last step's loss
     // only.
-    json& sm = r.out.summary;
     const Index H = r.net.width();
     const double rb = std::sqrt(static_cast<double>(N));
     const double d1 = stable_norm(lastg.dz.data(), H * N) / rb;
     const double dT = stable_norm(lastg.dz.data() + (steps - 1) * N * H, H * N) / rb;
-    const double ratio = d1 / dT;
-    sm["gradient_ratio"] = json_num(ratio);
-    sm["per_layer_factor"] =
-        steps > 1 ? json_num(std::pow(ratio, 2.0 / static_cast<double>(steps - 1))) : json(nullptr);
-    // Hanin's fluctuation measure: ln(‖δ_1,i‖²/‖δ_T,i‖²) over the examples where both are > 0.
-    double m = 0, m2 = 0;
-    int64_t k = 0;
-    for (Index i = 0; i < N; ++i) {
-      const double a = stable_norm(lastg.dz.data() + i * H, H);
-      const double b = stable_norm(lastg.dz.data() + ((steps - 1) * N + i) * H, H);
-      const double v = 2.0 * (std::log(a) - std::log(b));
-      if (!std::isfinite(v)) continue;
-      ++k;
-      const double d = v - m;
-      m += d / static_cast<double>(k);
-      m2 += d * (v - m);
-    }
-    sm["log_ratio_mean"] = k > 0 ? json_num(m) : json(nullptr);
-    sm["log_ratio_var"] = k > 0 ? json_num(m2 / static_cast<double>(k)) : json(nullptr);
-    sm["log_ratio_examples"] = k;
-    sm["verdict"] = verdict_of(ratio, dT);
+    summary_gradient<T>(r.out.summary, d1, dT, steps, lastg.dz.leftCols(N),
+                        lastg.dz.middleCols((steps - 1) * N, N));
     if (c.probe.dump_tensors) dump_rnn_tensors(r, tensor_dir);
   }
 
@@ -233,20 +211,11 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   r.out.steps.push_back(s);
 }
 
-template <class T>
-void zero_like(Rnn<T>& v) {
-  v.W.setZero();
-  v.U.setZero();
-  v.b.setZero();
-  v.V.setZero();
-  v.c.setZero();
-  v.slope = 0;
-}
-
 }  // namespace
 
 template <class T>
-RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
+RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
+  const std::string tensor_dir = run_dir + "/tensors";
   RnnRun<T> r(spec);
   const Config& c = spec.config;
   r.data = seq_data_make<T>(c, spec.data_seed);
@@ -254,21 +223,27 @@ RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
   Rng rng = rng_make(spec.seed);
   r.net = rnn_init<T>({r.data.inputs, c.model.width, r.data.outputs}, c.model, rng);
   seq_sample(r.data, Split::probe, c.probe.samples, r.probe);
+  if (c.train.steps > 0) r.velocity = rnn_velocity_make(r.net);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  size_t next_probe = 0;
-  rnn_probe(r, 0, tensor_dir);
-  ++next_probe;
-
-  if (c.train.steps > 0) {
-    r.velocity = r.net;
-    zero_like(r.velocity);
+  LoopState ls;
+  const std::string ckpt = run_dir + "/checkpoint.bin";
+  const uint64_t key = checkpoint_key(spec);
+  // Everything mutable of the run beyond the rows: the training stream (the test stream restarts
+  // from test_start at every probe), the parameters and the momentum.
+  const auto state = [&](Ckpt& ck) {
+    loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
+    ck.io(r.data.train_rng);
+    for (Rnn<T>* net : {&r.net, &r.velocity})
+      ck.io(net->W), ck.io(net->U), ck.io(net->b), ck.io(net->V), ck.io(net->c), ck.io(net->slope);
+  };
+  if (c.train.checkpoint_every == 0 || !checkpoint_resume(ckpt, key, state)) {
+    rnn_probe(r, 0, tensor_dir);
+    ls.next_probe = 1;
   }
+
   step_times_reserve(r.step_times, c.train.steps);
-  double loss_sum = 0;
-  int64_t loss_n = 0;
-  const T lr = static_cast<T>(c.train.lr), mu = static_cast<T>(c.train.momentum);
-  for (int64_t step = 1; step <= c.train.steps; ++step) {
+  for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
     const auto ts = Clock::now();
     seq_sample(r.data, Split::train, c.train.batch_size, r.batch);
     rnn_forward(r.net, r.batch.x, r.batch.steps, r.batch.batch, r.cache, &rng);
@@ -280,48 +255,29 @@ RunResult run_rnn(const RunSpec& spec, const std::string& tensor_dir) {
     const double scale = clip_scale(gnorm, c.train.clip_norm);
     const bool clip = scale < 1.0;
     if (clip) rnn_grads_scale(r.grads, scale);
-    Rnn<T>& v = r.velocity;
-    Rnn<T>& p = r.net;
-    v.W = mu * v.W + r.grads.dW;
-    v.U = mu * v.U + r.grads.dU;
-    v.b = mu * v.b + r.grads.db;
-    v.V = mu * v.V + r.grads.dV;
-    v.c = mu * v.c + r.grads.dc;
-    p.W -= lr * v.W;
-    p.U -= lr * v.U;
-    p.b -= lr * v.b;
-    p.V -= lr * v.V;
-    p.c -= lr * v.c;
-    v.slope = c.train.momentum * v.slope + r.grads.dslope;  // prelu (0 otherwise)
-    p.slope -= c.train.lr * v.slope;
+    rnn_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum);
     step_time_record(r.step_times, step, seconds_since(ts));
     const double batch_loss = r.lossi.mean();
-    loss_sum += batch_loss;
-    ++loss_n;
+    ls.loss_sum += batch_loss;
+    ++ls.loss_n;
     const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
-    if (diverged || (next_probe < schedule.size() && schedule[next_probe] == step)) {
+    if (diverged || (ls.next_probe < schedule.size() && schedule[ls.next_probe] == step)) {
       rnn_probe(r, step, tensor_dir);
-      step_row_train(r.out.steps.back(), loss_sum, loss_n, gnorm, clip, c.train.lr);
-      ++next_probe;
+      step_row_train(r.out.steps.back(), ls.loss_sum, ls.loss_n, gnorm, clip, c.train.lr);
+      ++ls.next_probe;
     }
     if (diverged) {
       run_mark_diverged(r.out, r.first_nonfinite, step, "t");
       break;
     }
+    if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 &&
+        step < c.train.steps) {
+      ls.step = step;
+      checkpoint_save(ckpt, key, state);
+    }
   }
-
-  json& sm = r.out.summary;
-  const StepRow& last = r.out.steps.back();
-  sm["final_loss"] = last.loss ? json_num(*last.loss) : json(nullptr);
-  sm["final_probe_loss"] = json_num(last.probe_loss);
-  sm["final_probe_error"] = json_num(last.probe_error);
-  sm["final_test_error"] = last.test_error ? json_num(*last.test_error) : json(nullptr);
-  sm["first_nonfinite"] = r.first_nonfinite;
-  sm["jac_io"] = nullptr;
-  sm["timing"] = {
-      {"total_s", seconds_since(r.t0)},
-      {"train_step_s_median", r.step_times.empty() ? json(nullptr) : json(median_of(r.step_times))},
-      {"probe_s_median", median_of(r.probe_times)}};
+  if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
+  summary_finalize(r.out, r.first_nonfinite, r.step_times, r.probe_times, seconds_since(r.t0));
   return std::move(r.out);
 }
 

@@ -1,15 +1,20 @@
 // Training: the SGD update (harness/optim.h) against numbers computed by hand, momentum against its
 // closed form, the prelu slope gradient against central finite differences, global-norm clipping,
 // a short run that learns an easy problem, and the probe schedule (probes at the scheduled steps
-// and nowhere else, without disturbing training).
+// and nowhere else, without disturbing training). The output rows: headers and cells from their
+// field lists, checkpoints that carry every field, and refused checkpoints of another format.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <cmath>
 #include <filesystem>
 
+#include "experiments/checkpoint.h"
 #include "experiments/run.h"
+#include "experiments/tables.h"
+#include "harness/core/io.h"
 #include "harness/data/data.h"
+#include "harness/measure/metrics.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/mlp.h"
 #include "harness/nn/optim.h"
@@ -356,4 +361,215 @@ TEST(Train, RunUsesItsConfiguredThreads) {
     EXPECT_EQ(omp_get_max_threads(), want) << n;
     EXPECT_EQ(res.summary.at("provenance").at("threads").get<int>(), want);
   }
+}
+
+// ---- output rows (experiments/tables.h) and checkpoints (experiments/checkpoint.h) ----
+
+std::vector<std::string> strings_of(const std::vector<std::string_view>& v) {
+  return {v.begin(), v.end()};
+}
+
+// The headers are the field lists' names, in the documented order (docs/reference.md §4).
+TEST(Tables, HeadersComeFromTheFieldLists) {
+  EXPECT_EQ(
+      strings_of(row_columns<LayerRow>()),
+      (std::vector<std::string>{
+          "step",         "layer",          "fan_in",      "fan_out",     "preact_mean",
+          "preact_std",   "preact_ms",      "act_mean",    "act_std",     "act_p98",
+          "dphi_mean",    "saturated_frac", "dead_frac",   "stuck_frac",  "zero_grad_frac",
+          "delta_norm",   "delta_factor",   "grad_w_norm", "grad_b_norm", "w_norm",
+          "grad_w_ratio", "nonfinite",      "jac_sv_mean", "theory_q",    "theory_delta_factor",
+          "act_absmax"}));
+  EXPECT_EQ(strings_of(row_columns<StepRow>()),
+            (std::vector<std::string>{"step", "loss", "probe_loss", "probe_error", "test_error",
+                                      "grad_norm", "clipped", "lr", "spectral_radius", "sigma_max",
+                                      "elapsed_s"}));
+  EXPECT_EQ(strings_of(row_columns<TimestepRow>()),
+            (std::vector<std::string>{"step", "t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm",
+                                      "saturated_frac", "dead_frac", "grad_w_contrib_norm"}));
+  EXPECT_EQ(strings_of(row_columns<HistRow>()),
+            (std::vector<std::string>{"step", "layer", "quantity", "bin", "lo", "hi", "count"}));
+}
+
+// Cells: integers as integers, numbers by num_text, empty optionals empty, blank and nonfinite
+// fields as documented, checkpoint-only fields absent.
+TEST(Tables, CellsFollowTheFieldLists) {
+  const auto cells_of = [](const auto& row) {
+    std::vector<std::string> c;
+    row_cells(row, Precision::float64, c);
+    return c;
+  };
+  HistRow h{3, 2, HistQuantity::delta, 4, false, 0.5, 0.75, 9};
+  EXPECT_EQ(cells_of(h), (std::vector<std::string>{"3", "2", "delta", "4", "0.5", "0.75", "9"}));
+  h.nonfinite = true;
+  EXPECT_EQ(cells_of(h), (std::vector<std::string>{"3", "2", "delta", "nonfinite", "", "", "9"}));
+  StepRow s;
+  s.step = 7;
+  s.probe_loss = 0.25;
+  s.clipped = 1;
+  s.elapsed_s = 12.5;  // wall clock: never in the table
+  EXPECT_EQ(cells_of(s),
+            (std::vector<std::string>{"7", "", "0.25", "0", "", "", "1", "", "", "", ""}));
+  LayerRow l;
+  l.nonfinite_z = 5;  // locates first_nonfinite; not a column
+  EXPECT_EQ(cells_of(l).size(), row_columns<LayerRow>().size());
+}
+
+// A checkpoint carries every field of every row (columns and checkpoint-only fields alike) and
+// the loop's bookkeeping.
+TEST(Checkpoint, RowsAndLoopStateRoundTrip) {
+  RunResult a;
+  LayerRow l;
+  l.step = 4, l.layer = 2, l.act_p98 = 1.5, l.delta_factor = 0.5, l.nonfinite_dw = 3;
+  a.layers = {l, LayerRow{}};
+  StepRow s;
+  s.step = 4, s.loss = 2.0, s.clipped = 0, s.elapsed_s = 3.25;
+  a.steps = {s};
+  a.hists = {HistRow{4, 1, HistQuantity::grad_w, -1, true, 0.0, 0.0, 6}};
+  TimestepRow t;
+  t.t = 9, t.dh_last_norm = 0.125, t.grad_w_contrib_norm = 7;
+  a.timesteps = {t};
+  a.summary = {{"gradient_ratio", 0.5}};
+  json fn = {{"step", 4}};
+  LoopState la{4, 2, 1.75, 3};
+  Rng ra = rng_make(99);
+
+  Ckpt w;
+  loop_state_io(w, la, ra, a, fn);
+  Ckpt r{w.buf, 0, false};
+  RunResult b;
+  json fn_b;
+  LoopState lb;
+  Rng rb = rng_make(1);
+  loop_state_io(r, lb, rb, b, fn_b);
+  EXPECT_EQ(r.pos, w.buf.size());
+  EXPECT_EQ(lb.step, 4);
+  EXPECT_EQ(lb.next_probe, 2u);
+  EXPECT_EQ(lb.loss_sum, 1.75);
+  EXPECT_EQ(lb.loss_n, 3);
+  EXPECT_EQ(rng_normal(rb), rng_normal(ra));
+  EXPECT_EQ(fn_b, fn);
+  EXPECT_EQ(b.summary, a.summary);
+  const std::vector<std::string> lead = {"run"};
+  const std::vector<std::string> cell = {"r"};
+  EXPECT_EQ(rows_csv(lead, cell, b.layers, Precision::float64),
+            rows_csv(lead, cell, a.layers, Precision::float64));
+  EXPECT_EQ(rows_csv(lead, cell, b.steps, Precision::float64),
+            rows_csv(lead, cell, a.steps, Precision::float64));
+  EXPECT_EQ(rows_csv(lead, cell, b.hists, Precision::float64),
+            rows_csv(lead, cell, a.hists, Precision::float64));
+  EXPECT_EQ(rows_csv(lead, cell, b.timesteps, Precision::float64),
+            rows_csv(lead, cell, a.timesteps, Precision::float64));
+  EXPECT_EQ(b.layers[0].nonfinite_dw, 3);
+  EXPECT_EQ(b.steps[0].elapsed_s, 3.25);
+  EXPECT_TRUE(b.hists[0].nonfinite);
+  Ckpt cut{w.buf.substr(0, w.buf.size() - 1), 0, false};
+  EXPECT_THROW(loop_state_io(cut, lb, rb, b, fn_b), std::runtime_error);
+}
+
+// A checkpoint of another format (unversioned: gradlab before version 2; or a version this
+// gradlab does not know) is refused, not misread: the run fails naming the file and both
+// versions. One of another run (its key) is ignored: the run starts over.
+TEST(Checkpoint, AnotherFormatIsRefusedWithItsVersion) {
+  const std::string mlp = R"({"model": {"depth": 2, "width": 6, "activation": "tanh"},
+      "data": {"name": "gaussian", "dim": 4, "classes": 2, "test_samples": 8},
+      "train": {"steps": 10, "checkpoint_every": 5}, "probe": {"samples": 8, "every": 5}})";
+  const std::string rnn = R"({"model": {"type": "rnn", "width": 6, "length": 5},
+      "data": {"name": "gaussian", "dim": 3, "classes": 2, "test_samples": 8},
+      "train": {"steps": 10, "checkpoint_every": 5},
+      "probe": {"samples": 8, "every": 5}})";
+  const std::string dir = testing::TempDir() + "gradlab_ckpt_version";
+  const std::string path = dir + "/checkpoint.bin";
+  for (const std::string& text : {mlp, rnn}) {
+    const RunSpec s = spec_of(text);
+    const RunResult fresh = run_in_temp(s, "fresh");
+    ASSERT_EQ(fresh.status, "ok") << fresh.reason;
+
+    std::filesystem::create_directories(dir);
+    const uint64_t key = checkpoint_key(s);
+    std::string old(reinterpret_cast<const char*>(&key), sizeof(key));  // version 1: key first
+    file_write_atomic(path, old + std::string(64, '\0'));
+    RunResult res = run_execute(s, dir);
+    EXPECT_EQ(res.status, "failed");
+    EXPECT_NE(res.reason.find(path + ": checkpoint format version 1 (unversioned"),
+              std::string::npos)
+        << res.reason;
+    EXPECT_NE(res.reason.find("this gradlab reads version 2"), std::string::npos) << res.reason;
+
+    uint32_t v = 7;
+    file_write_atomic(path, std::string("gradlab", 8) +
+                                std::string(reinterpret_cast<const char*>(&v), sizeof(v)) +
+                                std::string(16, '\0'));
+    res = run_execute(s, dir);
+    EXPECT_EQ(res.status, "failed");
+    EXPECT_NE(res.reason.find("checkpoint format version 7, this gradlab reads version 2"),
+              std::string::npos)
+        << res.reason;
+
+    // This format, another run's key: ignored, and the result is the uninterrupted run's.
+    checkpoint_save(path, key + 1, [](Ckpt&) {});
+    res = run_execute(s, dir);
+    EXPECT_EQ(res.status, "ok") << res.reason;
+    EXPECT_EQ(rows_csv({}, {}, res.steps, Precision::float64),
+              rows_csv({}, {}, fresh.steps, Precision::float64));
+    EXPECT_FALSE(std::filesystem::exists(path));
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// act_absmax = max over units and examples of |a_l|, on the tiny net whose activations are known
+// in closed form (a_1 = tanh(W1 x + b1), a_2 = w2·a_1 + b2), in float64 and float32 (its own
+// scan); NaN when some activation is NaN.
+template <class T>
+void act_absmax_case() {
+  const Mlp<double> d = tiny_net();
+  Mlp<T> net;
+  net.act = d.act;
+  for (const Layer<double>& l : d.layers) {
+    Layer<T> c;
+    c.W = l.W.cast<T>();
+    c.b = l.b.cast<T>();
+    net.layers.push_back(c);
+  }
+  Mat<T> x(2, 3);
+  x << 1.0, -2.0, 3.0, 0.5, 0.25, -1.0;  // columns are examples
+  double want1 = 0, want2 = 0;
+  for (int i = 0; i < 3; ++i) {
+    double a2 = d.layers[1].b(0);
+    for (int u = 0; u < 2; ++u) {
+      double z = d.layers[0].b(u);
+      for (int k = 0; k < 2; ++k) z += d.layers[0].W(u, k) * static_cast<double>(x(k, i));
+      want1 = std::max(want1, std::abs(std::tanh(z)));
+      a2 += d.layers[1].W(0, u) * std::tanh(z);
+    }
+    want2 = std::max(want2, std::abs(a2));
+  }
+  const auto rows_of = [&](const Mat<T>& in) {
+    MlpCache<T> cache;
+    MlpGrads<T> grads;
+    Targets<T> t;
+    t.y = Mat<T>::Zero(1, in.cols());
+    Mat<T> dy;
+    mlp_forward(net, in, cache);
+    loss_backward(Loss::mse, cache.a.back(), t, dy);
+    mlp_backward(net, cache, dy, grads);
+    std::vector<LayerRow> rows;
+    ProbeScratch<T> scratch(1);
+    mlp_layer_rows(net, cache, grads, ProbeConfig{}, 0, rows, scratch);
+    return rows;
+  };
+  const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  std::vector<LayerRow> rows = rows_of(x);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NEAR(rows[0].act_absmax, want1, tol);
+  EXPECT_NEAR(rows[1].act_absmax, want2, tol);
+  x(1, 2) = std::numeric_limits<T>::quiet_NaN();
+  rows = rows_of(x);
+  EXPECT_TRUE(std::isnan(rows[0].act_absmax));
+  EXPECT_TRUE(std::isnan(rows[1].act_absmax));
+}
+
+TEST(Tables, ActAbsmaxIsTheLargestActivation) {
+  act_absmax_case<double>();
+  act_absmax_case<float>();
 }

@@ -144,6 +144,7 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
   r.act_mean = sa.sum / static_cast<double>(nz);
   r.act_std = std_around(a.data(), nz, r.act_mean);
   r.act_p98 = abs_percentile(a.data(), nz, 98.0, s.sorted);
+  r.act_absmax = sa.sumsq != sa.sumsq ? nan_v : sa.amax;  // Σa² is NaN iff some a is NaN
   if (l + 1 < n) {
     const SaturationCounts sc =
         saturation_counts<T>(c.dphi[l], probe.saturation_tau, activation_sup_deriv(net.act));

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "harness/core/config.h"
@@ -12,6 +13,24 @@
 #include "harness/nn/mlp.h"
 
 namespace gl {
+
+// ---- output rows (docs/reference.md §4) ----
+// Each row type is described once by its field list, row_fields(row, f), which calls
+// f(column name, member, cell) for every member in column order. The CSV header and writer
+// (experiments/tables.h) and the checkpoint (experiments/checkpoint.cpp) are generated from it:
+// a column is added by a struct member and one line at the END of its list (columns only
+// append). Visitors declare `Cell cell = Cell::value`: most lines omit it.
+
+// How a field appears in its table.
+enum class Cell {
+  value,      // its value (integers as integers, doubles by num_text, an empty optional empty)
+  blank,      // an empty cell (the value is kept in checkpoints only)
+  nonfinite,  // the word "nonfinite"
+  none,       // not a column (checkpoints only)
+};
+
+template <class Row, class Want>
+concept RowOf = std::is_same_v<std::remove_const_t<Row>, Want>;
 
 // One row of layers.csv (without the leading run columns). Empty cells are nullopt.
 struct LayerRow {
@@ -26,9 +45,46 @@ struct LayerRow {
   double grad_w_norm = 0, grad_b_norm = 0, w_norm = 0, grad_w_ratio = 0;
   int64_t nonfinite = 0;
   std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
+  double act_absmax = 0;
   // Where non-finite values are (not written as columns; they locate first_nonfinite).
   int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
 };
+
+template <RowOf<LayerRow> Row, class F>
+void row_fields(Row& r, F&& f) {
+  f("step", r.step);
+  f("layer", r.layer);
+  f("fan_in", r.fan_in);
+  f("fan_out", r.fan_out);
+  f("preact_mean", r.preact_mean);
+  f("preact_std", r.preact_std);
+  f("preact_ms", r.preact_ms);
+  f("act_mean", r.act_mean);
+  f("act_std", r.act_std);
+  f("act_p98", r.act_p98);
+  f("dphi_mean", r.dphi_mean);
+  f("saturated_frac", r.saturated_frac);
+  f("dead_frac", r.dead_frac);
+  f("stuck_frac", r.stuck_frac);
+  f("zero_grad_frac", r.zero_grad_frac);
+  f("delta_norm", r.delta_norm);
+  f("delta_factor", r.delta_factor);
+  f("grad_w_norm", r.grad_w_norm);
+  f("grad_b_norm", r.grad_b_norm);
+  f("w_norm", r.w_norm);
+  f("grad_w_ratio", r.grad_w_ratio);
+  f("nonfinite", r.nonfinite);
+  f("jac_sv_mean", r.jac_sv_mean);
+  f("theory_q", r.theory_q);
+  f("theory_delta_factor", r.theory_delta_factor);
+  // max over units and probe examples of |a_l|: NaN if some a is NaN (as act_p98), else inf if
+  // some a is ±inf.
+  f("act_absmax", r.act_absmax);
+  f("nonfinite_z", r.nonfinite_z, Cell::none);
+  f("nonfinite_a", r.nonfinite_a, Cell::none);
+  f("nonfinite_delta", r.nonfinite_delta, Cell::none);
+  f("nonfinite_dw", r.nonfinite_dw, Cell::none);
+}
 
 // One row of timesteps.csv (RNN, docs/reference.md §4.2), without the leading run columns.
 struct TimestepRow {
@@ -41,6 +97,19 @@ struct TimestepRow {
   double saturated_frac = 0, dead_frac = 0;
   double grad_w_contrib_norm = 0;  // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
 };
+
+template <RowOf<TimestepRow> Row, class F>
+void row_fields(Row& r, F&& f) {
+  f("step", r.step);
+  f("t", r.t);
+  f("h_norm", r.h_norm);
+  f("dh_norm", r.dh_norm);
+  f("dz_norm", r.dz_norm);
+  f("dh_last_norm", r.dh_last_norm);
+  f("saturated_frac", r.saturated_frac);
+  f("dead_frac", r.dead_frac);
+  f("grad_w_contrib_norm", r.grad_w_contrib_norm);
+}
 
 // ---- building blocks (tested on hand-built cases) ----
 
@@ -133,6 +202,18 @@ struct HistRow {
   double lo = 0, hi = 0;
   int64_t count = 0;
 };
+
+template <RowOf<HistRow> Row, class F>
+void row_fields(Row& r, F&& f) {
+  f("step", r.step);
+  f("layer", r.layer);
+  f("quantity", r.quantity);  // by name (hist_quantity_names)
+  f("bin", r.bin, r.nonfinite ? Cell::nonfinite : Cell::value);
+  f("lo", r.lo, r.nonfinite ? Cell::blank : Cell::value);
+  f("hi", r.hi, r.nonfinite ? Cell::blank : Cell::value);
+  f("count", r.count);
+  f("nonfinite", r.nonfinite, Cell::none);
+}
 
 // Edges from the finite range of x (a constant range is widened by ±0.5, or ±|x|/2).
 template <class T>

@@ -49,9 +49,8 @@ static Scan scan_all(const T* x, Index n) {
 }
 
 // float data: Σx² in double neither overflows nor loses its small terms (|x| ≤ 3.4e38, n < 1e9),
-// so norm_of needs no max |x|, and Σx² is finite exactly when every x is: the two sums (the same
-// lanes and order as scan_all), and the full scan only when some entry is not finite. Half the
-// work per entry of the probe's most frequent pass.
+// so norm_of needs no scaling, and Σx² is finite exactly when every x is: the sums and max |x|
+// (the same lanes and order as scan_all), and the full scan only when some entry is not finite.
 template <class T>
 Scan scan(const T* x, Index n) {
   if constexpr (!std::is_same_v<T, float>) {
@@ -61,7 +60,7 @@ Scan scan(const T* x, Index n) {
     // left Σx² scalar here), each lane the same additions in the same order as in scan_all.
     using F8 = float __attribute__((vector_size(32)));
     using D8 = double __attribute__((vector_size(64)));
-    D8 s0 = {}, s1 = {}, q0 = {}, q1 = {};
+    D8 s0 = {}, s1 = {}, q0 = {}, q1 = {}, m0 = {}, m1 = {};
     const Index nb = n - n % lanes;
     for (Index i = 0; i < nb; i += lanes) {
       F8 lo, hi;
@@ -72,22 +71,28 @@ Scan scan(const T* x, Index n) {
       s1 += b;
       q0 += a * a;
       q1 += b * b;
+      const D8 aa = a < 0 ? -a : a, ab = b < 0 ? -b : b;
+      m0 = m0 < aa ? aa : m0;
+      m1 = m1 < ab ? ab : m1;
     }
-    double s[lanes], q[lanes];
+    double s[lanes], q[lanes], m[lanes];
     std::memcpy(s, &s0, sizeof s0);
     std::memcpy(s + 8, &s1, sizeof s1);
     std::memcpy(q, &q0, sizeof q0);
     std::memcpy(q + 8, &q1, sizeof q1);
+    std::memcpy(m, &m0, sizeof m0);
+    std::memcpy(m + 8, &m1, sizeof m1);
     for (Index i = nb; i < n; ++i) {
       const double v = static_cast<double>(x[i]);
       s[i - nb] += v;
       q[i - nb] += v * v;
+      m[i - nb] = std::max(m[i - nb], std::abs(v));
     }
     Scan r;
     r.sumsq = lane_total(q);
     if (!std::isfinite(r.sumsq)) return scan_all(x, n);
     r.sum = lane_total(s);
-    r.amax = NAN;  // not computed (norm_of does not need it for float)
+    for (int k = 0; k < lanes; ++k) r.amax = std::max(r.amax, m[k]);
     return r;
   }
 }

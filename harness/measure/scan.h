@@ -19,8 +19,8 @@ struct Scan {
   int64_t nonfinite = 0;      // NaN or ±inf entries
 };
 
-// Σx and Σx² for any x; max |x| and the non-finite count too for double data, and for float data
-// only when some entry is not finite (else amax = NaN, nonfinite = 0: norm_of needs neither).
+// Σx, Σx² and max |x| for any x (layers.csv's act_absmax reads the last); the non-finite count
+// too for double data, and for float data only when some entry is not finite (else 0).
 template <class T>
 Scan scan(const T* x, Index n);
 // ‖x‖ from its scan: NaN if some x is NaN, inf if some is ±inf; scaled by max |x| where Σx² could

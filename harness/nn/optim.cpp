@@ -41,20 +41,42 @@ void mlp_sgd_update(Mlp<T>& net, Mlp<T>& velocity, const MlpGrads<T>& g, double 
       continue;
     }
     Layer<T>& v = velocity.layers[l];
-    // Coefficient-wise expressions: evaluated in place by Eigen, no temporaries.
-    v.W = mu * v.W + s * g.dW[l];
-    v.b = mu * v.b + s * g.db[l];
-    p.W -= lr_t * v.W;
-    p.b -= lr_t * v.b;
-    v.slope = momentum * v.slope + scale * g.dslope[l];  // prelu (0 otherwise)
-    p.slope -= lr * v.slope;
+    momentum_step(p.W, v.W, s * g.dW[l], lr_t, mu);
+    momentum_step(p.b, v.b, s * g.db[l], lr_t, mu);
+    momentum_step(p.slope, v.slope, scale * g.dslope[l], lr, momentum);  // prelu (0 otherwise)
   }
 }
 
-#define GL_OPTIM_INST(T)                                 \
-  template Mlp<T> mlp_velocity_make<T>(const Mlp<T>&);   \
-  template double mlp_grads_norm<T>(const MlpGrads<T>&); \
-  template void mlp_sgd_update<T>(Mlp<T>&, Mlp<T>&, const MlpGrads<T>&, double, double, double);
+template <class T>
+Rnn<T> rnn_velocity_make(const Rnn<T>& net) {
+  Rnn<T> v = net;
+  v.W.setZero();
+  v.U.setZero();
+  v.b.setZero();
+  v.V.setZero();
+  v.c.setZero();
+  v.slope = 0;
+  return v;
+}
+
+template <class T>
+void rnn_sgd_update(Rnn<T>& net, Rnn<T>& velocity, const RnnGrads<T>& g, double lr,
+                    double momentum) {
+  const T lr_t = static_cast<T>(lr), mu = static_cast<T>(momentum);
+  momentum_step(net.W, velocity.W, g.dW, lr_t, mu);
+  momentum_step(net.U, velocity.U, g.dU, lr_t, mu);
+  momentum_step(net.b, velocity.b, g.db, lr_t, mu);
+  momentum_step(net.V, velocity.V, g.dV, lr_t, mu);
+  momentum_step(net.c, velocity.c, g.dc, lr_t, mu);
+  momentum_step(net.slope, velocity.slope, g.dslope, lr, momentum);  // prelu (0 otherwise)
+}
+
+#define GL_OPTIM_INST(T)                                                                         \
+  template Mlp<T> mlp_velocity_make<T>(const Mlp<T>&);                                           \
+  template double mlp_grads_norm<T>(const MlpGrads<T>&);                                         \
+  template void mlp_sgd_update<T>(Mlp<T>&, Mlp<T>&, const MlpGrads<T>&, double, double, double); \
+  template Rnn<T> rnn_velocity_make<T>(const Rnn<T>&);                                           \
+  template void rnn_sgd_update<T>(Rnn<T>&, Rnn<T>&, const RnnGrads<T>&, double, double);
 GL_OPTIM_INST(float)
 GL_OPTIM_INST(double)
 

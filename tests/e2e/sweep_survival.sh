@@ -116,6 +116,45 @@ expect_status 0 "--force after a killed --force" "$GRADLAB" run ckpt.json --out 
 check "--force does not resume" bash -c "! grep -q resuming '$T/last.err'"
 check "--force result identical" same_results cref ckilled
 
+# ---- the same for an RNN chain (momentum, clipping, a task's data stream) ----
+cat > rckpt.json <<'JSON'
+{ "name": "rckpt", "seed": 9,
+  "model": { "type": "rnn", "width": 48, "activation": "tanh" },
+  "data": { "name": "addition", "length": 30, "test_samples": 200 },
+  "loss": "mse",
+  "train": { "steps": 2000, "batch_size": 16, "lr": 0.01, "momentum": 0.9, "clip_norm": 1.0,
+             "checkpoint_every": 100 },
+  "probe": { "samples": 32, "every": 150 } }
+JSON
+expect_status 0 "uninterrupted RNN training run" "$GRADLAB" run rckpt.json --out rref --quiet
+"$GRADLAB" run rckpt.json --out rkilled --quiet & pid=$!
+wait_for $pid test -e rkilled/runs/.tmp-run/checkpoint.bin
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+check "RNN: a checkpoint was written before the kill" test -e rkilled/runs/.tmp-run/checkpoint.bin
+check "RNN: the run was not complete when killed" test ! -e rkilled/runs/run
+expect_status 0 "RNN: rerun after kill -9 of a training run" "$GRADLAB" run rckpt.json --out rkilled
+check "RNN: the rerun resumes from the checkpoint" grep -q "run: resuming from its checkpoint" "$T/last.err"
+check "RNN: resumed timesteps.csv = uninterrupted bytes" cmp -s rref/timesteps.csv rkilled/timesteps.csv
+check "RNN: resumed steps.csv = uninterrupted bytes" cmp -s rref/steps.csv rkilled/steps.csv
+check "RNN: resumed run identical in every file" same_results rref rkilled
+check "RNN: checkpoint and lease gone after completion" no_temporaries rkilled
+
+# A checkpoint from a gradlab before format version 2 (no magic, the run key first) is refused,
+# not misread: the run fails naming the file and both versions (exit 1), the checkpoint goes,
+# and the next run starts over.
+"$GRADLAB" run rckpt.json --out rold --quiet & pid=$!
+wait_for $pid test -e rold/runs/.tmp-run/checkpoint.bin
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+$PY -c 'import sys; p = sys.argv[1]; b = open(p, "rb").read(); open(p, "wb").write(b[20:])' \
+  rold/runs/.tmp-run/checkpoint.bin
+expect_status 1 "an unversioned checkpoint: the run fails" "$GRADLAB" run rckpt.json --out rold --quiet
+check "refusal names the file and the versions" grep -q \
+  "checkpoint.bin: checkpoint format version 1 (unversioned: an older gradlab), this gradlab reads version 2" \
+  rold/runs/run/summary.json
+expect_status 0 "the next run starts over" "$GRADLAB" run rckpt.json --out rold
+check "started over, not resumed" bash -c "! grep -q resuming '$T/last.err'"
+check "started over: identical to the uninterrupted run" same_results rref rold
+
 # ---- failure containment: one diverging point, one failing point; the sweep goes on ----
 cat > mixed.json <<'JSON'
 { "name": "mixed", "seed": 2,

@@ -1,0 +1,86 @@
+#include "experiments/checkpoint.h"
+
+#include <fmt/format.h>
+#include <filesystem>
+
+#include "harness/core/io.h"
+
+namespace gl {
+
+namespace {
+
+constexpr char magic[8] = {'g', 'r', 'a', 'd', 'l', 'a', 'b', '\0'};
+
+// A hash of every checkpointed row's field names and sizes, in order.
+template <class Row>
+uint64_t layout_of(uint64_t h) {
+  Row r{};
+  row_fields(r, [&](std::string_view name, const auto& v, Cell = Cell::value) {
+    const uint64_t size = sizeof(v);
+    h = hash_bytes(name.data(), name.size(), h);
+    h = hash_bytes(&size, sizeof(size), h);
+  });
+  return h;
+}
+
+uint64_t row_layout() {
+  uint64_t h = hash_bytes("rows", 4);
+  h = layout_of<LayerRow>(h);
+  h = layout_of<StepRow>(h);
+  h = layout_of<HistRow>(h);
+  return layout_of<TimestepRow>(h);
+}
+
+}  // namespace
+
+void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first_nonfinite) {
+  ck.io(s.step), ck.io(s.next_probe), ck.io(s.loss_sum), ck.io(s.loss_n), ck.io(rng);
+  ck.io(out.layers), ck.io(out.steps), ck.io(out.hists), ck.io(out.timesteps);
+  ck.io(out.summary), ck.io(first_nonfinite);
+}
+
+uint64_t checkpoint_key(const RunSpec& spec) {
+  const std::string k =
+      spec.resolved.dump() + "|" + std::to_string(spec.seed) + "|" + std::to_string(spec.data_seed);
+  return hash_bytes(k.data(), k.size());
+}
+
+bool checkpoint_resume(const std::string& path, uint64_t key,
+                       const std::function<void(Ckpt&)>& state) {
+  if (!std::filesystem::exists(path)) return false;
+  Ckpt ck{file_read(path), 0, false};
+  char m[sizeof(magic)] = {};
+  uint32_t version = 1;
+  uint64_t layout = 0, k = 0;
+  if (ck.buf.size() >= sizeof(magic)) std::memcpy(m, ck.buf.data(), sizeof(magic));
+  if (std::memcmp(m, magic, sizeof(magic)) == 0) {
+    ck.pos = sizeof(magic);
+    ck.io(version), ck.io(layout);
+  }
+  if (version != checkpoint_version || layout != row_layout()) {
+    const std::string found = version == 1                    ? "1 (unversioned: an older gradlab)"
+                              : version == checkpoint_version ? "2 with other table columns"
+                                                              : std::to_string(version);
+    throw std::runtime_error(fmt::format(
+        "{}: checkpoint format version {}, this gradlab reads version {}: refused, not read; "
+        "run again to start this run over",
+        path, found, checkpoint_version));
+  }
+  ck.io(k);
+  if (k != key) return false;
+  state(ck);
+  return true;
+}
+
+void checkpoint_save(const std::string& path, uint64_t key,
+                     const std::function<void(Ckpt&)>& state) {
+  Ckpt ck;
+  ck.buf.append(magic, sizeof(magic));
+  uint32_t version = checkpoint_version;
+  uint64_t layout = row_layout();
+  ck.io(version), ck.io(layout), ck.io(key);
+  state(ck);
+  file_write_atomic(path, ck.buf);
+}
+
+}  // namespace gl
