@@ -1,4 +1,5 @@
 #include "harness/measure/metrics.h"
+#include "harness/core/config.h"
 
 #include <omp.h>
 

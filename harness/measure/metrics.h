@@ -7,11 +7,18 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/config.h"
+#include "harness/core/closed_set.h"
 #include "harness/core/types.h"
 #include "harness/nn/mlp.h"
 
 namespace gl {
+
+struct ProbeConfig;  // harness/core/config.h
+
+// The bins of the histograms: linear in the value, or in log10 |value|.
+enum class HistScale { linear, log10abs, count };
+inline constexpr std::string_view hist_scale_names[] = {"linear", "log10abs"};
+static_assert(std::size(hist_scale_names) == count_of<HistScale>);
 
 // One row of layers.csv (without the leading run columns). Empty cells are nullopt.
 struct LayerRow {

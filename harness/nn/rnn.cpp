@@ -1,4 +1,5 @@
 #include "harness/nn/rnn.h"
+#include "harness/core/config.h"
 #include "harness/core/threads.h"
 
 #include <omp.h>
