@@ -19,8 +19,8 @@ void catalog_line(std::string& s, std::string_view name, std::string_view text,
   if (!aliases.empty()) {
     std::string list;
     for (auto a : aliases) list += (list.empty() ? "" : ", ") + std::string(a);
-    rest = fmt::format("{:<{}}{}: {}", rest, alias_at, aliases.size() > 1 ? "aliases" : "alias",
-                       list);
+    rest =
+        fmt::format("{:<{}}{}: {}", rest, alias_at, aliases.size() > 1 ? "aliases" : "alias", list);
   }
   s += rest.empty() ? fmt::format("  {}\n", name) : fmt::format("  {:<18}{}\n", name, rest);
 }

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -27,6 +28,19 @@ constexpr bool rows_in_enum_order(const Row (&rows)[N]) {
   for (size_t i = 0; i < N; ++i)
     if (static_cast<size_t>(rows[i].kind) != i) return false;
   return true;
+}
+
+// The kind a table's row names, by its name or one of its aliases (rows that have them).
+template <class Row, size_t N>
+constexpr std::optional<decltype(Row::kind)> kind_from_name(const Row (&rows)[N],
+                                                            std::string_view name) {
+  for (const Row& row : rows) {
+    if (row.name == name) return row.kind;
+    if constexpr (requires { row.aliases; })
+      for (auto alias : row.aliases)
+        if (alias == name) return row.kind;
+  }
+  return std::nullopt;
 }
 
 // The name of e in a plain name table (static_assert'ed to have count_of<E> entries).

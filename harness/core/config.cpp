@@ -72,8 +72,9 @@ void read_mlp_shape(const Reader& r, ModelConfig& m) {
       if (int_value(h[i], 1, max_width, w))
         m.hidden.push_back(static_cast<int>(w));
       else
-        r.issues->push_back({fmt::format("{}/hidden/{}", r.path, i),
-                             fmt::format("expected {}, found {}", width_text, config_value_text(h[i]))});
+        r.issues->push_back(
+            {fmt::format("{}/hidden/{}", r.path, i),
+             fmt::format("expected {}, found {}", width_text, config_value_text(h[i]))});
     }
     return;
   }
@@ -242,8 +243,9 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
   if (!block_ok(v, path, issues)) return d;
   const Reader r{v, path, &issues};
   if (const json* n = r.find("name"); n && !facts.name)
-    issues.push_back({at(path, "name"), fmt::format("unknown dataset {}; expected one of {}",
-                                                    config_value_text(*n), names_text(data_names))});
+    issues.push_back(
+        {at(path, "name"), fmt::format("unknown dataset {}; expected one of {}",
+                                       config_value_text(*n), names_text(data_names))});
   d.test_samples = read_int(r, "test_samples", 1, 10'000'000, 1000);
   if (!facts.name) {
     Names known = {"name", "test_samples"};

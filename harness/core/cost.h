@@ -4,7 +4,6 @@
 // of being killed by the kernel; the operation count bounds the config fuzz test.
 #pragma once
 
-
 namespace gl {
 
 struct Config;  // harness/core/config.h

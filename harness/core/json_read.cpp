@@ -49,19 +49,6 @@ std::string found_text(const json& v) {
   return s;
 }
 
-std::string pointer_escape(std::string_view key) {
-  std::string s;
-  for (char ch : key) {
-    if (ch == '~')
-      s += "~0";
-    else if (ch == '/')
-      s += "~1";
-    else
-      s += ch;
-  }
-  return s;
-}
-
 // Optimal string alignment distance (Levenshtein with adjacent transpositions): "widht" → 1.
 size_t edit_distance(std::string_view a, std::string_view b) {
   const size_t n = a.size(), m = b.size();
@@ -81,6 +68,19 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 // ---- text helpers ----
+
+std::string pointer_escape(std::string_view key) {
+  std::string s;
+  for (char ch : key) {
+    if (ch == '~')
+      s += "~0";
+    else if (ch == '/')
+      s += "~1";
+    else
+      s += ch;
+  }
+  return s;
+}
 
 std::string at(const std::string& path, std::string_view key) {
   return path + "/" + pointer_escape(key);
@@ -297,7 +297,6 @@ bool block_ok(const json* v, const std::string& path, Issues& issues) {
   issues.push_back({path, "expected an object, found " + found_text(*v)});
   return false;
 }
-
 
 // Keys of a {"name": kind, params...} object: unknown keys, and params of another kind.
 void check_param_keys(const Reader& r, const Names& own, const Names& all, std::string_view kind) {

@@ -56,9 +56,11 @@ using Names = std::vector<std::string_view>;
 
 inline constexpr int64_t int_max = std::numeric_limits<int64_t>::max();
 
-std::string at(const std::string& path, std::string_view key);  // path + "/" + escaped key
-std::string names_text(std::span<const std::string_view> names);                      // "a, b, c"
-std::string choice_text(std::span<const std::string_view> names);  // "\"a\" or \"b\"", "one of \"a\", \"b\", \"c\""
+std::string pointer_escape(std::string_view key);                 // "~" → "~0", "/" → "~1"
+std::string at(const std::string& path, std::string_view key);    // path + "/" + escaped key
+std::string names_text(std::span<const std::string_view> names);  // "a, b, c"
+std::string choice_text(
+    std::span<const std::string_view> names);  // "\"a\" or \"b\"", "one of \"a\", \"b\", \"c\""
 bool contains(std::span<const std::string_view> names, std::string_view s);
 std::string unknown_key_message(std::string_view key, const Names& candidates);
 std::string int_text(int64_t lo, int64_t hi);

@@ -49,8 +49,8 @@ DataInfo data_info(const Config& c) {
     }
     case DataName::temporal_order:
     case DataName::addition:
-      throw UsageError(fmt::format("data \"{}\" is not available in this build",
-                                   data_name_text(d.name)));
+      throw UsageError(
+          fmt::format("data \"{}\" is not available in this build", data_name_text(d.name)));
     case DataName::count:
       break;
   }

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-
 namespace gl {
 
 struct DataConfig;  // harness/core/config.h

@@ -8,17 +8,13 @@ namespace gl {
 std::string_view activation_name(Activation f) { return activation_info(f).name; }
 
 std::optional<Activation> activation_from_name(std::string_view name) {
-  for (const ActivationInfo& a : activation_table) {
-    if (a.name == name) return a.kind;
-    for (auto alias : a.aliases)
-      if (alias == name) return a.kind;
-  }
-  return std::nullopt;
+  return kind_from_name(activation_table, name);
 }
 
 std::string activation_names_list() {
   std::string s;
-  for (const ActivationInfo& a : activation_table) s += (s.empty() ? "" : ", ") + std::string(a.name);
+  for (const ActivationInfo& a : activation_table)
+    s += (s.empty() ? "" : ", ") + std::string(a.name);
   for (const ActivationInfo& a : activation_table)
     for (auto alias : a.aliases) s += ", " + std::string(alias);
   return s;

@@ -69,9 +69,10 @@ inline constexpr ActivationParam rrelu_params[] = {
     {.name = "lower",
      .at = member<&ActivationSpec::lower>,
      .def = 1.0 / 8,
-     .range_of = [](const ActivationSpec& f) {  // the paper draws 1/slope: lower > 0
-       return f.convention == RreluConvention::paper ? positive : non_negative;
-     }},
+     .range_of =
+         [](const ActivationSpec& f) {  // the paper draws 1/slope: lower > 0
+           return f.convention == RreluConvention::paper ? positive : non_negative;
+         }},
     {.name = "upper",
      .at = member<&ActivationSpec::upper>,
      .def = 1.0 / 3,
@@ -170,8 +171,9 @@ template <class T>
 T activation_deriv(const ActivationSpec& f, T z);
 
 // Matrix form, elementwise over blocks (units, batch) of z's shape (e.g. a step's columns of an
-// RNN's history), no allocation: a = φ(z), dphi = φ'(z), as the scalar forms (tanh: Eigen's vectorized form). Uses
-// the probe-time slope for rrelu (training's random slopes are applied by the model).
+// RNN's history), no allocation: a = φ(z), dphi = φ'(z), as the scalar forms (tanh: Eigen's
+// vectorized form). Uses the probe-time slope for rrelu (training's random slopes are applied by
+// the model).
 template <class T>
 void activation_apply(const ActivationSpec& f, const Eigen::Ref<const Mat<T>>& z,
                       Eigen::Ref<Mat<T>> a, Eigen::Ref<Mat<T>> dphi);

@@ -8,14 +8,7 @@ namespace gl {
 
 std::string_view init_name(Init k) { return init_info(k).name; }
 
-std::optional<Init> init_from_name(std::string_view n) {
-  for (const InitInfo& i : init_table) {
-    if (i.name == n) return i.kind;
-    for (auto alias : i.aliases)
-      if (alias == n) return i.kind;
-  }
-  return std::nullopt;
-}
+std::optional<Init> init_from_name(std::string_view n) { return kind_from_name(init_table, n); }
 
 std::string init_names_list() {
   std::string s, aliases;

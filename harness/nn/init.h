@@ -61,16 +61,15 @@ using InitParam = Param<InitSpec>;
 // Every initializer takes gain first and the spectral rescalings last.
 inline constexpr InitParam init_params_first[] = {
     {.name = "gain", .at = member<&InitSpec::gain>, .def = 1.0, .range = positive}};
-inline constexpr InitParam init_params_last[] = {
-    {.name = "spectral_radius",
-     .at = member<&InitSpec::spectral_radius>,
-     .def = nan_v,
-     .range = positive},
-    {.name = "spectral_norm",
-     .at = member<&InitSpec::spectral_norm>,
-     .def = nan_v,
-     .range = positive,
-     .excludes = "spectral_radius"}};
+inline constexpr InitParam init_params_last[] = {{.name = "spectral_radius",
+                                                  .at = member<&InitSpec::spectral_radius>,
+                                                  .def = nan_v,
+                                                  .range = positive},
+                                                 {.name = "spectral_norm",
+                                                  .at = member<&InitSpec::spectral_norm>,
+                                                  .def = nan_v,
+                                                  .range = positive,
+                                                  .excludes = "spectral_radius"}};
 inline constexpr InitParam fan_params[] = {{.name = "mode",
                                             .at = member<&InitSpec::mode>,
                                             .def = 0,
@@ -85,15 +84,13 @@ inline constexpr InitParam gaussian_params[] = {
      .excludes = "sigma_w2"}};
 inline constexpr InitParam uniform_params[] = {
     {.name = "scale", .at = member<&InitSpec::scale>, .def = 0.05, .range = positive}};
-inline constexpr InitParam sparse_params[] = {{.name = "nonzero_per_row",
-                                               .at = member<&InitSpec::nonzero_per_row>,
-                                               .def = 15,
-                                               .type = ParamType::integer,
-                                               .range = {1, 10'000'000}},
-                                              {.name = "std",
-                                               .at = member<&InitSpec::std>,
-                                               .def = 1.0,
-                                               .range = positive}};
+inline constexpr InitParam sparse_params[] = {
+    {.name = "nonzero_per_row",
+     .at = member<&InitSpec::nonzero_per_row>,
+     .def = 15,
+     .type = ParamType::integer,
+     .range = {1, 10'000'000}},
+    {.name = "std", .at = member<&InitSpec::std>, .def = 1.0, .range = positive}};
 inline constexpr std::string_view glorot_standard_aliases[] = {"standard"};
 inline constexpr std::string_view glorot_uniform_aliases[] = {"xavier_uniform", "normalized"};
 inline constexpr std::string_view glorot_normal_aliases[] = {"xavier_normal"};
