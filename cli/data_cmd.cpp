@@ -26,8 +26,6 @@ namespace gl {
 
 namespace {
 
-const std::vector<std::string> data_command_names = {"gaussian", "shapeset3x2", "fashion_mnist",
-                                                     "temporal_order", "addition"};
 constexpr int task_length = 50;     // Pascanu 2013 §4.1 (configs/pascanu2013/temporal_order_inits)
 constexpr Index csv_examples = 20;  // sequences.csv: a few sequences to read
 
@@ -38,17 +36,27 @@ constexpr int preview_pad = 6;
 const Rgb preview_background{38, 42, 56};
 const Rgb preview_ink{235, 235, 235};
 
+// Every dataset but idx (whose four files only a config can name).
+Names data_command_names() {
+  Names n;
+  for (const DatasetInfo& d : dataset_table)
+    if (d.kind != DataName::idx) n.push_back(d.name);
+  return n;
+}
+
 Config data_command_config(const std::string& name) {
-  const std::string valid = "gaussian, shapeset3x2, fashion_mnist, temporal_order, addition";
+  const Names names = data_command_names();
+  const std::string valid = names_text(names);
   if (name == "idx")
     throw UsageError(fmt::format(
         "data \"idx\" needs its four files (train_images, train_labels, test_images, "
         "test_labels), which only a config's \"data\" block can give; gradlab data takes one of {}",
         valid));
-  if (std::find(data_command_names.begin(), data_command_names.end(), name) ==
-      data_command_names.end())
+  if (!contains(names, name))
     throw UsageError(fmt::format("unknown dataset \"{}\"; expected one of {}", name, valid));
-  const bool task = name == "temporal_order" || name == "addition";
+  bool task = false;  // a sequence task needs an rnn
+  for (const DatasetInfo& d : dataset_table)
+    if (d.name == name) task = d.sequence;
   json j = json::object();
   // The model is required by the config; the data ignores it (a task needs an rnn).
   if (task)
@@ -304,6 +312,7 @@ int data_command(const std::string& name, const std::string& out, int64_t n, uin
       break;
     case DataName::temporal_order:
     case DataName::addition:
+    case DataName::count:
       break;
   }
   const Canvas preview = info.image_rows > 0 ? preview_images(x, t.labels, info, lo, hi)

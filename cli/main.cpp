@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/catalog.h"
 #include "cli/commands.h"
 #include "experiments/grid.h"
 #include "experiments/sweep.h"
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
     if (*collect) return collect_dir(dir, quiet);
     if (*plot) return plot_command(dir, format);
     if (*data) return data_command(data_name, out, data_n, data_seed);
-    fmt::print("{}", config_catalog());
+    fmt::print("{}", catalog_text());
     return 0;
   } catch (const ConfigError& e) {
     for (const auto& line : e.lines) fmt::print(stderr, "{}\n", line);

@@ -29,19 +29,6 @@ std::string join(const std::vector<std::string>& v, std::string_view sep, size_t
   return s;
 }
 
-std::string pointer_escape(std::string_view key) {
-  std::string s;
-  for (char ch : key) {
-    if (ch == '~')
-      s += "~0";
-    else if (ch == '/')
-      s += "~1";
-    else
-      s += ch;
-  }
-  return s;
-}
-
 std::string pointer_of(const std::vector<std::string>& comps) {
   std::string s;
   for (const auto& c : comps) s += "/" + pointer_escape(c);

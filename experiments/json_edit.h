@@ -17,8 +17,8 @@ bool has_empty(const std::vector<std::string>& comps);
 // The first n of v joined by sep.
 std::string join(const std::vector<std::string>& v, std::string_view sep, size_t n);
 
-// A key as a JSON pointer component (~ → ~0, / → ~1), and a path as a pointer.
-std::string pointer_escape(std::string_view key);
+// A path as a JSON pointer (its components escaped by json_read.h's pointer_escape).
+using gl::pointer_escape;
 std::string pointer_of(const std::vector<std::string>& comps);
 // p is a or lies below it, as JSON pointers.
 bool under(const std::string& p, const std::string& a);

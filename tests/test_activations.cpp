@@ -1,6 +1,7 @@
 // Every activation: derivative vs central differences, stability for |z| up to 1e4, matrix form
-// equal to the scalar form, and the documented constants. Loops over the whole enum, so a new
-// activation is tested without editing this file.
+// equal to the scalar form, left derivatives at the kinks, sup|φ′|, and the documented constants.
+// Loops over the table (harness/nn/activations.h), so a new activation is tested without editing
+// this file.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,20 +17,30 @@ static ActivationSpec spec_of(Activation a) {
   return s;
 }
 
-// Points away from every kink (0, ±1, 6) by more than the FD step.
 static const double kPoints[] = {-7.3, -3.1, -1.7, -0.93, -0.41, -0.05, 0.03,
                                  0.37, 0.88, 1.6,  2.9,   5.4,   6.8,   11.0};
+
+// Distance from z to the activation's nearest kink.
+static double kink_distance(const ActivationSpec& f, double z) {
+  double d = INFINITY;
+  for (double k : activation_info(f.kind).kinks) d = std::min(d, std::abs(z - k));
+  return d;
+}
 
 TEST(Activations, DerivativeMatchesCentralDifference) {
   for (int k = 0; k < activation_count; ++k) {
     const ActivationSpec f = spec_of(static_cast<Activation>(k));
+    int tested = 0;
     for (double z : kPoints) {
+      if (kink_distance(f, z) < 1e-3) continue;  // the FD step would straddle the kink
+      ++tested;
       const double h = 1e-6;
       const double fd = (activation_value(f, z + h) - activation_value(f, z - h)) / (2 * h);
       const double an = activation_deriv(f, z);
       EXPECT_NEAR(an, fd, 1e-7 * std::max(1.0, std::abs(fd)))
           << activation_name(f.kind) << " at z=" << z;
     }
+    EXPECT_GE(tested, 10) << activation_name(f.kind);
   }
 }
 
@@ -66,9 +77,8 @@ TEST(Activations, MatrixFormEqualsScalarForm) {
     int i = 0;
     for (Index c = 0; c < z.cols(); ++c)
       for (Index r = 0; r < z.rows(); ++r) z(r, c) = kPoints[i++ % 14] * (c % 2 ? 1 : -1);
-    Mat<double> a, d;
-    activation_forward(f, z, a);
-    activation_deriv(f, z, d);
+    Mat<double> a(z.rows(), z.cols()), d(z.rows(), z.cols());
+    activation_apply<double>(f, z, a, d);
     for (Index c = 0; c < z.cols(); ++c)
       for (Index r = 0; r < z.rows(); ++r) {
         EXPECT_NEAR(a(r, c), activation_value(f, z(r, c)), 1e-14) << activation_name(f.kind);
@@ -78,6 +88,12 @@ TEST(Activations, MatrixFormEqualsScalarForm) {
 }
 
 TEST(Activations, KinksTakeTheLeftDerivative) {
+  for (int k = 0; k < activation_count; ++k) {
+    const ActivationSpec f = spec_of(static_cast<Activation>(k));
+    for (double z : activation_info(f.kind).kinks)
+      EXPECT_NEAR(activation_deriv(f, z), activation_deriv(f, z - 1e-9), 1e-6)
+          << activation_name(f.kind) << " at its kink " << z;
+  }
   ActivationSpec s;
   s.kind = Activation::relu;
   EXPECT_EQ(activation_deriv(s, 0.0), 0.0);
@@ -89,8 +105,27 @@ TEST(Activations, KinksTakeTheLeftDerivative) {
   s.kind = Activation::hard_tanh;
   EXPECT_EQ(activation_deriv(s, 1.0), 1.0);
   EXPECT_EQ(activation_deriv(s, -1.0), 0.0);
+  s.kind = Activation::hard_sigmoid;
+  EXPECT_EQ(activation_deriv(s, 3.0), 1.0 / 6);
+  EXPECT_EQ(activation_deriv(s, -3.0), 0.0);
   s.kind = Activation::binary_step;
   EXPECT_EQ(activation_deriv(s, 0.5), 0.0);
+}
+
+// The kinks of the table are where φ′ jumps (or φ″ does, for elu at alpha = 1): the derivative
+// either side of every kink differs from the straight line through it, and nowhere else between
+// the listed points does φ′ jump.
+TEST(Activations, TableKinksAreWherePhiPrimeJumps) {
+  for (int k = 0; k < activation_count; ++k) {
+    const ActivationSpec f = spec_of(static_cast<Activation>(k));
+    if (f.kind == Activation::maxout) continue;  // its kinks are ties between pieces
+    for (double z = -8; z <= 8; z += 1e-3) {
+      if (kink_distance(f, z) < 2e-3) continue;
+      const double jump = std::abs(activation_deriv(f, z + 5e-4) - activation_deriv(f, z - 5e-4));
+      EXPECT_LT(jump, 1e-2) << activation_name(f.kind) << ": φ′ jumps at " << z
+                            << ", which is not in its kinks";
+    }
+  }
 }
 
 TEST(Activations, DocumentedConstants) {
@@ -105,6 +140,15 @@ TEST(Activations, DocumentedConstants) {
   s = ActivationSpec{};
   s.kind = Activation::gelu;
   EXPECT_NEAR(activation_value(s, 1.0), 0.8413447460685429, 1e-15);  // Φ(1)
+  s.kind = Activation::mish;  // tanh(log(1 + e)) and the limits
+  EXPECT_NEAR(activation_value(s, 1.0), 0.86509838826731033, 1e-15);
+  EXPECT_NEAR(activation_value(s, -40.0) / (-40.0 * std::exp(-40.0)), 1.0, 1e-12);
+  EXPECT_EQ(activation_value(s, 800.0), 800.0);
+  s.kind = Activation::hard_sigmoid;  // PyTorch's relu6(z + 3)/6
+  EXPECT_EQ(activation_value(s, 0.0), 0.5);
+  EXPECT_EQ(activation_value(s, -3.0), 0.0);
+  EXPECT_EQ(activation_value(s, 3.0), 1.0);
+  EXPECT_DOUBLE_EQ(activation_value(s, 1.5), 0.75);
   EXPECT_EQ(activation_from_name("silu"), Activation::swish);
   EXPECT_FALSE(activation_from_name("tahn").has_value());
 }

@@ -423,7 +423,7 @@ TEST_F(Grid, VariantIssuesPointIntoTheVariant) {
                                                   "modle": {"x": 1}}]})")),
       (std::vector<std::string>{
           R"(/grid/variants/1/modle: unknown key; did you mean "model"?)",
-          R"(/grid/variants/1/model/activation: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)"}));
+          R"(/grid/variants/1/model/activation: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)"}));
 }
 
 // ---- grid errors ----
@@ -436,7 +436,7 @@ TEST_F(Grid, ValueIssuesMapToTheirAxisValue) {
       lines,
       (std::vector<std::string>{
           "/grid/model.init/0/sigma_w2: expected a number > 0, found -1",
-          R"(/grid/model.activation/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)",
+          R"(/grid/model.activation/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)",
           "/grid/model.activation/2/slope: not a parameter of relu"}))
       << join(lines);
 }
@@ -445,7 +445,7 @@ TEST_F(Grid, AxisOverAnObjectNameMapsToTheAxis) {
   EXPECT_EQ(
       errors(cfg(R"("grid": {"model.activation.name": ["tanh", "tahn"]})")),
       std::vector<std::string>{
-          R"(/grid/model.activation.name/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, hard_tanh, binary_step, maxout, silu)"});
+          R"(/grid/model.activation.name/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)"});
 }
 
 TEST_F(Grid, IssuesOutsideTheGridAreReportedOnce) {

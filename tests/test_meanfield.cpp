@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "harness/core/config.h"
 #include "harness/measure/metrics.h"
 #include "harness/measure/theory.h"
 #include "harness/nn/loss.h"

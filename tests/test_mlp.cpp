@@ -27,29 +27,10 @@ static double mean_loss(const Mlp<double>& net, const Mat<double>& x, const Targ
 
 // Distance of every pre-activation from the activation's kinks (and maxout's second piece).
 static double kink_margin(const Mlp<double>& net, const MlpCache<double>& c) {
-  std::vector<double> kinks;
-  switch (net.act.kind) {
-    case Activation::relu:
-    case Activation::leaky_relu:
-    case Activation::prelu:
-    case Activation::rrelu:
-    case Activation::binary_step:
-    case Activation::elu:
-    case Activation::selu:
-      kinks = {0.0};
-      break;
-    case Activation::relu6:
-      kinks = {0.0, 6.0};
-      break;
-    case Activation::hard_tanh:
-      kinks = {-1.0, 1.0};
-      break;
-    default:
-      break;
-  }
   double m = INFINITY;
   for (size_t l = 0; l + 1 < net.layers.size(); ++l) {
-    for (double k : kinks) m = std::min(m, (c.z[l].array() - k).abs().minCoeff());
+    for (double k : activation_info(net.act.kind).kinks)
+      m = std::min(m, (c.z[l].array() - k).abs().minCoeff());
     if (net.act.kind == Activation::maxout) {  // gap between the winner and every other piece
       const Mat<double> zk = (net.layers[l].W * c.a[l]).colwise() + net.layers[l].b;
       const Index fo = c.z[l].rows();

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "harness/core/config.h"
 #include "harness/measure/metrics.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/mlp.h"

@@ -95,29 +95,10 @@ Eigen::VectorXd ref_losses(const Chain& ch, const Rnn<double>& net, Index t0 = 0
   return li;
 }
 
+// Distance of every pre-activation from the activation's kinks (its table row).
 double kink_margin(Activation a, const Mat<double>& z) {
-  std::vector<double> kinks;
-  switch (a) {
-    case Activation::relu:
-    case Activation::leaky_relu:
-    case Activation::prelu:
-    case Activation::rrelu:
-    case Activation::binary_step:
-    case Activation::elu:
-    case Activation::selu:
-      kinks = {0.0};
-      break;
-    case Activation::relu6:
-      kinks = {0.0, 6.0};
-      break;
-    case Activation::hard_tanh:
-      kinks = {-1.0, 1.0};
-      break;
-    default:
-      break;
-  }
   double m = INFINITY;
-  for (double k : kinks) m = std::min(m, (z.array() - k).abs().minCoeff());
+  for (double k : activation_info(a).kinks) m = std::min(m, (z.array() - k).abs().minCoeff());
   return m;
 }
 

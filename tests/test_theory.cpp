@@ -73,12 +73,14 @@ std::array<double, K> simpson_expect(G&& g, std::vector<double> breaks, double w
   return out;
 }
 
-// Kinks of φ or φ′ in u (0 always: the centre of every nonlinearity), written independently of
-// harness/theory.cpp.
+// Kinks of φ or φ′ in u (the activation's table row), and 0 always (the centre of every
+// nonlinearity).
 std::vector<double> kinks_of(const ActivationSpec& f) {
-  if (f.kind == Activation::relu6) return {0.0, 6.0};
-  if (f.kind == Activation::hard_tanh) return {-1.0, 0.0, 1.0};
-  return {0.0};
+  std::vector<double> k = {0.0};
+  for (double z : activation_info(f.kind).kinks)
+    if (z != 0.0) k.push_back(z);
+  std::sort(k.begin(), k.end());
+  return k;
 }
 
 double e_rule(const ActivationSpec& f, double q, const std::function<double(double)>& g) {

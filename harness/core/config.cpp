@@ -1,629 +1,27 @@
-// Reading the experiment config (docs/reference.md §3): parse JSON with comments, expand
-// shorthands, validate strictly, and write the resolved form back.
-//
-// Validation never stops at the first problem: every check appends a ConfigIssue
-// ("<JSON pointer>: expected <what>, found <value>") and carries on with the default, so a user
-// sees every problem of a file at once. No nlohmann exception escapes: types are checked before
-// any value is read.
+// Reading the experiment config (docs/reference.md §3): expand shorthands, validate every section
+// strictly with the readers of harness/core/json_read.h, and write the resolved form back.
+// Closed sets (datasets, losses, the enumerated values, and through config_sets.h activations and
+// initializers) are read and written from their tables.
 #include "harness/core/config.h"
+#include "harness/core/config_sets.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <limits>
-#include <set>
 #include <string_view>
 
 namespace gl {
 
-ConfigError::ConfigError(std::vector<std::string> l)
-    : UsageError([&] {
-        std::string s;
-        for (const auto& line : l) s += (s.empty() ? "" : "\n") + line;
-        return s;
-      }()),
-      lines(std::move(l)) {}
-
-std::string config_issue_format(const std::string& file, const ConfigIssue& issue) {
-  if (issue.path.empty()) return fmt::format("{}: {}", file, issue.message);
-  return fmt::format("{}: {}: {}", file, issue.path, issue.message);
-}
-
 namespace {
 
-using Issues = std::vector<ConfigIssue>;
-using Names = std::vector<std::string_view>;
-
-constexpr int64_t int_max = std::numeric_limits<int64_t>::max();
-constexpr double inf = std::numeric_limits<double>::infinity();
-
-// ---- text helpers ----
-
-std::string dump_compact(const json& v) {
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);  // never throws on bad UTF-8
-}
-
-// A value as an error message shows it: compact JSON, at most 60 characters.
-std::string found_text(const json& v) {
-  std::string s;
-  if (v.is_number_float() && !std::isfinite(v.get<double>())) {
-    const double d = v.get<double>();
-    s = std::isnan(d) ? "nan" : (d > 0 ? "inf" : "-inf");  // dump() would write null
-  } else {
-    s = dump_compact(v);
-  }
-  if (s.size() > 60) {
-    size_t n = 57;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // whole UTF-8 chars
-    s = s.substr(0, n) + "...";
-  }
-  return s;
-}
-
-std::string pointer_escape(std::string_view key) {
-  std::string s;
-  for (char ch : key) {
-    if (ch == '~')
-      s += "~0";
-    else if (ch == '/')
-      s += "~1";
-    else
-      s += ch;
-  }
-  return s;
-}
-
-std::string at(const std::string& path, std::string_view key) {
-  return path + "/" + pointer_escape(key);
-}
-
-std::string names_text(const Names& names) {
-  std::string s;
-  for (auto n : names) s += (s.empty() ? "" : ", ") + std::string(n);
-  return s;
-}
-
-// "\"a\" or \"b\"" for two choices, "one of \"a\", \"b\", \"c\"" for more.
-std::string choice_text(const Names& names) {
-  if (names.size() == 1) return fmt::format("\"{}\"", names[0]);
-  if (names.size() == 2) return fmt::format("\"{}\" or \"{}\"", names[0], names[1]);
-  std::string s = "one of ";
-  for (size_t i = 0; i < names.size(); ++i) s += fmt::format("{}\"{}\"", i ? ", " : "", names[i]);
-  return s;
-}
-
-bool contains(const Names& names, std::string_view s) {
-  return std::find(names.begin(), names.end(), s) != names.end();
-}
-
-// Optimal string alignment distance (Levenshtein with adjacent transpositions): "widht" → 1.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  const size_t n = a.size(), m = b.size();
-  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
-  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
-  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
-  for (size_t i = 1; i <= n; ++i)
-    for (size_t j = 1; j <= m; ++j) {
-      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  return d[n][m];
-}
-
-std::string unknown_key_message(std::string_view key, const Names& candidates) {
-  std::vector<std::string> c(candidates.begin(), candidates.end());
-  const std::string best = config_closest_key(key, c);
-  if (best.empty()) return "unknown key";
-  return fmt::format("unknown key; did you mean \"{}\"?", best);
-}
-
-// ---- reading values ----
-
-// The integer value of v, if it is an integer (or a float with an integral value, as 1e6) in
-// [lo, hi].
-bool int_value(const json& v, int64_t lo, int64_t hi, int64_t& out) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(int_max)) return false;
-    out = static_cast<int64_t>(u);
-  } else if (v.is_number_integer()) {
-    out = v.get<int64_t>();
-  } else if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (!std::isfinite(d) || std::floor(d) != d || std::abs(d) >= 9.0e18) return false;
-    out = static_cast<int64_t>(d);
-  } else {
-    return false;
-  }
-  return out >= lo && out <= hi;
-}
-
-std::string int_text(int64_t lo, int64_t hi) {
-  if (hi == int_max) return fmt::format("an integer >= {}", lo);
-  return fmt::format("an integer in {}..{}", lo, hi);
-}
-
-// A range of reals; infinite ends are open and unbounded.
-struct NumRange {
-  double lo = -inf, hi = inf;
-  bool lo_open = false, hi_open = false;
-};
-constexpr NumRange any_number{};
-constexpr NumRange positive{0.0, inf, true, false};
-constexpr NumRange non_negative{0.0, inf, false, false};
-
-std::string num_text(const NumRange& r) {
-  const bool has_lo = std::isfinite(r.lo), has_hi = std::isfinite(r.hi);
-  if (!has_lo && !has_hi) return "a number";
-  if (!has_hi) return fmt::format("a number {} {}", r.lo_open ? ">" : ">=", r.lo);
-  if (!has_lo) return fmt::format("a number {} {}", r.hi_open ? "<" : "<=", r.hi);
-  return fmt::format("a number in {}{}, {}{}", r.lo_open ? "(" : "[", r.lo, r.hi,
-                     r.hi_open ? ")" : "]");
-}
-
-bool num_value(const json& v, const NumRange& r, double& out) {
-  if (!v.is_number()) return false;  // booleans are not numbers in nlohmann
-  const double d = v.get<double>();
-  if (!std::isfinite(d)) return false;
-  if (r.lo_open ? !(d > r.lo) : !(d >= r.lo)) return false;
-  if (r.hi_open ? !(d < r.hi) : !(d <= r.hi)) return false;
-  out = d;
-  return true;
-}
-
-// One JSON object being read: where it is and where its problems go. j may be null (the block
-// is absent, so every key takes its default).
-struct Reader {
-  const json* j;
-  std::string path;
-  Issues* issues;
-
-  const json* find(std::string_view key) const {
-    if (!j || !j->is_object()) return nullptr;
-    auto it = j->find(std::string(key));
-    return it == j->end() ? nullptr : &*it;
-  }
-  bool has(std::string_view key) const { return find(key) != nullptr; }
-  void add(std::string_view key, std::string msg) const {
-    issues->push_back({at(path, key), std::move(msg)});
-  }
-  void bad(std::string_view key, const std::string& what, const json& v) const {
-    add(key, fmt::format("expected {}, found {}", what, found_text(v)));
-  }
-  void missing(std::string_view key, const std::string& what) const {
-    add(key, fmt::format("missing (expected {})", what));
-  }
-};
-
-int64_t read_int(const Reader& r, std::string_view key, int64_t lo, int64_t hi, int64_t def,
-                 bool required = false) {
-  const json* v = r.find(key);
-  if (!v) {
-    if (required) r.missing(key, int_text(lo, hi));
-    return def;
-  }
-  int64_t x = 0;
-  if (!int_value(*v, lo, hi, x)) {
-    r.bad(key, int_text(lo, hi), *v);
-    return def;
-  }
-  return x;
-}
-
-int read_int32(const Reader& r, std::string_view key, int64_t lo, int64_t hi, int64_t def,
-               bool required = false) {
-  return static_cast<int>(read_int(r, key, lo, hi, def, required));
-}
-
-double read_num(const Reader& r, std::string_view key, const NumRange& range, double def) {
-  const json* v = r.find(key);
-  if (!v) return def;
-  double x = 0;
-  if (!num_value(*v, range, x)) {
-    r.bad(key, num_text(range), *v);
-    return def;
-  }
-  return x;
-}
-
-// null or a number in range; absent → nullopt.
-std::optional<double> read_opt_num(const Reader& r, std::string_view key, const NumRange& range) {
-  const json* v = r.find(key);
-  if (!v || v->is_null()) return std::nullopt;
-  double x = 0;
-  if (!num_value(*v, range, x)) {
-    r.bad(key, "null or " + num_text(range), *v);
-    return std::nullopt;
-  }
-  return x;
-}
-
-bool read_bool(const Reader& r, std::string_view key, bool def) {
-  const json* v = r.find(key);
-  if (!v) return def;
-  if (!v->is_boolean()) {
-    r.bad(key, "true or false", *v);
-    return def;
-  }
-  return v->get<bool>();
-}
-
-std::optional<bool> read_opt_bool(const Reader& r, std::string_view key) {
-  const json* v = r.find(key);
-  if (!v || v->is_null()) return std::nullopt;
-  if (!v->is_boolean()) {
-    r.bad(key, "null, true or false", *v);
-    return std::nullopt;
-  }
-  return v->get<bool>();
-}
-
-// The index of the value in `names`, or def.
-int read_choice(const Reader& r, std::string_view key, const Names& names, int def) {
-  const json* v = r.find(key);
-  if (!v) return def;
-  if (v->is_string()) {
-    const auto& s = v->get_ref<const std::string&>();
-    for (size_t i = 0; i < names.size(); ++i)
-      if (names[i] == s) return static_cast<int>(i);
-  }
-  r.bad(key, choice_text(names), *v);
-  return def;
-}
-
-std::string read_string(const Reader& r, std::string_view key, const std::string& def,
-                        bool required = false, bool nonempty = false) {
-  const json* v = r.find(key);
-  const char* what = nonempty ? "a non-empty string" : "a string";
-  if (!v) {
-    if (required) r.missing(key, what);
-    return def;
-  }
-  if (!v->is_string() || (nonempty && v->get_ref<const std::string&>().empty())) {
-    r.bad(key, what, *v);
-    return def;
-  }
-  return v->get<std::string>();
-}
-
-// Every key of the object not in `known` is an issue (with a close suggestion).
-void check_keys(const Reader& r, const Names& known) {
-  if (!r.j || !r.j->is_object()) return;
-  for (const auto& [key, value] : r.j->items())
-    if (!contains(known, key)) r.add(key, unknown_key_message(key, known));
-}
-
-// An object-valued block: absent → nullptr reader (all defaults); not an object → issue.
-bool block_ok(const json* v, const std::string& path, Issues& issues) {
-  if (!v) return true;
-  if (v->is_object()) return true;
-  issues.push_back({path, "expected an object, found " + found_text(*v)});
-  return false;
-}
-
-// ---- activations ----
-
-const Names all_activation_params = {"slope", "lower", "upper", "convention",
-                                     "alpha", "beta",  "pieces"};
-
-Names activation_params(Activation a) {
-  switch (a) {
-    case Activation::leaky_relu:
-    case Activation::prelu:
-      return {"slope"};
-    case Activation::rrelu:
-      return {"lower", "upper", "convention"};
-    case Activation::elu:
-      return {"alpha"};
-    case Activation::softplus:
-      return {"beta"};
-    case Activation::maxout:
-      return {"pieces"};
-    case Activation::identity:
-    case Activation::sigmoid:
-    case Activation::tanh:
-    case Activation::softsign:
-    case Activation::arctan:
-    case Activation::relu:
-    case Activation::relu6:
-    case Activation::selu:
-    case Activation::swish:
-    case Activation::gelu:
-    case Activation::hard_tanh:
-    case Activation::binary_step:
-      return {};
-  }
-  throw std::logic_error("unreachable");
-}
-
-// Keys of a {"name": kind, params...} object: unknown keys, and params of another kind.
-void check_param_keys(const Reader& r, const Names& own, const Names& all, std::string_view kind) {
-  Names known = {"name"};
-  known.insert(known.end(), all.begin(), all.end());
-  for (const auto& [key, value] : r.j->items()) {
-    if (key == "name" || contains(own, key)) continue;
-    if (contains(all, key))
-      r.add(key, fmt::format("not a parameter of {}", kind));
-    else
-      r.add(key, unknown_key_message(key, known));
-  }
-}
-
-ActivationSpec read_activation(const json& v, const std::string& path, Issues& issues) {
-  ActivationSpec a;
-  if (!v.is_object()) {
-    issues.push_back(
-        {path, "expected an activation name or an object {\"name\": ...}, found " + found_text(v)});
-    return a;
-  }
-  const Reader r{&v, path, &issues};
-  const json* name = r.find("name");  // absent: the default, so "model.activation.x" axes work
-  std::optional<Activation> kind = Activation::tanh;
-  if (name)
-    kind = name->is_string() ? activation_from_name(name->get_ref<const std::string&>())
-                             : std::nullopt;
-  if (!kind) {
-    // Reported at the activation itself, as the user may have written the shorthand.
-    issues.push_back({path, fmt::format("unknown activation {}; expected one of {}",
-                                        found_text(*name), activation_names_list())});
-    return a;
-  }
-  a.kind = *kind;
-  check_param_keys(r, activation_params(a.kind), all_activation_params, activation_name(a.kind));
-  switch (a.kind) {
-    case Activation::leaky_relu:
-      a.slope = read_num(r, "slope", any_number, 0.01);
-      break;
-    case Activation::prelu:
-      a.slope = read_num(r, "slope", any_number, 0.25);
-      break;
-    case Activation::rrelu: {
-      a.convention =
-          static_cast<RreluConvention>(read_choice(r, "convention", {"pytorch", "paper"}, 0));
-      const NumRange lower_range = a.convention == RreluConvention::paper ? positive : non_negative;
-      a.lower = read_num(r, "lower", lower_range, 1.0 / 8);
-      a.upper = read_num(r, "upper", non_negative, 1.0 / 3);
-      if (a.upper < a.lower && r.has("upper"))
-        r.bad("upper", fmt::format("a number >= lower ({})", a.lower), *r.find("upper"));
-      else if (a.upper < a.lower)
-        r.bad("lower", fmt::format("a number <= upper ({})", a.upper), *r.find("lower"));
-      break;
-    }
-    case Activation::elu:
-      a.alpha = read_num(r, "alpha", non_negative, 1.0);
-      break;
-    case Activation::softplus:
-      a.beta = read_num(r, "beta", positive, 1.0);
-      break;
-    case Activation::maxout:
-      a.pieces = read_int32(r, "pieces", 2, 64, 2);
-      break;
-    case Activation::identity:
-    case Activation::sigmoid:
-    case Activation::tanh:
-    case Activation::softsign:
-    case Activation::arctan:
-    case Activation::relu:
-    case Activation::relu6:
-    case Activation::selu:
-    case Activation::swish:
-    case Activation::gelu:
-    case Activation::hard_tanh:
-    case Activation::binary_step:
-      break;
-  }
-  return a;
-}
-
-json activation_to_json(const ActivationSpec& a) {
-  json j = {{"name", activation_name(a.kind)}};
-  switch (a.kind) {
-    case Activation::leaky_relu:
-    case Activation::prelu:
-      j["slope"] = a.slope;
-      break;
-    case Activation::rrelu:
-      j["lower"] = a.lower;
-      j["upper"] = a.upper;
-      j["convention"] = a.convention == RreluConvention::pytorch ? "pytorch" : "paper";
-      break;
-    case Activation::elu:
-      j["alpha"] = a.alpha;
-      break;
-    case Activation::softplus:
-      j["beta"] = a.beta;
-      break;
-    case Activation::maxout:
-      j["pieces"] = a.pieces;
-      break;
-    case Activation::identity:
-    case Activation::sigmoid:
-    case Activation::tanh:
-    case Activation::softsign:
-    case Activation::arctan:
-    case Activation::relu:
-    case Activation::relu6:
-    case Activation::selu:
-    case Activation::swish:
-    case Activation::gelu:
-    case Activation::hard_tanh:
-    case Activation::binary_step:
-      break;
-  }
-  return j;
-}
-
-// ---- initializers ----
-
-const Names all_init_params = {
-    "gain",         "mode", "sigma_w2", "std", "scale", "nonzero_per_row", "spectral_radius",
-    "spectral_norm"};
-
-bool init_has_mode(Init k) {
-  return k == Init::he_normal || k == Init::he_uniform || k == Init::lecun_normal ||
-         k == Init::lecun_uniform;
-}
-
-Names init_params(Init k) {
-  Names p = {"gain"};
-  switch (k) {
-    case Init::he_normal:
-    case Init::he_uniform:
-    case Init::lecun_normal:
-    case Init::lecun_uniform:
-      p.push_back("mode");
-      break;
-    case Init::gaussian:
-      p.push_back("sigma_w2");
-      p.push_back("std");
-      break;
-    case Init::uniform:
-      p.push_back("scale");
-      break;
-    case Init::sparse:
-      p.push_back("nonzero_per_row");
-      p.push_back("std");
-      break;
-    case Init::glorot_standard:
-    case Init::glorot_uniform:
-    case Init::glorot_normal:
-    case Init::orthogonal:
-    case Init::identity:
-      break;
-  }
-  p.push_back("spectral_radius");
-  p.push_back("spectral_norm");
-  return p;
-}
+// ---- model ----
 
 InitSpec init_of(Init k) {
   InitSpec s;
   s.kind = k;
   return s;
 }
-
-InitSpec read_init(const json& v, const std::string& path, Init def, Issues& issues) {
-  InitSpec s;
-  if (!v.is_object()) {
-    issues.push_back({path, "expected an initializer name or an object {\"name\": ...}, found " +
-                                found_text(v)});
-    return s;
-  }
-  const Reader r{&v, path, &issues};
-  const json* name = r.find("name");  // absent: the key's default initializer
-  std::optional<Init> kind = def;
-  if (name)
-    kind = name->is_string() ? init_from_name(name->get_ref<const std::string&>()) : std::nullopt;
-  if (!kind) {
-    issues.push_back({path, fmt::format("unknown initializer {}; expected one of {}",
-                                        found_text(*name), init_names_list())});
-    return s;
-  }
-  s.kind = *kind;
-  check_param_keys(r, init_params(s.kind), all_init_params, init_name(s.kind));
-  s.gain = read_num(r, "gain", positive, 1.0);
-  if (init_has_mode(s.kind))
-    s.mode = static_cast<FanMode>(read_choice(r, "mode", {"fan_in", "fan_out"}, 0));
-  if (s.kind == Init::gaussian) {
-    s.sigma_w2 = read_num(r, "sigma_w2", positive, nan_v);
-    s.std = read_num(r, "std", positive, nan_v);
-    if (r.has("sigma_w2") && r.has("std"))
-      r.add("std", "expected either \"sigma_w2\" or \"std\", found both");
-    if (std::isnan(s.std)) {
-      if (std::isnan(s.sigma_w2)) s.sigma_w2 = 1.0;
-    } else {
-      s.sigma_w2 = nan_v;
-    }
-  }
-  if (s.kind == Init::uniform) s.scale = read_num(r, "scale", positive, 0.05);
-  if (s.kind == Init::sparse) {
-    s.nonzero_per_row = read_int32(r, "nonzero_per_row", 1, 10'000'000, 15);
-    s.std = read_num(r, "std", positive, 1.0);
-  }
-  s.spectral_radius = read_num(r, "spectral_radius", positive, nan_v);
-  s.spectral_norm = read_num(r, "spectral_norm", positive, nan_v);
-  if (r.has("spectral_radius") && r.has("spectral_norm"))
-    r.add("spectral_norm", "expected either \"spectral_radius\" or \"spectral_norm\", found both");
-  return s;
-}
-
-json init_to_json(const InitSpec& s) {
-  json j = {{"name", init_name(s.kind)}, {"gain", s.gain}};
-  if (init_has_mode(s.kind)) j["mode"] = s.mode == FanMode::fan_in ? "fan_in" : "fan_out";
-  if (s.kind == Init::gaussian) {
-    if (std::isnan(s.std))
-      j["sigma_w2"] = std::isnan(s.sigma_w2) ? 1.0 : s.sigma_w2;
-    else
-      j["std"] = s.std;
-  }
-  if (s.kind == Init::uniform) j["scale"] = s.scale;
-  if (s.kind == Init::sparse) {
-    j["nonzero_per_row"] = s.nonzero_per_row;
-    j["std"] = std::isnan(s.std) ? 1.0 : s.std;
-  }
-  if (!std::isnan(s.spectral_radius)) j["spectral_radius"] = s.spectral_radius;
-  if (!std::isnan(s.spectral_norm)) j["spectral_norm"] = s.spectral_norm;
-  return j;
-}
-
-BiasSpec read_bias(const json& v, const std::string& path, Issues& issues) {
-  BiasSpec b;
-  if (!v.is_object()) {
-    issues.push_back({path,
-                      "expected a number or an object {\"name\": \"constant\" | "
-                      "\"gaussian\", ...}, found " +
-                          found_text(v)});
-    return b;
-  }
-  const Reader r{&v, path, &issues};
-  const Names all = {"value", "sigma_b2"};
-  const json* name = r.find("name");
-  int kind = -1;
-  if (!name) {
-    kind = 0;  // constant
-  } else if (name->is_string() && name->get_ref<const std::string&>() == "constant") {
-    kind = 0;
-  } else if (name->is_string() && name->get_ref<const std::string&>() == "gaussian") {
-    kind = 1;
-  } else {
-    issues.push_back({path, fmt::format("unknown bias initializer {}; expected one of constant, "
-                                        "gaussian",
-                                        found_text(*name))});
-  }
-  if (kind < 0) return b;
-  b.kind = kind == 0 ? BiasKind::constant : BiasKind::gaussian;
-  check_param_keys(r, kind == 0 ? Names{"value"} : Names{"sigma_b2"}, all,
-                   kind == 0 ? "constant" : "gaussian");
-  if (b.kind == BiasKind::constant) {
-    b.value = read_num(r, "value", any_number, 0.0);
-  } else {
-    if (!r.has("sigma_b2")) r.missing("sigma_b2", num_text(non_negative));
-    b.sigma_b2 = read_num(r, "sigma_b2", non_negative, 0.0);
-  }
-  return b;
-}
-
-json bias_to_json(const BiasSpec& b) {
-  if (b.kind == BiasKind::constant) return {{"name", "constant"}, {"value", b.value}};
-  return {{"name", "gaussian"}, {"sigma_b2", b.sigma_b2}};
-}
-
-// ---- model ----
-
-const Names data_names = {"gaussian",      "shapeset3x2",    "idx",
-                          "fashion_mnist", "temporal_order", "addition"};
-
-bool is_sequence_task(DataName d) {
-  return d == DataName::temporal_order || d == DataName::addition;
-}
-
-std::string_view data_name_text(DataName d) { return data_names[static_cast<size_t>(d)]; }
 
 const Names mlp_keys = {"type",       "depth", "width",       "hidden",
                         "activation", "init",  "output_init", "bias_init"};
@@ -674,8 +72,9 @@ void read_mlp_shape(const Reader& r, ModelConfig& m) {
       if (int_value(h[i], 1, max_width, w))
         m.hidden.push_back(static_cast<int>(w));
       else
-        r.issues->push_back({fmt::format("{}/hidden/{}", r.path, i),
-                             fmt::format("expected {}, found {}", width_text, found_text(h[i]))});
+        r.issues->push_back(
+            {fmt::format("{}/hidden/{}", r.path, i),
+             fmt::format("expected {}, found {}", width_text, config_value_text(h[i]))});
     }
     return;
   }
@@ -703,11 +102,12 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
   const Reader r{v, path, &issues};
   if (!teacher) {
     const json* t = r.find("type");
-    if (t && !(t->is_string() && (*t == "mlp" || *t == "rnn"))) {
-      r.bad("type", choice_text({"mlp", "rnn"}), *t);
+    const std::span<const std::string_view> types = model_type_names;
+    if (t && !(t->is_string() && contains(types, t->get_ref<const std::string&>()))) {
+      r.bad("type", choice_text(types), *t);
       return m;  // the other keys depend on the type
     }
-    if (t && *t == "rnn") m.type = ModelType::rnn;
+    m.type = read_enum(r, "type", model_type_names, ModelType::mlp);
   }
   // Keys: those of another type are named as such; the rest are unknown.
   const bool rnn = m.type == ModelType::rnn;
@@ -720,7 +120,8 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
   for (const auto& [key, value] : v->items()) {
     if (contains(own, key)) continue;
     if (!teacher && contains(other, key))
-      r.add(key, fmt::format("only for model.type \"{}\"", rnn ? "mlp" : "rnn"));
+      r.add(key, fmt::format("only for model.type \"{}\"",
+                             enum_name(model_type_names, rnn ? ModelType::mlp : ModelType::rnn)));
     else
       r.add(key, unknown_key_message(key, all));
   }
@@ -753,8 +154,8 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
   m.recurrent_init = read_init_key(r, "recurrent_init", init_of(Init::orthogonal));
   m.input_init = read_init_key(r, "input_init", init_of(Init::glorot_uniform));
   m.output_init = read_init_key(r, "output_init", init_of(Init::glorot_uniform));
-  m.inputs = static_cast<RnnInputs>(read_choice(r, "inputs", {"every_step", "first_step"}, 0));
-  m.loss_at = static_cast<LossAt>(read_choice(r, "loss_at", {"last", "every_step"}, 0));
+  m.inputs = read_enum(r, "inputs", rnn_inputs_names, RnnInputs::every_step);
+  m.loss_at = read_enum(r, "loss_at", loss_at_names, LossAt::last);
   if (data.name && is_sequence_task(*data.name)) {
     // Pascanu's tasks feed a symbol at every step and score only the last one.
     if (m.inputs == RnnInputs::first_step)
@@ -774,7 +175,7 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
 json model_to_json(const ModelConfig& m, const DataConfig& d, bool teacher) {
   json j = json::object();
   if (m.type == ModelType::mlp) {
-    if (!teacher) j["type"] = "mlp";
+    if (!teacher) j["type"] = enum_name(model_type_names, m.type);
     const bool uniform =
         !m.hidden.empty() &&
         std::all_of(m.hidden.begin(), m.hidden.end(), [&](int w) { return w == m.hidden.front(); });
@@ -790,7 +191,7 @@ json model_to_json(const ModelConfig& m, const DataConfig& d, bool teacher) {
     j["bias_init"] = bias_to_json(m.bias_init);
     return j;
   }
-  j["type"] = "rnn";
+  j["type"] = enum_name(model_type_names, m.type);
   j["width"] = m.width;
   if (!is_sequence_task(d.name)) j["length"] = m.length;  // a task's T lives in data.length
   j["activation"] = activation_to_json(m.activation);
@@ -798,32 +199,23 @@ json model_to_json(const ModelConfig& m, const DataConfig& d, bool teacher) {
   j["input_init"] = init_to_json(m.input_init);
   j["output_init"] = init_to_json(m.output_init);
   j["bias_init"] = bias_to_json(m.bias_init);
-  j["inputs"] = m.inputs == RnnInputs::every_step ? "every_step" : "first_step";
-  j["loss_at"] = m.loss_at == LossAt::last ? "last" : "every_step";
+  j["inputs"] = enum_name(rnn_inputs_names, m.inputs);
+  j["loss_at"] = enum_name(loss_at_names, m.loss_at);
   return j;
 }
 
 // ---- data ----
 
-Names data_params(DataName d) {
-  switch (d) {
-    case DataName::gaussian:
-      return {"dim", "classes", "outputs", "teacher"};
-    case DataName::idx:
-      return {"train_images", "train_labels", "test_images", "test_labels"};
-    case DataName::temporal_order:
-    case DataName::addition:
-      return {"length"};
-    case DataName::shapeset3x2:
-    case DataName::fashion_mnist:
-      return {};
-  }
-  throw std::logic_error("unreachable");
-}
+const Names data_names = table_names(dataset_table);
 
-const Names all_data_params = {"dim",         "classes",      "outputs",
-                               "teacher",     "train_images", "train_labels",
-                               "test_images", "test_labels",  "length"};
+// Every key a dataset takes beside name and test_samples, in table order, each once.
+const Names all_data_params = [] {
+  Names all;
+  for (const DatasetInfo& d : dataset_table)
+    for (auto k : d.keys)
+      if (!contains(all, k)) all.push_back(k);
+  return all;
+}();
 
 DataFacts peek_data(const json& root) {
   DataFacts f;
@@ -851,8 +243,9 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
   if (!block_ok(v, path, issues)) return d;
   const Reader r{v, path, &issues};
   if (const json* n = r.find("name"); n && !facts.name)
-    issues.push_back({at(path, "name"), fmt::format("unknown dataset {}; expected one of {}",
-                                                    found_text(*n), names_text(data_names))});
+    issues.push_back(
+        {at(path, "name"), fmt::format("unknown dataset {}; expected one of {}",
+                                       config_value_text(*n), names_text(data_names))});
   d.test_samples = read_int(r, "test_samples", 1, 10'000'000, 1000);
   if (!facts.name) {
     Names known = {"name", "test_samples"};
@@ -861,7 +254,7 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
     return d;
   }
   d.name = *facts.name;
-  const Names own = data_params(d.name);
+  const std::span<const std::string_view> own = dataset_info(d.name).keys;
   if (v) {
     Names known = {"name", "test_samples"};
     known.insert(known.end(), all_data_params.begin(), all_data_params.end());
@@ -917,6 +310,7 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
     }
     case DataName::shapeset3x2:
     case DataName::fashion_mnist:
+    case DataName::count:
       break;
   }
   // What the model type can consume.
@@ -950,6 +344,7 @@ json data_to_json(const DataConfig& d) {
       break;
     case DataName::shapeset3x2:
     case DataName::fashion_mnist:
+    case DataName::count:
       break;
   }
   return j;
@@ -977,7 +372,7 @@ TrainConfig read_train(const json* v, Issues& issues) {
       r, {"steps", "batch_size", "optimizer", "lr", "momentum", "clip_norm", "checkpoint_every"});
   t.steps = read_int(r, "steps", 0, int_max, 0);
   t.batch_size = read_int32(r, "batch_size", 1, 1'000'000, 10);
-  t.optimizer = static_cast<Optimizer>(read_choice(r, "optimizer", {"sgd"}, 0));
+  t.optimizer = read_enum(r, "optimizer", optimizer_names, Optimizer::sgd);
   t.lr = read_num(r, "lr", positive, 0.01);
   t.momentum = read_num(r, "momentum", NumRange{0.0, 1.0, false, true}, 0.0);
   t.clip_norm = read_opt_num(r, "clip_norm", positive);
@@ -995,7 +390,7 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
                  "flush_subnormals"});
   p.samples = read_int32(r, "samples", 1, 1'000'000, 300);
   p.every = read_int(r, "every", 1, int_max, 1000);
-  p.schedule = static_cast<Schedule>(read_choice(r, "schedule", {"linear", "log"}, 0));
+  p.schedule = read_enum(r, "schedule", schedule_names, Schedule::linear);
   if (p.schedule == Schedule::linear && r.has("per_decade"))
     r.add("per_decade", "only with probe.schedule \"log\"");
   else
@@ -1012,7 +407,7 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
     else
       p.hist_range = std::pair<double, double>(lo, hi);
   }
-  p.hist_scale = static_cast<HistScale>(read_choice(r, "hist_scale", {"linear", "log10abs"}, 0));
+  p.hist_scale = read_enum(r, "hist_scale", hist_scale_names, HistScale::linear);
   p.saturation_tau = read_num(r, "saturation_tau", NumRange{0.0, 1.0, true, true}, 0.05);
   p.jacobian = read_bool(r, "jacobian", false);
   p.jacobian_samples = read_int32(r, "jacobian_samples", 1, 10000, 10);
@@ -1039,109 +434,6 @@ void normalize_model(json& m) {
 
 // ---- public ----
 
-std::string config_value_text(const json& v) { return found_text(v); }
-
-std::string config_closest_key(std::string_view key, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = 3;
-  for (const auto& c : candidates) {
-    const size_t d = edit_distance(key, c);
-    if (d < best_d && d < key.size()) {
-      best = c;
-      best_d = d;
-    }
-  }
-  return best;
-}
-
-json config_parse(const std::string& text, const std::string& file) {
-  // Duplicate keys would silently keep the last value: track the keys of every open object.
-  struct Frame {
-    bool object;
-    std::set<std::string> keys;
-    std::string key;
-    long count = 0;  // array: elements started
-  };
-  std::vector<Frame> stack;
-  std::vector<std::string> duplicates;
-  auto element = [&] {
-    if (!stack.empty() && !stack.back().object) ++stack.back().count;
-  };
-  json::parser_callback_t cb = [&](int, json::parse_event_t ev, json& parsed) {
-    switch (ev) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        element();
-        stack.push_back({ev == json::parse_event_t::object_start, {}, {}, 0});
-        break;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        if (!stack.empty()) stack.pop_back();
-        break;
-      case json::parse_event_t::value:
-        element();
-        break;
-      case json::parse_event_t::key: {
-        if (stack.empty() || !parsed.is_string()) break;
-        Frame& top = stack.back();
-        top.key = parsed.get<std::string>();
-        if (!top.keys.insert(top.key).second) {
-          std::string p;
-          for (const Frame& f : stack)
-            p += "/" + (f.object ? pointer_escape(f.key) : std::to_string(f.count - 1));
-          duplicates.push_back(fmt::format("{}: {}: duplicate key", file, p));
-        }
-        break;
-      }
-    }
-    return true;
-  };
-  json j;
-  try {
-    j = json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    // e.byte is the 1-based index of the last character read (size + 1 at the end).
-    const size_t pos = std::min(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    size_t line = 1, line_start = 0;
-    for (size_t i = 0; i < pos; ++i)
-      if (text[i] == '\n') {
-        ++line;
-        line_start = i + 1;
-      }
-    std::string what = e.what();
-    if (auto p = what.find("parse error"); p != std::string::npos)
-      if (auto c = what.find(": ", p); c != std::string::npos) what = what.substr(c + 2);
-    throw ConfigError(
-        {fmt::format("{}:{}:{}: malformed JSON: {}", file, line, pos - line_start + 1, what)});
-  } catch (const json::exception& e) {  // e.g. out_of_range.406 "number overflow parsing '1e999'"
-    std::string what = e.what();
-    if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos)
-      what = what.substr(p + 2);
-    throw ConfigError({fmt::format("{}: malformed JSON: {}", file, what)});
-  }
-  if (!duplicates.empty()) throw ConfigError(duplicates);
-  if (!j.is_object())
-    throw ConfigError({fmt::format("{}: expected a JSON object at the top level, found {}", file,
-                                   found_text(j))});
-  return j;
-}
-
-json config_read_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    throw ConfigError({fmt::format("{}: cannot read config: {}", path, std::strerror(errno))});
-  std::string text;
-  char buf[65536];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  if (failed)
-    throw ConfigError({fmt::format("{}: cannot read config: {}", path, std::strerror(err))});
-  return config_parse(text, path);
-}
-
 json config_normalize(const json& j) {
   json out = j;
   if (!out.is_object()) return out;
@@ -1158,7 +450,7 @@ json config_normalize(const json& j) {
 Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
   Config c;
   if (!j_in.is_object()) {
-    issues.push_back({"", "expected a JSON object, found " + found_text(j_in)});
+    issues.push_back({"", "expected a JSON object, found " + config_value_text(j_in)});
     return c;
   }
   const json j = config_normalize(j_in);
@@ -1185,7 +477,7 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
       r.bad("seed", "an integer >= 0", *s);
   }
   c.repeats = read_int32(r, "repeats", 1, 100'000, 1);
-  c.precision = static_cast<Precision>(read_choice(r, "precision", {"float32", "float64"}, 1));
+  c.precision = read_enum(r, "precision", precision_names, Precision::float64);
   if (const json* t = r.find("threads")) {
     int64_t n = 0;
     if (t->is_string() && *t == "auto")
@@ -1203,8 +495,9 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
 
   const bool data_known = facts.name.has_value();
   if (const json* l = r.find("loss")) {
-    c.loss = static_cast<Loss>(read_choice(r, "loss", {"cross_entropy", "mse"}, 0));
-    const bool valid = l->is_string() && (*l == "cross_entropy" || *l == "mse");
+    const Names losses = table_names(loss_table);
+    c.loss = static_cast<Loss>(read_choice(r, "loss", losses, 0));
+    const bool valid = l->is_string() && contains(losses, l->get_ref<const std::string&>());
     if (valid && data_known && c.loss == Loss::cross_entropy && !data_gives_labels(c.data))
       r.add("loss", fmt::format("cross_entropy needs class labels, but data {} gives regression "
                                 "targets (use \"mse\")",
@@ -1240,19 +533,19 @@ json config_to_json(const Config& c) {
   j["description"] = c.description;
   j["seed"] = c.seed;
   j["repeats"] = c.repeats;
-  j["precision"] = c.precision == Precision::float32 ? "float32" : "float64";
+  j["precision"] = enum_name(precision_names, c.precision);
   if (c.threads == 0)
     j["threads"] = "auto";
   else
     j["threads"] = c.threads;
   j["model"] = model_to_json(c.model, c.data, false);
   j["data"] = data_to_json(c.data);
-  j["loss"] = c.loss == Loss::cross_entropy ? "cross_entropy" : "mse";
+  j["loss"] = loss_table[static_cast<size_t>(c.loss)].name;
 
   const TrainConfig& t = c.train;
   j["train"] = {{"steps", t.steps},
                 {"batch_size", t.batch_size},
-                {"optimizer", "sgd"},
+                {"optimizer", enum_name(optimizer_names, t.optimizer)},
                 {"lr", t.lr},
                 {"momentum", t.momentum},
                 {"clip_norm", t.clip_norm ? json(*t.clip_norm) : json(nullptr)},
@@ -1261,13 +554,13 @@ json config_to_json(const Config& c) {
   const ProbeConfig& p = c.probe;
   json pj = {{"samples", p.samples},
              {"every", p.every},
-             {"schedule", p.schedule == Schedule::linear ? "linear" : "log"}};
+             {"schedule", enum_name(schedule_names, p.schedule)}};
   if (p.schedule == Schedule::log) pj["per_decade"] = p.per_decade;
   pj["histograms"] = p.histograms;
   pj["bins"] = p.bins;
   pj["hist_range"] =
       p.hist_range ? json::array({p.hist_range->first, p.hist_range->second}) : json(nullptr);
-  pj["hist_scale"] = p.hist_scale == HistScale::linear ? "linear" : "log10abs";
+  pj["hist_scale"] = enum_name(hist_scale_names, p.hist_scale);
   pj["saturation_tau"] = p.saturation_tau;
   pj["jacobian"] = p.jacobian;
   pj["jacobian_samples"] = p.jacobian_samples;
@@ -1275,68 +568,6 @@ json config_to_json(const Config& c) {
   pj["flush_subnormals"] = p.flush_subnormals ? json(*p.flush_subnormals) : json(nullptr);
   j["probe"] = pj;
   return j;
-}
-
-// ---- the catalog (gradlab list) ----
-
-std::string config_catalog() {
-  std::string s;
-  auto line = [&](std::string_view name, std::string_view rest) {
-    s += rest.empty() ? fmt::format("  {}\n", name) : fmt::format("  {:<18}{}\n", name, rest);
-  };
-  s += "activations (model.activation: a name, or {\"name\": ..., parameters}; default tanh)\n";
-  const char* act[activation_count] = {
-      "",
-      "1/(1+e^-z)",
-      "",
-      "z/(1+|z|)",
-      "atan(z)",
-      "max(z, 0)",
-      "min(max(z, 0), 6)",
-      "slope=0.01",
-      "slope=0.25 (the initial slope; learned in training)",
-      "lower=1/8  upper=1/3  convention=pytorch | paper (paper: slope 1/U(3, 8))",
-      "alpha=1 (>= 0)",
-      "lambda=1.0507009873554805  alpha=1.6732632423543772 (fixed)",
-      "beta=1 (> 0): (1/beta) log(1 + e^(beta z))",
-      "z sigmoid(z)                                 alias: silu",
-      "exact: z Phi(z)",
-      "clip(z, -1, 1)",
-      "1[z > 0], derivative 0 everywhere",
-      "pieces=2 (2..64): the largest of k affine pieces"};
-  for (int i = 0; i < activation_count; ++i) line(activation_names[static_cast<size_t>(i)], act[i]);
-  s += "\ninitializers (model.init, output_init, recurrent_init, input_init: a name, or "
-       "{\"name\": ..., parameters}; default glorot_uniform, recurrent_init orthogonal)\n"
-       "  every one takes gain=1, spectral_radius (> 0) or spectral_norm (> 0)\n";
-  const char* what[init_count] = {
-      "U[-1/sqrt(fan_in), 1/sqrt(fan_in)]            alias: standard",
-      "U[+-sqrt(6/(fan_in+fan_out))]                 aliases: xavier_uniform, normalized",
-      "N(0, 2/(fan_in+fan_out))                      alias: xavier_normal",
-      "N(0, 2/fan)  mode=fan_in | fan_out            alias: kaiming_normal",
-      "U[+-sqrt(6/fan)]  mode=fan_in | fan_out       alias: kaiming_uniform",
-      "N(0, 1/fan)  mode=fan_in | fan_out",
-      "U[+-sqrt(3/fan)]  mode=fan_in | fan_out",
-      "(semi-)orthogonal, from the QR of a Gaussian matrix",
-      "N(0, sigma_w2/fan_in)  sigma_w2=1, or std (N(0, std^2))",
-      "U[-scale, scale]  scale=0.05",
-      "nonzero_per_row=15 Gaussian entries per row (std=1), rest 0",
-      "the identity, for square W"};
-  for (int i = 0; i < init_count; ++i) line(init_names[static_cast<size_t>(i)], what[i]);
-  s += "\nbias initializers (model.bias_init: a number, or an object)\n";
-  line("constant", "value=0");
-  line("gaussian", "sigma_b2 (>= 0, required): b ~ N(0, sigma_b2)");
-  s += "\ndatasets (data.name; every one takes test_samples=1000)\n";
-  line("gaussian", "dim=100  classes=10 (cross_entropy)  outputs=10 (mse)  teacher=null");
-  line("shapeset3x2", "Glorot's 32x32 shapes, 9 classes");
-  line("idx", "train_images  train_labels  test_images  test_labels (MNIST-format files)");
-  line("fashion_mnist", "idx preset to /usr/share/datasets/fashion-mnist/ (dataset-fashion-mnist)");
-  s += "\ntasks (model.type \"rnn\"; T = data.length)\n";
-  line("temporal_order", "length (required, >= 10): classify the order of two marked symbols");
-  line("addition", "length (required, >= 10): add the two marked numbers (mse)");
-  s += "\nlosses (loss)\n";
-  line("cross_entropy", "-log softmax(y)[label], nats; needs class labels");
-  line("mse", "1/2 sum_k (y_k - t_k)^2; needs regression targets");
-  return s;
 }
 
 }  // namespace gl

@@ -1,35 +1,38 @@
 // The experiment config (docs/reference.md §3): typed, resolved (every default filled), validated.
 //
-// Reading is strict: unknown keys are errors, and every problem is reported at once as
-// "<file>: <JSON pointer>: <what was expected>, found <what was found>" (ConfigError).
+// Reading is strict (harness/core/json_read.h): unknown keys are errors, and every problem is
+// reported at once as "<file>: <JSON pointer>: <what was expected>, found <what was found>"
+// (ConfigError).
 // The JSON form is the source of truth for grids and --set: a grid point is the base JSON with
 // the axis values applied, then validated into a Config. config_to_json(config_from_json(j)) is
 // the resolved config written beside every run.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "harness/core/json_read.h"
 #include "harness/core/types.h"
+#include "harness/data/datasets.h"
+#include "harness/measure/metrics.h"
 #include "harness/nn/activations.h"
 #include "harness/nn/init.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/rnn.h"
 
 namespace gl {
 
-using json = nlohmann::ordered_json;  // keeps the user's key order in resolved configs
-
-enum class ModelType { mlp, rnn };
-enum class RnnInputs { every_step, first_step };
-enum class LossAt { last, every_step };
-enum class Loss { cross_entropy, mse };
-enum class Optimizer { sgd };
-enum class Schedule { linear, log };
-enum class HistScale { linear, log10abs };
-enum class DataName { gaussian, shapeset3x2, idx, fashion_mnist, temporal_order, addition };
+enum class ModelType { mlp, rnn, count };
+inline constexpr std::string_view model_type_names[] = {"mlp", "rnn"};
+static_assert(std::size(model_type_names) == count_of<ModelType>);
+enum class Optimizer { sgd, count };
+inline constexpr std::string_view optimizer_names[] = {"sgd"};
+static_assert(std::size(optimizer_names) == count_of<Optimizer>);
+enum class Schedule { linear, log, count };  // of the probe steps
+inline constexpr std::string_view schedule_names[] = {"linear", "log"};
+static_assert(std::size(schedule_names) == count_of<Schedule>);
 
 struct ModelConfig {
   ModelType type = ModelType::mlp;
@@ -101,22 +104,6 @@ struct Config {
   ProbeConfig probe;
 };
 
-// One problem found in a config: where (JSON pointer, e.g. "/model/activation") and what.
-struct ConfigIssue {
-  std::string path;
-  std::string message;
-};
-
-// Every problem of one config file, formatted one per line as "<file>: <path>: <message>".
-struct ConfigError : UsageError {
-  std::vector<std::string> lines;
-  explicit ConfigError(std::vector<std::string> l);
-};
-
-// Parse JSON text with // and /* */ comments; malformed → ConfigError "<file>:<line>:<col>: ...".
-json config_parse(const std::string& text, const std::string& file);
-json config_read_file(const std::string& path);  // missing/unreadable → ConfigError naming the file
-
 // Rewrite shorthands into object form so that dotted grid paths apply to any config:
 // "activation": "relu" → {"name": "relu"}, "init": "he_normal" → {"name": "he_normal"},
 // "bias_init": 0.1 → {"name": "constant", "value": 0.1}, "data": {"name": ...} stays.
@@ -127,15 +114,5 @@ json config_normalize(const json& j);
 Config config_from_json(const json& j, std::vector<ConfigIssue>& issues);
 // The resolved config: every key present with its value or default, objects in canonical form.
 json config_to_json(const Config& c);
-
-// One issue as a line of a ConfigError: "<file>: <path>: <message>" (at the root, no path).
-std::string config_issue_format(const std::string& file, const ConfigIssue& issue);
-// A value as error messages show it: compact JSON (nan/inf spelled out), at most 60 characters.
-std::string config_value_text(const json& v);
-// The candidate within edit distance 2 of key (transpositions count 1), or "" (for "did you mean").
-std::string config_closest_key(std::string_view key, const std::vector<std::string>& candidates);
-// The text of `gradlab list`: activations, initializers, datasets, tasks and losses with their
-// parameters and defaults.
-std::string config_catalog();
 
 }  // namespace gl

@@ -1,4 +1,5 @@
 #include "harness/core/cost.h"
+#include "harness/core/config.h"
 
 #include <algorithm>
 #include <cmath>
@@ -28,6 +29,8 @@ static void data_sizes(const Config& c, double& in, double& out) {
       return;
     case DataName::addition:
       in = 2, out = 1;
+      return;
+    case DataName::count:
       return;
   }
 }

@@ -4,9 +4,9 @@
 // of being killed by the kernel; the operation count bounds the config fuzz test.
 #pragma once
 
-#include "harness/core/config.h"
-
 namespace gl {
+
+struct Config;  // harness/core/config.h
 
 struct RunCost {
   double bytes = 0;  // peak working set, estimated from above (not counting the ~20 MB binary)

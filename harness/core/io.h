@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/core/config.h"
+#include "harness/core/json_read.h"
 #include "harness/core/types.h"
 
 namespace gl {

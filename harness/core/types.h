@@ -8,8 +8,10 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace gl {
 
@@ -21,7 +23,11 @@ template <class T>
 using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 using MatI = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic>;
 
-enum class Precision { float32, float64 };
+inline constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
+
+enum class Precision { float32, float64, count };
+inline constexpr std::string_view precision_names[] = {"float32", "float64"};
+static_assert(std::size(precision_names) == static_cast<size_t>(Precision::count));
 
 // An error in what the user gave us (config, command line, files): exit status 2.
 struct UsageError : std::runtime_error {

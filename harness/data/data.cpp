@@ -49,8 +49,10 @@ DataInfo data_info(const Config& c) {
     }
     case DataName::temporal_order:
     case DataName::addition:
-      throw UsageError(fmt::format("data \"{}\" is not available in this build",
-                                   d.name == DataName::addition ? "addition" : "temporal_order"));
+      throw UsageError(
+          fmt::format("data \"{}\" is not available in this build", data_name_text(d.name)));
+    case DataName::count:
+      break;
   }
   throw std::logic_error("unreachable");
 }
@@ -162,6 +164,7 @@ void dataset_sample(Dataset<T>& d, Split split, Index n, Mat<T>& x, Targets<T>& 
     }
     case DataName::temporal_order:
     case DataName::addition:
+    case DataName::count:
       throw UsageError("dataset not available in this build");
   }
 }

@@ -1,4 +1,5 @@
 #include "harness/data/idx.h"
+#include "harness/core/config.h"
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -254,6 +255,7 @@ IdxPaths idx_paths(const DataConfig& d) {
     case DataName::shapeset3x2:
     case DataName::temporal_order:
     case DataName::addition:
+    case DataName::count:
       break;
   }
   throw std::logic_error("idx_paths: not an IDX dataset");

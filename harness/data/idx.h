@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/config.h"
-
 namespace gl {
+
+struct DataConfig;  // harness/core/config.h
 
 constexpr uint32_t idx_magic_images = 0x00000803;  // ubyte, 3 dimensions
 constexpr uint32_t idx_magic_labels = 0x00000801;  // ubyte, 1 dimension

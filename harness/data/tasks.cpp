@@ -43,6 +43,7 @@ DataInfo seq_info(const Config& c) {
     case DataName::shapeset3x2:
     case DataName::idx:
     case DataName::fashion_mnist:
+    case DataName::count:
       break;
   }
   throw UsageError(
@@ -158,6 +159,7 @@ void seq_sample(SeqData<T>& d, Split split, Index n, SeqBatch<T>& out) {
     case DataName::shapeset3x2:
     case DataName::idx:
     case DataName::fashion_mnist:
+    case DataName::count:
       break;
   }
   throw UsageError("not a sequence dataset");

@@ -1,6 +1,7 @@
 // The probe's per-layer statistics (docs/reference.md §4.1) and histograms (§4.2); the passes over
 // a buffer that they use are in scan.cpp.
 #include "harness/measure/metrics.h"
+#include "harness/core/config.h"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>

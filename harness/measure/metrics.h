@@ -8,11 +8,18 @@
 #include <type_traits>
 #include <vector>
 
-#include "harness/core/config.h"
+#include "harness/core/closed_set.h"
 #include "harness/core/types.h"
 #include "harness/nn/mlp.h"
 
 namespace gl {
+
+struct ProbeConfig;  // harness/core/config.h
+
+// The bins of the histograms: linear in the value, or in log10 |value|.
+enum class HistScale { linear, log10abs, count };
+inline constexpr std::string_view hist_scale_names[] = {"linear", "log10abs"};
+static_assert(std::size(hist_scale_names) == count_of<HistScale>);
 
 // ---- output rows (docs/reference.md §4) ----
 // Each row type is described once by its field list, row_fields(row, f), which calls

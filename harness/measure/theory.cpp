@@ -68,12 +68,13 @@ const GaussRule& legendre_rule() {
   return r;
 }
 
-// Points u where φ or φ′ is not smooth; 0 is always one (the centre of every nonlinearity, and
-// softsign's |u|). The width on which φ varies near them is activation_width.
+// Points u where φ or φ′ is not smooth (the activation's kinks); 0 is always one (the centre of
+// every nonlinearity, and softsign's |u|). The width on which φ varies near them is
+// activation_width.
 void activation_breaks(const ActivationSpec& f, std::vector<double>& u) {
   u.assign(1, 0.0);
-  if (f.kind == Activation::relu6) u.push_back(6.0);
-  if (f.kind == Activation::hard_tanh) u.insert(u.end(), {-1.0, 1.0});
+  for (double k : activation_info(f.kind).kinks)
+    if (k != 0.0) u.push_back(k);
 }
 // tanh, sigmoid, swish: poles at distance π/2..π from the real axis; softplus: π/β.
 double activation_width(const ActivationSpec& f) {

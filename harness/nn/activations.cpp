@@ -5,22 +5,19 @@
 
 namespace gl {
 
-std::string_view activation_name(Activation f) { return activation_names[static_cast<size_t>(f)]; }
+std::string_view activation_name(Activation f) { return activation_info(f).name; }
 
 std::optional<Activation> activation_from_name(std::string_view name) {
-  if (name == "silu") return Activation::swish;
-  for (int i = 0; i < activation_count; ++i)
-    if (activation_names[static_cast<size_t>(i)] == name) return static_cast<Activation>(i);
-  return std::nullopt;
+  return kind_from_name(activation_table, name);
 }
 
 std::string activation_names_list() {
   std::string s;
-  for (auto n : activation_names) {
-    if (!s.empty()) s += ", ";
-    s += n;
-  }
-  return s + ", silu";
+  for (const ActivationInfo& a : activation_table)
+    s += (s.empty() ? "" : ", ") + std::string(a.name);
+  for (const ActivationInfo& a : activation_table)
+    for (auto alias : a.aliases) s += ", " + std::string(alias);
+  return s;
 }
 
 double activation_probe_slope(const ActivationSpec& f) {
@@ -38,43 +35,17 @@ double activation_probe_slope(const ActivationSpec& f) {
 }
 
 double activation_sup_deriv(const ActivationSpec& f) {
+  const double sup = activation_info(f.kind).sup_deriv;
   switch (f.kind) {
-    case Activation::identity:
-      return 1.0;
-    case Activation::sigmoid:
-      return 0.25;
-    case Activation::tanh:
-      return 1.0;
-    case Activation::softsign:
-      return 1.0;
-    case Activation::arctan:
-      return 1.0;
-    case Activation::relu:
-      return 1.0;
-    case Activation::relu6:
-      return 1.0;
     case Activation::leaky_relu:
     case Activation::prelu:
     case Activation::rrelu:
-      return std::max(1.0, std::abs(activation_probe_slope(f)));
+      return std::max(sup, std::abs(activation_probe_slope(f)));
     case Activation::elu:
-      return std::max(1.0, f.alpha);
-    case Activation::selu:
-      return selu_lambda * std::max(1.0, selu_alpha);
-    case Activation::softplus:
-      return 1.0;
-    case Activation::swish:
-      return 1.0998393201288669;  // max of σ(z)(1 + z(1-σ(z))), at z ≈ 2.39936
-    case Activation::gelu:
-      return 1.1289041451851548;  // max of Φ(z) + zφ(z) = Φ(√2) + √2φ(√2)
-    case Activation::hard_tanh:
-      return 1.0;
-    case Activation::binary_step:
-      return 0.0;  // φ' ≡ 0: every unit counts as saturated
-    case Activation::maxout:
-      return 1.0;
+      return std::max(sup, f.alpha);
+    default:
+      return sup;
   }
-  throw std::logic_error("unreachable");
 }
 
 // ---- scalar forms ----
@@ -84,6 +55,16 @@ static T sigmoid_stable(T z) {
   // 1/(1+e^-z) for z >= 0, e^z/(1+e^z) otherwise: no overflow for any finite z.
   const T e = std::exp(-std::abs(z));
   return z >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
+// tanh(softplus(z)) and sech²(softplus(z)) from e = e^{-2 softplus(z)} ∈ (0, 1]: no overflow, and
+// expm1 keeps tanh's relative precision where softplus(z) → 0 (z → −∞).
+template <class T>
+static void mish_parts(T z, T& t, T& sech2) {
+  const T sp = std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)));
+  const T e = std::exp(T(-2) * sp);
+  t = -std::expm1(T(-2) * sp) / (T(1) + e);
+  sech2 = T(4) * e / ((T(1) + e) * (T(1) + e));
 }
 
 template <class T>
@@ -121,12 +102,21 @@ T activation_value(const ActivationSpec& f, T z) {
       return z * sigmoid_stable(z);
     case Activation::gelu:
       return T(0.5) * z * (T(1) + std::erf(z * static_cast<T>(0.70710678118654752440)));
+    case Activation::mish: {
+      T t, sech2;
+      mish_parts(z, t, sech2);
+      return z * t;
+    }
     case Activation::hard_tanh:
       return z > T(1) ? T(1) : (z < T(-1) ? T(-1) : z);
+    case Activation::hard_sigmoid:  // relu6(z + 3)/6
+      return z > T(3) ? T(1) : (z <= T(-3) ? T(0) : z / T(6) + T(0.5));
     case Activation::binary_step:
       return z > T(0) ? T(1) : T(0);
     case Activation::maxout:
       return z;
+    case Activation::count:
+      break;
   }
   throw std::logic_error("unreachable");
 }
@@ -176,12 +166,21 @@ T activation_deriv(const ActivationSpec& f, T z) {
       const T pdf = static_cast<T>(0.39894228040143267794) * std::exp(T(-0.5) * z * z);
       return cdf + z * pdf;
     }
+    case Activation::mish: {  // tanh(sp) + z sech²(sp) σ(z), sp = softplus(z)
+      T t, sech2;
+      mish_parts(z, t, sech2);
+      return t + z * sech2 * sigmoid_stable(z);
+    }
     case Activation::hard_tanh:
       return (z > T(-1) && z <= T(1)) ? T(1) : T(0);
+    case Activation::hard_sigmoid:
+      return (z > T(-3) && z <= T(3)) ? T(1) / T(6) : T(0);
     case Activation::binary_step:
       return T(0);
     case Activation::maxout:
       return T(1);
+    case Activation::count:
+      break;
   }
   throw std::logic_error("unreachable");
 }
@@ -261,18 +260,6 @@ static void deriv_into(const ActivationSpec& f, const CRef<T>& z, MRef<T> dphi) 
 }
 
 template <class T>
-void activation_forward(const ActivationSpec& f, const Mat<T>& z, Mat<T>& a) {
-  a.resize(z.rows(), z.cols());
-  forward_into<T>(f, z, a);
-}
-
-template <class T>
-void activation_deriv(const ActivationSpec& f, const Mat<T>& z, Mat<T>& dphi) {
-  dphi.resize(z.rows(), z.cols());
-  deriv_into<T>(f, z, dphi);
-}
-
-template <class T>
 void activation_apply(const ActivationSpec& f, const CRef<T>& z, MRef<T> a, MRef<T> dphi) {
   forward_into<T>(f, z, a);
   deriv_into<T>(f, z, dphi);
@@ -282,10 +269,6 @@ template float activation_value<float>(const ActivationSpec&, float);
 template double activation_value<double>(const ActivationSpec&, double);
 template float activation_deriv<float>(const ActivationSpec&, float);
 template double activation_deriv<double>(const ActivationSpec&, double);
-template void activation_forward<float>(const ActivationSpec&, const Mat<float>&, Mat<float>&);
-template void activation_forward<double>(const ActivationSpec&, const Mat<double>&, Mat<double>&);
-template void activation_deriv<float>(const ActivationSpec&, const Mat<float>&, Mat<float>&);
-template void activation_deriv<double>(const ActivationSpec&, const Mat<double>&, Mat<double>&);
 template void activation_apply<float>(const ActivationSpec&, const CRef<float>&, MRef<float>,
                                       MRef<float>);
 template void activation_apply<double>(const ActivationSpec&, const CRef<double>&, MRef<double>,

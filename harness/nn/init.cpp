@@ -6,28 +6,17 @@
 
 namespace gl {
 
-std::string_view init_name(Init k) { return init_names[static_cast<size_t>(k)]; }
+std::string_view init_name(Init k) { return init_info(k).name; }
 
-std::optional<Init> init_from_name(std::string_view n) {
-  if (n == "standard") return Init::glorot_standard;
-  if (n == "xavier_uniform" || n == "normalized") return Init::glorot_uniform;
-  if (n == "xavier_normal") return Init::glorot_normal;
-  if (n == "kaiming_normal") return Init::he_normal;
-  if (n == "kaiming_uniform") return Init::he_uniform;
-  for (int i = 0; i < init_count; ++i)
-    if (init_names[static_cast<size_t>(i)] == n) return static_cast<Init>(i);
-  return std::nullopt;
-}
+std::optional<Init> init_from_name(std::string_view n) { return kind_from_name(init_table, n); }
 
 std::string init_names_list() {
-  std::string s;
-  for (auto n : init_names) {
-    if (!s.empty()) s += ", ";
-    s += n;
+  std::string s, aliases;
+  for (const InitInfo& i : init_table) {
+    s += (s.empty() ? "" : ", ") + std::string(i.name);
+    for (auto alias : i.aliases) aliases += (aliases.empty() ? "" : ", ") + std::string(alias);
   }
-  return s +
-         " (aliases: standard, xavier_uniform, normalized, xavier_normal, kaiming_normal, "
-         "kaiming_uniform)";
+  return s + " (aliases: " + aliases + ")";
 }
 
 static double fan_of(const InitSpec& s, Index fan_in, Index fan_out) {
@@ -60,6 +49,8 @@ static double entry_variance(const InitSpec& s, Index fan_in, Index fan_out) {
     case Init::sparse:
     case Init::identity:
       return nan_v;
+    case Init::count:
+      break;
   }
   throw std::logic_error("unreachable");
 }
@@ -178,6 +169,8 @@ void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
     case Init::identity:
       W = g * Eigen::MatrixXd::Identity(fo, fi);
       break;
+    case Init::count:
+      throw std::logic_error("unreachable");
   }
   if (!std::isnan(s.spectral_radius)) {
     if (fo != fi) throw UsageError("spectral_radius rescaling needs a square matrix");

@@ -23,6 +23,8 @@ void loss_forward(Loss kind, const Mat<T>& yhat, const Targets<T>& t, Eigen::Vec
         loss(i) = lse - col(t.labels[static_cast<size_t>(i)]);
       }
       return;
+    case Loss::count:
+      return;
   }
 }
 
@@ -42,6 +44,8 @@ void loss_backward(Loss kind, const Mat<T>& yhat, const Targets<T>& t, Mat<T>& d
         dyhat.col(i) /= dyhat.col(i).sum();
         dyhat(t.labels[static_cast<size_t>(i)], i) -= T(1);
       }
+      return;
+    case Loss::count:
       return;
   }
 }

@@ -4,12 +4,27 @@
 // once).
 #pragma once
 
+#include <cstdint>
+#include <string_view>
 #include <vector>
 
-#include "harness/core/config.h"
+#include "harness/core/closed_set.h"
 #include "harness/core/types.h"
 
 namespace gl {
+
+enum class Loss { cross_entropy, mse, count };
+
+struct LossInfo {
+  Loss kind;
+  std::string_view name;
+  std::string_view catalog;  // its line in `gradlab list`
+};
+inline constexpr LossInfo loss_table[] = {
+    {Loss::cross_entropy, "cross_entropy", "-log softmax(y)[label], nats; needs class labels"},
+    {Loss::mse, "mse", "1/2 sum_k (y_k - t_k)^2; needs regression targets"},
+};
+static_assert(rows_in_enum_order(loss_table));
 
 // Targets of a batch: class indices (cross_entropy) or a (outputs, B) matrix (mse).
 template <class T>

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "harness/core/config.h"
 #include "harness/core/threads.h"
 #include "harness/nn/blas.h"
 

@@ -23,7 +23,6 @@
 #include <optional>
 #include <vector>
 
-#include "harness/core/config.h"
 #include "harness/core/rng.h"
 #include "harness/core/types.h"
 #include "harness/measure/metrics.h"
@@ -32,6 +31,16 @@
 #include "harness/nn/init.h"
 
 namespace gl {
+
+struct ModelConfig;  // harness/core/config.h
+
+// Where the chain reads its input, and where its loss is taken (docs/reference.md §3).
+enum class RnnInputs { every_step, first_step, count };
+inline constexpr std::string_view rnn_inputs_names[] = {"every_step", "first_step"};
+static_assert(std::size(rnn_inputs_names) == count_of<RnnInputs>);
+enum class LossAt { last, every_step, count };
+inline constexpr std::string_view loss_at_names[] = {"last", "every_step"};
+static_assert(std::size(loss_at_names) == count_of<LossAt>);
 
 template <class T>
 struct Rnn {

@@ -5,6 +5,7 @@
 //            docs/performance.md: Wᵀδ column by column of W instead of a GEMM)
 #include <benchmark/benchmark.h>
 
+#include "harness/core/config.h"
 #include "harness/measure/metrics.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/mlp.h"

@@ -12,6 +12,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "harness/core/config.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/rnn.h"
 

@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include "harness/core/config.h"
 #include "harness/measure/metrics.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/mlp.h"
