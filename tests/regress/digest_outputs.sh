@@ -9,6 +9,8 @@
 # Training configs run 24 steps with a probe every 8 (--set), so that the whole set runs in a few
 # minutes; every model kind, optimizer path, probe option and data set is still reached. CONFIG
 # (paths under configs/) limits the set; configs/bench is left out (the benchmarks' workloads).
+# GRADLAB_DIGEST_DROP="col1 col2" leaves those columns out of every CSV's digest: to compare a
+# binary that appended a column with one from before it.
 set -euo pipefail
 bin=$(realpath "$1")
 out=${2:-$(mktemp -d)}
@@ -28,10 +30,10 @@ for cfg in "${configs[@]}"; do
   "$bin" run "configs/$cfg" --out "$out/${cfg%.json}" --quiet --jobs 2 --force "${args[@]}" >/dev/null 2>&1 || true
 done
 
-"$py" - "$out" "${configs[@]}" <<'PY'
+GRADLAB_DIGEST_DROP=${GRADLAB_DIGEST_DROP:-} "$py" - "$out" "${configs[@]}" <<'PY'
 import csv, hashlib, json, os, sys
 out, configs = sys.argv[1], sys.argv[2:]
-VOLATILE = {"timing", "provenance", "git_commit", "elapsed_s"}
+VOLATILE = {"timing", "provenance", "git_commit", "elapsed_s"} | set(os.environ["GRADLAB_DIGEST_DROP"].split())
 def strip(o):
     if isinstance(o, dict):
         return {k: strip(v) for k, v in o.items() if k not in VOLATILE}
