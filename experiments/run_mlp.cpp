@@ -225,7 +225,7 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   if (r.have_theory) r.theory = theory_layers(tin);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (harness/optim.h) ----
+  // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (harness/nn/optim.h) ----
   // Between probes a step allocates nothing (every buffer keeps its size from the first step) and
   // computes no statistics: the gradient norm only when clipping needs it or a probe records it.
   // Plain SGD (μ = 0, no clipping) takes the fused step, mlp_backward_sgd: ∂L/∂W is not stored,

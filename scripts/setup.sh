@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake make                      # build
   libeigen3-dev nlohmann-json3-dev libfmt-dev libcli11-dev zlib1g-dev
-  libopenblas0-pthread                # large products (harness/blas.h; loaded at run time)
+  libopenblas0-pthread                # large products (harness/nn/blas.h; loaded at run time)
   libgtest-dev libgmock-dev parallel  # tests
   libbenchmark-dev                    # benchmarks (tests/bench)
   python3 python3-numpy python3-matplotlib   # plots (python/gradlab, `gradlab plot`)

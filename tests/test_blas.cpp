@@ -1,4 +1,4 @@
-// gemm (harness/blas.h): the OpenBLAS path against Eigen's product computed in double, for every
+// gemm (harness/nn/blas.h): the OpenBLAS path against Eigen's product computed in double, for every
 // transpose, β ∈ {0, 1}, strided blocks and both precisions; the Eigen path bit for bit; that
 // OpenBLAS is in use wherever Debian's libopenblas0-pthread is installed (scripts/setup.sh installs
 // it), and NaN in and out.

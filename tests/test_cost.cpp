@@ -1,7 +1,7 @@
-// The cost estimate of a run (harness/cost.h) for chains: BPTT keeps h_t, z_t, φ'(z_t), ∂ℓ/∂h_t
-// and δ_t for every step and example (≈ 5·T·H·N values, 7 with loss_at every_step), addition's
-// training sequences are up to 1.1·L long, and a chain far beyond any machine is flagged before
-// anything is allocated (the sweep refuses it: tests/e2e/bad_input.sh over_memory_rnn).
+// The cost estimate of a run (harness/core/cost.h) for chains: BPTT keeps h_t, z_t, φ'(z_t),
+// ∂ℓ/∂h_t and δ_t for every step and example (≈ 5·T·H·N values, 7 with loss_at every_step),
+// addition's training sequences are up to 1.1·L long, and a chain far beyond any machine is flagged
+// before anything is allocated (the sweep refuses it: tests/e2e/bad_input.sh over_memory_rnn).
 #include <gtest/gtest.h>
 
 #include "harness/core/config.h"

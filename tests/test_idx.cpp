@@ -1,6 +1,6 @@
-// IDX files (harness/idx.h): round trips plain and gzip'd, every malformed-file error names the
-// file, the Fashion-MNIST preset's missing-package message, the idx dataset's sampling and
-// normalization (data.cpp); PNG files (harness/png.h): signature, IHDR, IDAT inflating to the
+// IDX files (harness/data/idx.h): round trips plain and gzip'd, every malformed-file error names
+// the file, the Fashion-MNIST preset's missing-package message, the idx dataset's sampling and
+// normalization (data.cpp); PNG files (cli/png.h): signature, IHDR, IDAT inflating to the
 // right bytes.
 #include <gtest/gtest.h>
 #include <unistd.h>

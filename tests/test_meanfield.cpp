@@ -1,7 +1,8 @@
 // Mean-field theory against measurement (Poole et al. 2016, Schoenholz et al. 2017): in a wide tanh
 // net at initialization, E‖δ_l‖² shrinks (ordered phase) or grows (chaotic phase) by χ₁ = σ_w²
-// E[tanh′(√q* z)²] per layer, computed by quadrature (harness/theory.h). Measured as a run measures
-// it: the per-example delta_norm of every layer on a probe set (harness/metrics.h).
+// E[tanh′(√q* z)²] per layer, computed by quadrature (harness/measure/theory.h). Measured as a run
+// measures it: the per-example delta_norm of every layer on a probe set
+// (harness/measure/metrics.h).
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -146,7 +146,7 @@ TEST(MlpGradients, TwoThreadsSplittingTheLayers) {
 }
 
 // The same checks with every product of the forward, Wᵀδ, ∂L/∂W and the fused update through
-// OpenBLAS (harness/blas.h; the route is lowered to every size), on one and two threads.
+// OpenBLAS (harness/nn/blas.h; the route is lowered to every size), on one and two threads.
 TEST(MlpGradients, ThroughOpenBlas) {
   if (!blas_openblas()) GTEST_SKIP() << blas_name();
   const BlasRoute saved = blas_route();

@@ -1,7 +1,8 @@
 // Weight-shared chains: backprop through time against central finite differences (float64) for
-// every parameter, ∂ℓ_i/∂h_t and ∂ℓ_i/∂z_t; the closed-form checks of references §9.3 (linear
-// chain with W = ρQ: ρ^(T−t) exactly; tanh ≤ ρ^(T−t), sigmoid ≤ (ρ/4)^(T−t)); the tied chain as
-// an MLP with repeated weights; clipping; the run (summary, rows, an exploding float32 chain).
+// every parameter, ∂ℓ_i/∂h_t and ∂ℓ_i/∂z_t; the closed-form checks of Pascanu et al. 2013, §2.1
+// (linear chain with W = ρQ: ρ^(T−t) exactly; tanh ≤ ρ^(T−t), sigmoid ≤ (ρ/4)^(T−t)); the tied
+// chain as an MLP with repeated weights; clipping; the run (summary, rows, an exploding float32
+// chain).
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -292,7 +293,7 @@ TEST(Rnn, LastStepOnlyBackwardEqualsLossAtLast) {
   EXPECT_LT((g.dW - g2.dW).norm(), 1e-14);
 }
 
-// ---- references §9.3 ----
+// ---- Pascanu et al. 2013, §2.1 ----
 
 struct Rows {
   std::vector<TimestepRow> rows;

@@ -1,6 +1,6 @@
-// Shapeset-3×2 generator (harness/shapeset.h): class frequencies, scenes against their labels and
-// pixels, the overlap rule, the value range, determinism; the pygame fill rule on known polygons;
-// the dataset wiring (data.cpp).
+// Shapeset-3×2 generator (harness/data/shapeset.h): class frequencies, scenes against their labels
+// and pixels, the overlap rule, the value range, determinism; the pygame fill rule on known
+// polygons; the dataset wiring (data.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>

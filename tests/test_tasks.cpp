@@ -1,7 +1,7 @@
-// Sequence data (harness/tasks.h): Pascanu's temporal_order and addition generators follow their
-// definitions (marker positions, lengths, targets) on fixed seeds, the three streams are seeded as
-// harness/data.cpp seeds them, gaussian sequences have the documented layout, and a small RNN
-// learns the addition task at a short length.
+// Sequence data (harness/data/tasks.h): Pascanu's temporal_order and addition generators follow
+// their definitions (marker positions, lengths, targets) on fixed seeds, the three streams are
+// seeded as harness/data/data.cpp seeds them, gaussian sequences have the documented layout, and a
+// small RNN learns the addition task at a short length.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Mean-field theory (docs/reference.md §4.3): Gaussian expectations against closed forms and
 // independent composite-Simpson integrals written here, then the per-layer maps, the fixed points,
-// the depth scales and the critical σ_w² against the known results (papers.md §5, §8, §9.5).
+// the depth scales and the critical σ_w² against the known results (Poole et al. 2016, Schoenholz
+// et al. 2017, Klambauer et al. 2017).
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,8 +1,9 @@
-// Training: the SGD update (harness/optim.h) against numbers computed by hand, momentum against its
-// closed form, the prelu slope gradient against central finite differences, global-norm clipping,
-// a short run that learns an easy problem, and the probe schedule (probes at the scheduled steps
-// and nowhere else, without disturbing training). The output rows: headers and cells from their
-// field lists, checkpoints that carry every field, and refused checkpoints of another format.
+// Training: the SGD update (harness/nn/optim.h) against numbers computed by hand, momentum against
+// its closed form, the prelu slope gradient against central finite differences, global-norm
+// clipping, a short run that learns an easy problem, and the probe schedule (probes at the
+// scheduled steps and nowhere else, without disturbing training). The output rows: headers and
+// cells from their field lists, checkpoints that carry every field, and refused checkpoints of
+// another format.
 #include <gtest/gtest.h>
 #include <omp.h>
 

@@ -63,7 +63,7 @@ RunCost run_cost(const Config& c) {
     cost.bytes = word * (3 * params + 5 * units * rows + in * (N + B + test)) + 8.0 * units * N / 2;
     cost.flops = 6.0 * params * (probes * N + steps * B) + 2.0 * params * probes * test;
   } else {
-    // A chain (harness/rnn.h, experiments/run_rnn.cpp). A forward + backward over n sequences
+    // A chain (harness/nn/rnn.h, experiments/run_rnn.cpp). A forward + backward over n sequences
     // of length T keeps h_0..h_T, z_t, φ'(z_t), ∂ℓ/∂h_t and δ_t: 5·T·H·n values, 7 with
     // loss_at every_step (the probe's second backward, seeded by the last step's loss). The probe
     // set and the training batch each have their own; addition's training sequences are up to

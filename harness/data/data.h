@@ -28,7 +28,7 @@
 
 namespace gl {
 
-struct IdxSet;  // harness/idx.h
+struct IdxSet;  // harness/data/idx.h
 
 enum class Split { train, probe, test };
 

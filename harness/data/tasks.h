@@ -1,12 +1,13 @@
 // Sequence data for weight-shared chains (docs/reference.md §6): Pascanu et al. 2013's
 // temporal_order and addition tasks, generated as in their code (pascanur/trainingRNNs
-// tempOrder.py, addition.py; references §3.6), and gaussian sequences. Three streams seeded as
-// harness/data.cpp seeds them: train = seed_mix(data_seed, 1), probe = 2, test = 3 (so every grid
-// point of a repeat sees the same sequences).
+// tempOrder.py, addition.py; Pascanu et al. 2013, §4.1), and gaussian sequences. Three streams
+// seeded as harness/data/data.cpp seeds them: train = seed_mix(data_seed, 1), probe = 2, test = 3
+// (so every grid point of a repeat sees the same sequences).
 //
-// Layout (harness/rnn.h): time-major blocks, x is (features, steps·B) with columns [(t-1)·B, t·B)
-// holding x_t; first_step chains get x_1 only (one block). Targets are per example, or (loss_at
-// every_step) per (step, example) in the same time-major order: labels[(t-1)·B + i], y.col(...).
+// Layout (harness/nn/rnn.h): time-major blocks, x is (features, steps·B) with columns [(t-1)·B,
+// t·B) holding x_t; first_step chains get x_1 only (one block). Targets are per example, or
+// (loss_at every_step) per (step, example) in the same time-major order: labels[(t-1)·B + i],
+// y.col(...).
 //
 // Tasks (L = data.length, ⌊·⌋ as Python's int(); every position is 0-based):
 //   temporal_order  6 one-hot channels {A, B, c, d, e, f}; A or B (v0) at p0 ∈ [⌊L/10⌋, 2⌊L/10⌋),
