@@ -1,6 +1,7 @@
 #include "experiments/checkpoint.h"
 
 #include <fmt/format.h>
+#include <cmath>
 #include <filesystem>
 
 #include "harness/core/io.h"
@@ -37,6 +38,28 @@ void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first
   ck.io(s.step), ck.io(s.next_probe), ck.io(s.loss_sum), ck.io(s.loss_n), ck.io(rng);
   ck.io(out.layers), ck.io(out.steps), ck.io(out.hists), ck.io(out.timesteps);
   ck.io(out.summary), ck.io(first_nonfinite);
+}
+
+bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const TrainConfig& train,
+                    const std::vector<int64_t>& schedule, const StepEnd& e, const char* position,
+                    const std::function<void(int64_t)>& probe, const std::function<void()>& save) {
+  ls.loss_sum += e.loss;
+  ++ls.loss_n;
+  const bool diverged = !std::isfinite(e.loss) || !std::isfinite(e.grad_norm);
+  if (diverged || (ls.next_probe < schedule.size() && schedule[ls.next_probe] == e.step)) {
+    probe(e.step);
+    step_row_train(out.steps.back(), ls.loss_sum, ls.loss_n, e.grad_norm, e.clipped, train.lr);
+    ++ls.next_probe;
+  }
+  if (diverged) {
+    run_mark_diverged(out, first_nonfinite, e.step, position);
+    return false;
+  }
+  if (train.checkpoint_every > 0 && e.step % train.checkpoint_every == 0 && e.step < train.steps) {
+    ls.step = e.step;
+    save();
+  }
+  return true;
 }
 
 uint64_t checkpoint_key(const RunSpec& spec) {

@@ -110,6 +110,23 @@ struct LoopState {
 };
 void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first_nonfinite);
 
+// What one training step produced, for train_step_end.
+struct StepEnd {
+  int64_t step = 0;
+  double loss = 0;       // the batch's mean loss
+  double grad_norm = 0;  // ‖∂L/∂θ‖ (0 when not taken: no clipping and no probe this step)
+  bool clipped = false;
+};
+
+// The end of a training step, the same for every model kind: the loss joins the accumulator; a
+// probe, probe(step), when the schedule says so or the step diverged (non-finite loss or norm),
+// whose steps.csv row then gets the training columns; a diverged run is marked (its first
+// non-finite `position`, "layer" or "t") and the loop stops (false); every
+// train.checkpoint_every steps before the last, save() writes the checkpoint.
+bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const TrainConfig& train,
+                    const std::vector<int64_t>& schedule, const StepEnd& e, const char* position,
+                    const std::function<void(int64_t)>& probe, const std::function<void()>& save);
+
 // The key of a run's checkpoint: hash of its resolved config and seeds.
 uint64_t checkpoint_key(const RunSpec& spec);
 

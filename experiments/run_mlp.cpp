@@ -273,29 +273,16 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
     if (fused && probe_now)  // the norm the probe records, from this step's δ and a
       gnorm = mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]);
     const double batch_loss = r.lossv.mean();
-    ls.loss_sum += batch_loss;
-    ++ls.loss_n;
     // A non-finite gradient with a finite loss (no norm taken) makes the parameters non-finite,
-    // and the next step's loss shows it.
-    const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
-    if (diverged && !need_norm) {
+    // and the next step's loss shows it; a diverged step's probe records the norm.
+    if (!std::isfinite(batch_loss) && !need_norm)
       gnorm =
           fused ? mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]) : mlp_grads_norm(r.grads);
-    }
-    if (diverged || probe_now) {
-      mlp_probe(r, step, tensor_dir);
-      step_row_train(r.out.steps.back(), ls.loss_sum, ls.loss_n, gnorm, clip, c.train.lr);
-      ++ls.next_probe;
-    }
-    if (diverged) {
-      run_mark_diverged(r.out, r.first_nonfinite, step, "layer");
+    if (!train_step_end(
+            ls, r.out, r.first_nonfinite, c.train, schedule, {step, batch_loss, gnorm, clip},
+            "layer", [&](int64_t s) { mlp_probe(r, s, tensor_dir); },
+            [&] { checkpoint_save(ckpt, key, state); }))
       break;
-    }
-    if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 &&
-        step < c.train.steps) {
-      ls.step = step;
-      checkpoint_save(ckpt, key, state);
-    }
   }
   if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
 

@@ -257,24 +257,11 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
     if (clip) rnn_grads_scale(r.grads, scale);
     rnn_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum);
     step_time_record(r.step_times, step, seconds_since(ts));
-    const double batch_loss = r.lossi.mean();
-    ls.loss_sum += batch_loss;
-    ++ls.loss_n;
-    const bool diverged = !std::isfinite(batch_loss) || !std::isfinite(gnorm);
-    if (diverged || (ls.next_probe < schedule.size() && schedule[ls.next_probe] == step)) {
-      rnn_probe(r, step, tensor_dir);
-      step_row_train(r.out.steps.back(), ls.loss_sum, ls.loss_n, gnorm, clip, c.train.lr);
-      ++ls.next_probe;
-    }
-    if (diverged) {
-      run_mark_diverged(r.out, r.first_nonfinite, step, "t");
+    if (!train_step_end(
+            ls, r.out, r.first_nonfinite, c.train, schedule, {step, r.lossi.mean(), gnorm, clip},
+            "t", [&](int64_t s) { rnn_probe(r, s, tensor_dir); },
+            [&] { checkpoint_save(ckpt, key, state); }))
       break;
-    }
-    if (c.train.checkpoint_every > 0 && step % c.train.checkpoint_every == 0 &&
-        step < c.train.steps) {
-      ls.step = step;
-      checkpoint_save(ckpt, key, state);
-    }
   }
   if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
   summary_finalize(r.out, r.first_nonfinite, r.step_times, r.probe_times, seconds_since(r.t0));
