@@ -1,0 +1,245 @@
+// Config errors: every bad config of the table gives exactly the lines a user sees (file, JSON
+// pointer, what was expected, what was found).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/config_test_util.h"
+
+namespace gl {
+namespace {
+
+struct BadCase {
+  const char* label;
+  std::string text;
+  std::vector<std::string> expected;  // every line, in order
+};
+
+const std::string all_activations =
+    "identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, "
+    "softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu";
+
+std::vector<BadCase> bad_cases() {
+  return {
+      {"unknown key with suggestion",
+       with_model(R"("seeed": 1)"),
+       {R"(x.json: /seeed: unknown key; did you mean "seed"?)"}},
+      {"unknown key far from any", with_model(R"("zzzzzz": 1)"), {"x.json: /zzzzzz: unknown key"}},
+      {"unknown model key (transposition)",
+       R"({"model": {"depth": 2, "widht": 3}})",
+       {R"(x.json: /model/widht: unknown key; did you mean "width"?)",
+        R"(x.json: /model/width: missing (expected an integer in 1..10000000))"}},
+      {"wrong type",
+       R"({"model": {"depth": "five", "width": 3}})",
+       {R"(x.json: /model/depth: expected an integer in 1..100000, found "five")"}},
+      {"negative",
+       with_model(R"("seed": -1)"),
+       {"x.json: /seed: expected an integer >= 0, found -1"}},
+      {"zero",
+       R"({"model": {"depth": 2, "width": 0}})",
+       {"x.json: /model/width: expected an integer in 1..10000000, found 0"}},
+      {"huge",
+       with_model(R"("repeats": 1000000000)"),
+       {"x.json: /repeats: expected an integer in 1..100000, found 1000000000"}},
+      {"float where an integer is expected",
+       with_model(R"("train": {"batch_size": 2.5})"),
+       {"x.json: /train/batch_size: expected an integer in 1..1000000, found 2.5"}},
+      {"boolean where a number is expected",
+       with_model(R"("train": {"lr": true})"),
+       {"x.json: /train/lr: expected a number > 0, found true"}},
+      {"string where a number is expected",
+       with_model(R"("train": {"momentum": "0.9"})"),
+       {R"(x.json: /train/momentum: expected a number in [0, 1), found "0.9")"}},
+      {"NaN-like string",
+       with_model(R"("train": {"lr": "nan"})"),
+       {R"(x.json: /train/lr: expected a number > 0, found "nan")"}},
+      {"number too large to represent",
+       with_model(R"("train": {"lr": 1e999})"),
+       {"x.json: malformed JSON: number overflow parsing '1e999'"}},
+      {"unknown activation lists every name",
+       R"({"model": {"depth": 2, "width": 3, "activation": "tahn"}})",
+       {R"(x.json: /model/activation: unknown activation "tahn"; expected one of )" +
+        all_activations}},
+      {"unknown initializer",
+       R"({"model": {"depth": 2, "width": 3, "init": "xavier"}})",
+       {R"(x.json: /model/init: unknown initializer "xavier"; expected one of glorot_standard, )"
+        R"(glorot_uniform, glorot_normal, he_normal, he_uniform, lecun_normal, lecun_uniform, )"
+        R"(orthogonal, gaussian, uniform, sparse, identity (aliases: standard, xavier_uniform, )"
+        R"(normalized, xavier_normal, kaiming_normal, kaiming_uniform))"}},
+      {"parameter of another activation",
+       R"({"model": {"depth": 2, "width": 3, "activation": {"name": "tanh", "slope": 0.1}}})",
+       {"x.json: /model/activation/slope: not a parameter of tanh"}},
+      {"misspelt activation parameter",
+       R"({"model": {"depth": 2, "width": 3, "activation": {"name": "leaky_relu", "slop": 0.1}}})",
+       {R"(x.json: /model/activation/slop: unknown key; did you mean "slope"?)"}},
+      {"parameter of another initializer",
+       R"({"model": {"depth": 2, "width": 3, "init": {"name": "glorot_uniform", "mode": "fan_out"}}})",
+       {"x.json: /model/init/mode: not a parameter of glorot_uniform"}},
+      {"sigma_w2 and std together",
+       R"({"model": {"depth": 2, "width": 3, "init": {"name": "gaussian", "sigma_w2": 2, "std": 0.1}}})",
+       {R"(x.json: /model/init/std: expected either "sigma_w2" or "std", found both)"}},
+      {"spectral_radius and spectral_norm together",
+       R"({"model": {"depth": 2, "width": 3,
+            "init": {"name": "orthogonal", "spectral_radius": 1.1, "spectral_norm": 1}}})",
+       {R"(x.json: /model/init/spectral_norm: expected either "spectral_radius" or )"
+        R"("spectral_norm", found both)"}},
+      {"depth and hidden together",
+       R"({"model": {"depth": 2, "width": 3, "hidden": [4, 5]}})",
+       {R"(x.json: /model/hidden: expected either "hidden" or "depth" + "width", found both)"}},
+      {"a bad width in hidden",
+       R"({"model": {"hidden": [4, -5, 6.5]}})",
+       {"x.json: /model/hidden/1: expected an integer in 1..10000000, found -5",
+        "x.json: /model/hidden/2: expected an integer in 1..10000000, found 6.5"}},
+      {"no model",
+       "{}",
+       {R"(x.json: /model: missing (expected an object with "depth" and "width", or "hidden"))"}},
+      {"rnn-only key in an mlp",
+       R"({"model": {"depth": 2, "width": 3, "length": 10}})",
+       {R"(x.json: /model/length: only for model.type "rnn")"}},
+      {"mlp-only key in an rnn",
+       R"({"model": {"type": "rnn", "depth": 2, "width": 3, "length": 10}})",
+       {R"(x.json: /model/depth: only for model.type "mlp")"}},
+      {"rnn without its sizes",
+       R"({"model": {"type": "rnn"}})",
+       {"x.json: /model/width: missing (expected an integer in 1..10000000)",
+        "x.json: /model/length: missing (expected an integer in 1..100000)"}},
+      {"cross_entropy on a regression task",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "addition", "length": 20},
+           "loss": "cross_entropy"})",
+       {R"(x.json: /loss: cross_entropy needs class labels, but data "addition" gives )"
+        R"(regression targets (use "mse"))"}},
+      {"mse on a classification dataset",
+       with_model(R"("data": {"name": "shapeset3x2"}, "loss": "mse")"),
+       {R"(x.json: /loss: mse needs regression targets, but data "shapeset3x2" gives class )"
+        R"(labels (use "cross_entropy"))"}},
+      {"cross_entropy with a teacher",
+       with_model(R"("data": {"teacher": {"depth": 1, "width": 4}}, "loss": "cross_entropy")"),
+       {R"(x.json: /loss: cross_entropy needs class labels, but data "gaussian" with a teacher )"
+        R"(gives regression targets (use "mse"))"}},
+      {"a sequence task needs an rnn",
+       with_model(R"("data": {"name": "temporal_order", "length": 20})"),
+       {R"(x.json: /data/name: "temporal_order" is a sequence task; it needs model.type "rnn")"}},
+      {"an rnn cannot read images",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "shapeset3x2"}})",
+       {R"(x.json: /data/name: expected a dataset for model.type "rnn" (gaussian, temporal_order )"
+        R"(or addition), found "shapeset3x2")"}},
+      {"model.length with a sequence task",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4}, "data": {"name": "addition", "length": 20}})",
+       {R"(x.json: /model/length: not allowed with data "addition": the chain length is data.length)"}},
+      {"malformed JSON with line and column",
+       "{\n  \"seed\": 1,\n  \"model\": }\n",
+       {"x.json:3:12: malformed JSON: syntax error while parsing value - unexpected '}'; expected "
+        "'[', '{', or a literal"}},
+      {"trailing comma",
+       "{\"seed\": 1,}",
+       {"x.json:1:12: malformed JSON: syntax error while parsing object key - unexpected '}'; "
+        "expected string literal"}},
+      {"duplicate key",
+       R"({"model": {"depth": 2, "width": 3, "depth": 4}})",
+       {"x.json: /model/depth: duplicate key"}},
+      {"not an object", "[1, 2]", {"x.json: expected a JSON object at the top level, found [1,2]"}},
+      {"hist_range lo >= hi",
+       with_model(R"("probe": {"hist_range": [1, 1]})"),
+       {"x.json: /probe/hist_range: expected [lo, hi] with lo < hi, found [1,1]"}},
+      {"hist_range not a pair",
+       with_model(R"("probe": {"hist_range": [1, "a", 3]})"),
+       {R"(x.json: /probe/hist_range: expected null or [lo, hi] (two numbers), found [1,"a",3])"}},
+      {"missing idx paths",
+       with_model(R"("data": {"name": "idx", "train_images": "a.idx"})"),
+       {"x.json: /data/train_labels: missing (expected a non-empty string)",
+        "x.json: /data/test_images: missing (expected a non-empty string)",
+        "x.json: /data/test_labels: missing (expected a non-empty string)"}},
+      {"parameter of another dataset",
+       with_model(R"("data": {"name": "shapeset3x2", "dim": 5})"),
+       {R"(x.json: /data/dim: not a parameter of dataset "shapeset3x2")"}},
+      {"unknown dataset",
+       with_model(R"("data": {"name": "mnist"})"),
+       {R"(x.json: /data/name: unknown dataset "mnist"; expected one of gaussian, shapeset3x2, )"
+        R"(idx, fashion_mnist, temporal_order, addition)"}},
+      {"bad teacher block",
+       with_model(
+           R"("data": {"teacher": {"depth": 1, "width": 4, "activation": "tahn", "type": "mlp"}}, "loss": "mse")"),
+       {R"(x.json: /data/teacher/type: unknown key)",
+        R"(x.json: /data/teacher/activation: unknown activation "tahn"; expected one of ...)"}},
+      {"threads",
+       with_model(R"("threads": 0)"),
+       {R"(x.json: /threads: expected an integer in 1..1024 or "auto", found 0)"}},
+      {"precision",
+       with_model(R"("precision": "float16")"),
+       {R"(x.json: /precision: expected "float32" or "float64", found "float16")"}},
+      {"per_decade needs the log schedule",
+       with_model(R"("probe": {"per_decade": 5})"),
+       {R"(x.json: /probe/per_decade: only with probe.schedule "log")"}},
+      {"clip_norm zero",
+       with_model(R"("train": {"clip_norm": 0})"),
+       {"x.json: /train/clip_norm: expected null or a number > 0, found 0"}},
+      {"saturation_tau out of (0, 1)",
+       with_model(R"("probe": {"saturation_tau": 1})"),
+       {"x.json: /probe/saturation_tau: expected a number in (0, 1), found 1"}},
+      {"maxout pieces",
+       R"({"model": {"depth": 2, "width": 3, "activation": {"name": "maxout", "pieces": 1}}})",
+       {"x.json: /model/activation/pieces: expected an integer in 2..64, found 1"}},
+      {"rrelu upper below lower",
+       R"({"model": {"depth": 2, "width": 3, "activation": {"name": "rrelu", "lower": 0.5, "upper": 0.25}}})",
+       {"x.json: /model/activation/upper: expected a number >= lower (0.5), found 0.25"}},
+      {"gaussian bias without its variance",
+       R"({"model": {"depth": 2, "width": 3, "bias_init": {"name": "gaussian"}}})",
+       {"x.json: /model/bias_init/sigma_b2: missing (expected a number >= 0)"}},
+      {"found is truncated to 60 characters",
+       with_model(
+           R"("description": ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])"),
+       {"x.json: /description: expected a string, found [\"" + std::string(55, 'a') + "..."}},
+      {"block of the wrong type",
+       with_model(R"("train": [1])"),
+       {"x.json: /train: expected an object, found [1]"}},
+      {"sequence task inputs",
+       R"({"model": {"type": "rnn", "width": 8, "inputs": "first_step"},
+                                  "data": {"name": "addition", "length": 20}})",
+       {R"(x.json: /model/inputs: expected "every_step" for data "addition" (a sequence task), )"
+        R"(found "first_step")"}},
+      {"maxout in an rnn",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4,
+                     "activation": {"name": "maxout", "pieces": 3}}})",
+       {R"(x.json: /model/activation: "maxout" is not supported for model.type "rnn": a maxout )"
+        R"(unit has k affine pieces, so the shared W could not map the hidden state to itself; )"
+        R"(use another activation, or maxout with model.type "mlp")"}},
+      {"temporal_order shorter than 10",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "temporal_order", "length": 9}})",
+       {R"(x.json: /data/length: expected an integer in 10..100000 ("temporal_order" places its )"
+        R"(markers in windows of ⌊L/10⌋ steps), found 9)"}},
+      {"addition shorter than 10",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "addition", "length": 5}})",
+       {R"(x.json: /data/length: expected an integer in 10..100000 ("addition" places its )"
+        R"(markers in windows of ⌊L/10⌋ steps), found 5)"}},
+      {"task length of the wrong type",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "addition", "length": "50"}})",
+       {R"(x.json: /data/length: expected an integer in 10..100000, found "50")"}},
+      {"task without a length",
+       R"({"model": {"type": "rnn", "width": 8}, "data": {"name": "temporal_order"}})",
+       {"x.json: /data/length: missing (expected an integer in 10..100000)"}},
+      {"per-layer probes in an rnn",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4},
+           "probe": {"histograms": true, "jacobian": true}})",
+       {R"(x.json: /probe/histograms: not available for model.type "rnn": histograms are per )"
+        R"(layer (an mlp's); a chain's per-step view is timesteps.csv)",
+        R"(x.json: /probe/jacobian: not available for model.type "rnn": the Jacobian spectra are )"
+        R"(per layer (an mlp's); a chain's per-step view is timesteps.csv)"}},
+  };
+}
+
+TEST(Config, BadConfigsGiveExactLines) {
+  const auto cases = bad_cases();
+  ASSERT_GE(cases.size(), 25u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    const auto lines = problems(c.text);
+    ASSERT_EQ(lines.size(), c.expected.size()) << join(lines);
+    for (size_t i = 0; i < lines.size(); ++i)
+      EXPECT_TRUE(line_matches(c.expected[i], lines[i]))
+          << "expected: " << c.expected[i] << "\n   found: " << lines[i];
+  }
+}
+
+}  // namespace
+}  // namespace gl
