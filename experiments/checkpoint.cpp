@@ -40,6 +40,14 @@ void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first
   ck.io(out.summary), ck.io(first_nonfinite);
 }
 
+void train_begin(LoopState& ls, const TrainConfig& train, const std::string& ckpt, uint64_t key,
+                 const std::function<void(Ckpt&)>& state,
+                 const std::function<void(int64_t)>& probe) {
+  if (train.checkpoint_every > 0 && checkpoint_resume(ckpt, key, state)) return;
+  probe(0);
+  ls.next_probe = 1;
+}
+
 bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const TrainConfig& train,
                     const std::vector<int64_t>& schedule, const StepEnd& e, const char* position,
                     const std::function<void(int64_t)>& probe, const std::function<void()>& save) {

@@ -110,6 +110,12 @@ struct LoopState {
 };
 void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first_nonfinite);
 
+// The start of every training run: resume from ckpt when train.checkpoint_every > 0 and it holds
+// this run's checkpoint (state(ck) reads it), else probe step 0.
+void train_begin(LoopState& ls, const TrainConfig& train, const std::string& ckpt, uint64_t key,
+                 const std::function<void(Ckpt&)>& state,
+                 const std::function<void(int64_t)>& probe);
+
 // What one training step produced, for train_step_end.
 struct StepEnd {
   int64_t step = 0;

@@ -245,10 +245,8 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
       for (Layer<T>& layer : net->layers) ck.io(layer.W), ck.io(layer.b), ck.io(layer.slope);
     ck.io(r.edges);
   };
-  if (c.train.checkpoint_every == 0 || !checkpoint_resume(ckpt, key, state)) {
-    mlp_probe(r, 0, tensor_dir);
-    ls.next_probe = 1;
-  }
+  const auto probe = [&](int64_t step) { mlp_probe(r, step, tensor_dir); };
+  train_begin(ls, c.train, ckpt, key, state, probe);
 
   for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
     const auto ts = Clock::now();
@@ -278,10 +276,9 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
     if (!std::isfinite(batch_loss) && !need_norm)
       gnorm =
           fused ? mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]) : mlp_grads_norm(r.grads);
-    if (!train_step_end(
-            ls, r.out, r.first_nonfinite, c.train, schedule, {step, batch_loss, gnorm, clip},
-            "layer", [&](int64_t s) { mlp_probe(r, s, tensor_dir); },
-            [&] { checkpoint_save(ckpt, key, state); }))
+    if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
+                        {step, batch_loss, gnorm, clip}, "layer", probe,
+                        [&] { checkpoint_save(ckpt, key, state); }))
       break;
   }
   if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);

@@ -237,10 +237,8 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
     for (Rnn<T>* net : {&r.net, &r.velocity})
       ck.io(net->W), ck.io(net->U), ck.io(net->b), ck.io(net->V), ck.io(net->c), ck.io(net->slope);
   };
-  if (c.train.checkpoint_every == 0 || !checkpoint_resume(ckpt, key, state)) {
-    rnn_probe(r, 0, tensor_dir);
-    ls.next_probe = 1;
-  }
+  const auto probe = [&](int64_t step) { rnn_probe(r, step, tensor_dir); };
+  train_begin(ls, c.train, ckpt, key, state, probe);
 
   step_times_reserve(r.step_times, c.train.steps);
   for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
@@ -257,10 +255,9 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
     if (clip) rnn_grads_scale(r.grads, scale);
     rnn_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum);
     step_time_record(r.step_times, step, seconds_since(ts));
-    if (!train_step_end(
-            ls, r.out, r.first_nonfinite, c.train, schedule, {step, r.lossi.mean(), gnorm, clip},
-            "t", [&](int64_t s) { rnn_probe(r, s, tensor_dir); },
-            [&] { checkpoint_save(ckpt, key, state); }))
+    if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
+                        {step, r.lossi.mean(), gnorm, clip}, "t", probe,
+                        [&] { checkpoint_save(ckpt, key, state); }))
       break;
   }
   if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
