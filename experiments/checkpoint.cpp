@@ -43,9 +43,16 @@ void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first
 void train_begin(LoopState& ls, const TrainConfig& train, const std::string& ckpt, uint64_t key,
                  const std::function<void(Ckpt&)>& state,
                  const std::function<void(int64_t)>& probe) {
-  if (train.checkpoint_every > 0 && checkpoint_resume(ckpt, key, state)) return;
-  probe(0);
-  ls.next_probe = 1;
+  if (train.checkpoint_every == 0 || !checkpoint_resume(ckpt, key, state)) {
+    probe(0);
+    ls.next_probe = 1;
+  }
+  if (TrainProgress* p = ls.progress) {
+    p->start_step = ls.step;
+    p->step = ls.step;
+    p->total = train.steps;
+    p->start_s = steady_seconds();
+  }
 }
 
 bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const TrainConfig& train,
@@ -53,6 +60,10 @@ bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const 
                     const std::function<void(int64_t)>& probe, const std::function<void()>& save) {
   ls.loss_sum += e.loss;
   ++ls.loss_n;
+  if (ls.progress) {
+    ls.progress->loss = e.loss;
+    ls.progress->step = e.step;
+  }
   const bool diverged = !std::isfinite(e.loss) || !std::isfinite(e.grad_norm);
   if (diverged || (ls.next_probe < schedule.size() && schedule[ls.next_probe] == e.step)) {
     probe(e.step);

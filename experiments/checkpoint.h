@@ -107,11 +107,12 @@ struct LoopState {
   size_t next_probe = 0;  // index into the probe schedule
   double loss_sum = 0;    // training losses since the previous probe
   int64_t loss_n = 0;
+  TrainProgress* progress = nullptr;  // where each step is reported (not checkpointed; may be null)
 };
 void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first_nonfinite);
 
 // The start of every training run: resume from ckpt when train.checkpoint_every > 0 and it holds
-// this run's checkpoint (state(ck) reads it), else probe step 0.
+// this run's checkpoint (state(ck) reads it), else probe step 0; then starts ls.progress's clock.
 void train_begin(LoopState& ls, const TrainConfig& train, const std::string& ckpt, uint64_t key,
                  const std::function<void(Ckpt&)>& state,
                  const std::function<void(int64_t)>& probe);
@@ -126,9 +127,9 @@ struct StepEnd {
 
 // The end of a training step, the same for every model kind: the loss joins the accumulator; a
 // probe, probe(step), when the schedule says so or the step diverged (non-finite loss or norm),
-// whose steps.csv row then gets the training columns; a diverged run is marked (its first
-// non-finite `position`, "layer" or "t") and the loop stops (false); every
-// train.checkpoint_every steps before the last, save() writes the checkpoint.
+// whose steps.csv row then gets the training columns; ls.progress gets the step and its loss; a
+// diverged run is marked (its first non-finite `position`, "layer" or "t") and the loop stops
+// (false); every train.checkpoint_every steps before the last, save() writes the checkpoint.
 bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const TrainConfig& train,
                     const std::vector<int64_t>& schedule, const StepEnd& e, const char* position,
                     const std::function<void(int64_t)>& probe, const std::function<void()>& save);

@@ -1,7 +1,12 @@
 #include "experiments/console.h"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 
 #include "experiments/folder.h"
 #include "harness/core/io.h"
@@ -15,16 +20,35 @@ static std::string sci(double v) {
   return std::isfinite(v) ? fmt::format("{:.3e}", v) : num_text(v, Precision::float64);
 }
 
+// A cell that may not apply (an empty optional): "-".
+template <class V>
+static std::string cell_or_dash(const V& v, std::string (*text)(double)) {
+  if constexpr (std::is_same_v<V, double>)
+    return text(v);
+  else
+    return v ? text(*v) : "-";
+}
+
+// The columns are layers.csv's (docs/reference.md §4.1): delta_norm and grad_w_norm are norms,
+// delta_factor = delta_norm(l)²/delta_norm(l+1)² a squared-norm factor, theory_delta_factor its
+// mean-field prediction χ_l (step 0, where the theory applies).
 void print_layer_table(const RunResult& res) {
   if (res.layers.empty()) return;
   const int64_t last_step = res.layers.back().step;
+  fmt::print(
+      "delta_norm, grad_w_norm: RMS norms over the probe examples; delta_factor = "
+      "delta_norm(l)^2/delta_norm(l+1)^2 (a squared-norm factor), theory_delta_factor its "
+      "mean-field prediction\n");
   for (int64_t step : {int64_t{0}, last_step}) {
-    fmt::print("step {}\n{:>6} {:>12} {:>12} {:>11} {:>8}\n", step, "layer", "|delta|", "|dL/dW|",
-               "saturated%", "dead%");
+    fmt::print("step {}\n{:>6} {:>12} {:>12} {:>16} {:>11} {:>13} {:>20}\n", step, "layer",
+               "delta_norm", "grad_w_norm", "saturated_frac%", "dead_frac%", "delta_factor",
+               "theory_delta_factor");
     for (const LayerRow& x : res.layers)
       if (x.step == step)
-        fmt::print("{:>6} {:>12} {:>12} {:>11} {:>8}\n", x.layer, sci(x.delta_norm),
-                   sci(x.grad_w_norm), pct(x.saturated_frac), pct(x.dead_frac));
+        fmt::print("{:>6} {:>12} {:>12} {:>16} {:>11} {:>13} {:>20}\n", x.layer, sci(x.delta_norm),
+                   sci(x.grad_w_norm), cell_or_dash(x.saturated_frac, pct),
+                   cell_or_dash(x.dead_frac, pct), cell_or_dash(x.delta_factor, sci),
+                   cell_or_dash(x.theory_delta_factor, sci));
     if (last_step == 0) break;
   }
 }
@@ -43,8 +67,9 @@ static bool timestep_shown(int t, int T) {
   return T <= timestep_rows_all || t <= 5 || t > T - 5 || t % timestep_stride(T) == 0;
 }
 
-// The chain's counterpart of print_layer_table: per time step at step 0 and the last probe.
-// |dz| is what gradient_ratio compares; |dh_last| (loss_at every_step) is the long-range part.
+// The chain's counterpart of print_layer_table: per time step at step 0 and the last probe, with
+// timesteps.csv's names. dz_norm is what gradient_ratio compares; dh_last_norm (loss_at
+// every_step) is the long-range part.
 void print_timestep_table(const RunResult& res) {
   if (res.timesteps.empty()) return;
   const int64_t last_step = res.timesteps.back().step;
@@ -60,14 +85,15 @@ void print_timestep_table(const RunResult& res) {
         "(timesteps.csv has every row)\n",
         T, timestep_stride(T), T - 4, T);
   for (int64_t step : {int64_t{0}, last_step}) {
-    fmt::print("step {}\n{:>6} {:>12} {:>12} {:>12}", step, "t", "|h|", "|dh|", "|dz|");
-    if (has_last) fmt::print(" {:>12}", "|dh_last|");
-    fmt::print(" {:>11} {:>8}\n", "saturated%", "dead%");
+    fmt::print("step {}\n{:>6} {:>12} {:>12} {:>12}", step, "t", "h_norm", "dh_norm", "dz_norm");
+    if (has_last) fmt::print(" {:>12}", "dh_last_norm");
+    fmt::print(" {:>16} {:>11}\n", "saturated_frac%", "dead_frac%");
     for (const TimestepRow& x : res.timesteps) {
       if (x.step != step || !timestep_shown(x.t, T)) continue;
       fmt::print("{:>6} {:>12} {:>12} {:>12}", x.t, sci(x.h_norm), sci(x.dh_norm), sci(x.dz_norm));
       if (has_last) fmt::print(" {:>12}", x.dh_last_norm ? sci(*x.dh_last_norm) : "-");
-      fmt::print(" {:>11} {:>8}\n", pct(x.saturated_frac), pct(x.dead_frac));
+      fmt::print(" {:>16} {:>11}\n", cell_or_dash(x.saturated_frac, pct),
+                 cell_or_dash(x.dead_frac, pct));
     }
     if (last_step == 0) break;
   }
@@ -83,32 +109,67 @@ std::string summary_field(const json& sm, const char* key) {
   return summary_text(sm.is_object() ? sm.value(key, json()) : json());
 }
 
-// summary.json's verdict and what its ratio compares (docs/reference.md §4.4): for a chain, δ_t =
-// ∂ℓ/∂z_t at t = 1 vs T, seeded by the last step's loss only (run_rnn.cpp), and the factor is per
-// step.
-void print_verdict(const json& sm, ModelType type) {
+// The theory's per-layer factor at step 0: the geometric mean of theory_delta_factor over
+// layers 1..L−1, as per_layer_factor is the geometric mean of delta_factor there (null when L = 1
+// or where the theory does not apply).
+json theory_per_layer_factor(const std::vector<LayerRow>& layers) {
+  double log_sum = 0;
+  int n = 0, hidden = 0;
+  for (const LayerRow& x : layers)
+    if (x.step == 0 && x.theory_delta_factor) ++hidden;  // layers 1..L
+  for (const LayerRow& x : layers) {
+    if (x.step != 0 || x.layer >= hidden) continue;
+    if (!x.theory_delta_factor) return nullptr;
+    log_sum += std::log(*x.theory_delta_factor);
+    ++n;
+  }
+  return n > 0 ? json_num(std::exp(log_sum / n)) : json(nullptr);
+}
+
+// summary.json's verdicts (docs/reference.md §4.4) and what their numbers compare: for a chain,
+// δ_t = ∂ℓ/∂z_t at t = 1 vs T, seeded by the last step's loss only (run_rnn.cpp), and the factor
+// is per time step.
+void print_verdict(const RunResult& res, ModelType type) {
+  const json& sm = res.summary;
   if (summary_field(sm, "status") == "failed") {
     fmt::print("run failed: {}\n", summary_field(sm, "reason"));
     return;
   }
-  if (type == ModelType::rnn)
+  const bool rnn = type == ModelType::rnn;
+  const int64_t last_step = res.steps.empty() ? 0 : res.steps.back().step;
+  const json theory = rnn ? json(nullptr) : theory_per_layer_factor(res.layers);
+  for (const char* prefix : {"", "final_"}) {
+    const bool initial = prefix[0] == '\0';
+    if (!initial && last_step == 0) break;  // no training: the final verdict is the initial one
+    const auto field = [&](const char* key) {
+      return summary_field(sm, (std::string(prefix) + key).c_str());
+    };
     fmt::print(
-        "verdict: {} (gradient_ratio |dz_1|/|dz_T| = {}, from the last step's loss; "
-        "per-step factor {})",
-        summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"),
-        summary_field(sm, "per_layer_factor"));
-  else
-    fmt::print("verdict: {} (gradient_ratio |delta_1|/|delta_L| = {}, per-layer factor {})",
-               summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"),
-               summary_field(sm, "per_layer_factor"));
-  if (summary_field(sm, "status") != "ok")
-    fmt::print(" [status {}: {}]", summary_field(sm, "status"), summary_field(sm, "reason"));
-  fmt::print("\n");
+        "{} verdict (step {}): {} (gradient_ratio {} = {}, a norm ratio{}; per_layer_factor {}, "
+        "the squared-norm factor per {}",
+        initial ? "initial" : "final", initial ? 0 : last_step, field("verdict"),
+        rnn ? "|dz_1|/|dz_T|" : "|delta_1|/|delta_L|", field("gradient_ratio"),
+        rnn ? ", from the last step's loss" : "", field("per_layer_factor"),
+        rnn ? "time step" : "layer");
+    if (initial && !theory.is_null()) fmt::print(", theory {}", summary_text(theory));
+    fmt::print(")");
+    if (summary_field(sm, "status") != "ok")
+      fmt::print(" [status {}: {}]", summary_field(sm, "status"), summary_field(sm, "reason"));
+    fmt::print("\n");
+  }
 }
 
-void print_summary_table(const std::string& out, const std::vector<std::string>& ids) {
-  fmt::print("{:<48} {:>9} {:>10} {:>14} {:>12}\n", "run", "status", "verdict", "grad_ratio",
-             "layer_factor");
+void print_summary_table(const std::string& out, const std::vector<std::string>& ids, bool trains) {
+  // runs.csv's names (docs/reference.md §5); a training sweep adds the final ones.
+  std::vector<const char*> cols = {"status", "verdict", "gradient_ratio", "per_layer_factor"};
+  if (trains)
+    for (const char* c :
+         {"final_verdict", "final_gradient_ratio", "final_loss", "final_test_error"})
+      cols.push_back(c);
+  const auto width = [](const char* c) { return std::max<size_t>(10, std::strlen(c)); };
+  fmt::print("{:<48}", "run");
+  for (const char* c : cols) fmt::print(" {:>{}}", c, width(c));
+  fmt::print("\n");
   for (const std::string& id : ids) {
     json sm;
     try {
@@ -116,9 +177,9 @@ void print_summary_table(const std::string& out, const std::vector<std::string>&
     } catch (const std::exception&) {
       continue;
     }
-    fmt::print("{:<48} {:>9} {:>10} {:>14} {:>12}\n", id, summary_field(sm, "status"),
-               summary_field(sm, "verdict"), summary_field(sm, "gradient_ratio"),
-               summary_field(sm, "per_layer_factor"));
+    fmt::print("{:<48}", id);
+    for (const char* c : cols) fmt::print(" {:>{}}", summary_field(sm, c), width(c));
+    fmt::print("\n");
   }
 }
 
@@ -135,5 +196,129 @@ std::string plural(size_t n, std::string_view noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
 std::string plural(int n, std::string_view noun) { return plural(static_cast<size_t>(n), noun); }
+
+// ---- progress ----
+
+std::string train_progress_text(int64_t step, int64_t total, double loss, int64_t start_step,
+                                double start_s, double now_s) {
+  const double taken = static_cast<double>(step - start_step), dt = now_s - start_s;
+  const double rate = taken > 0 && dt > 0 ? taken / dt : nan_v;
+  return fmt::format("step {}/{}, loss {}, {} steps/s, ETA {}", step, total,
+                     step > start_step ? fmt::format("{:.4g}", loss) : "?",
+                     std::isfinite(rate) ? fmt::format("{:.3g}", rate) : "?",
+                     duration_text(static_cast<double>(total - step) / rate));
+}
+
+double progress_interval() {
+  const char* v = std::getenv("GRADLAB_PROGRESS_INTERVAL");
+  char* end = nullptr;
+  const double s = v ? std::strtod(v, &end) : 0.0;
+  return v && end != v && *end == '\0' && s > 0 && std::isfinite(s) ? s : 10.0;
+}
+
+static int terminal_columns() {
+  winsize w{};
+  return ioctl(STDERR_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0 ? w.ws_col : 80;
+}
+
+Progress::Progress(int total, bool quiet, int slots)
+    : total_(total),
+      live_(!quiet && total > 0 && isatty(STDERR_FILENO) == 1),
+      quiet_(quiet),
+      interval_s_(progress_interval()),
+      t0_s_(steady_seconds()) {
+  for (int i = 0; i < slots; ++i) slots_.push_back(std::make_unique<Slot>());
+  if (quiet_ || total_ == 0) return;
+  if (live_) draw();
+  // A terminal is redrawn every second (the clock moves during long runs); a log is looked at as
+  // often as its interval asks, at most once a second.
+  const auto period = std::chrono::duration<double>(live_ ? 1.0 : std::min(1.0, interval_s_));
+  ticker_ = std::thread([this, period] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, period, [this] { return stop_; }))
+      live_ ? draw() : log_training(steady_seconds());
+  });
+}
+
+TrainProgress* Progress::run_started(int slot, const RunSpec& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Slot& s = *slots_[static_cast<size_t>(slot)];
+  s.id = r.id;
+  s.train.total = 0;  // until the run's training starts
+  s.last_line_s = steady_seconds();
+  return &s.train;
+}
+
+void Progress::finished(int slot, const RunSpec& r, const json& sm) {
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_[static_cast<size_t>(slot)]->id.clear();
+  ++done_;
+  const bool ok = sm.value("status", "") == "ok";
+  if (!ok) ++failed_;
+  if (quiet_) return;
+  if (live_) return draw();
+  const json timing = sm.value("timing", json());
+  const json seconds = timing.is_object() ? timing.value("total_s", json()) : json();
+  fmt::print(stderr, "[{}/{}] {}: {}", done_, total_, r.id, summary_field(sm, "status"));
+  if (ok)
+    fmt::print(stderr, ", {}", summary_field(sm, "verdict"));
+  else
+    fmt::print(stderr, " ({})", summary_field(sm, "reason"));
+  fmt::print(stderr, ", {}\n", duration_text(seconds.is_number() ? seconds.get<double>() : 0.0));
+}
+
+void Progress::note(const std::string& text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (quiet_) return;
+  fmt::print(stderr, "{}{}\n", live_ ? "\r\033[K" : "", text);
+  if (live_) draw();
+}
+
+void Progress::close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || !ticker_.joinable()) return;
+    stop_ = true;
+    if (live_) {
+      draw();
+      fmt::print(stderr, "\n");
+    }
+  }
+  cv_.notify_all();
+  ticker_.join();
+}
+
+// The progress of the slot's training run, or "" when it is not training.
+static std::string slot_text(const std::string& id, const TrainProgress& p, double now_s) {
+  const int64_t total = p.total;
+  if (id.empty() || total <= 0) return "";
+  return fmt::format("{}: {}", id,
+                     train_progress_text(p.step, total, p.loss, p.start_step, p.start_s, now_s));
+}
+
+void Progress::draw() {
+  const double now = steady_seconds(), elapsed = now - t0_s_;
+  const std::string eta = done_ ? duration_text(elapsed / done_ * (total_ - done_)) : "?";
+  std::string line = fmt::format("[{}/{}] runs done, {} failed, elapsed {}, ETA {}", done_, total_,
+                                 failed_, duration_text(elapsed), eta);
+  for (const auto& s : slots_)
+    if (std::string t = slot_text(s->id, s->train, now); !t.empty()) line += " | " + t;
+  // One terminal row: a wrapped line would not be rewritten in place.
+  const auto cols = static_cast<size_t>(std::max(terminal_columns() - 1, 20));
+  if (line.size() > cols) line = line.substr(0, cols - 3) + "...";
+  fmt::print(stderr, "\r\033[K{}", line);
+  std::fflush(stderr);
+}
+
+void Progress::log_training(double now_s) {
+  for (const auto& s : slots_) {
+    if (now_s - s->last_line_s < interval_s_) continue;
+    if (std::string t = slot_text(s->id, s->train, now_s); !t.empty()) {
+      fmt::print(stderr, "  {}\n", t);
+      s->last_line_s = now_s;
+    }
+  }
+  std::fflush(stderr);
+}
 
 }  // namespace gl

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -19,14 +20,21 @@
 
 namespace gl {
 
-// Per layer at step 0 and the last probe: |delta|, |dL/dW|, saturated%, dead%.
+// Per layer at step 0 and the last probe, with layers.csv's names: delta_norm, grad_w_norm,
+// saturated_frac %, dead_frac %, delta_factor, theory_delta_factor.
 void print_layer_table(const RunResult& res);
 // The chain's counterpart: per time step (elided for long chains) at step 0 and the last probe.
 void print_timestep_table(const RunResult& res);
-// summary.json's verdict and what its ratio compares (docs/reference.md §4.4).
-void print_verdict(const json& sm, ModelType type);
-// One line per run of a result folder: status, verdict, gradient ratio, per-layer factor.
-void print_summary_table(const std::string& out, const std::vector<std::string>& ids);
+// The initial (step 0) and, for a training run, the final (last probe) verdict of summary.json
+// with what their numbers compare (docs/reference.md §4.4), and the theory's per-layer factor.
+void print_verdict(const RunResult& res, ModelType type);
+// The geometric mean of theory_delta_factor over layers 1..L−1 at step 0: the theory of
+// per_layer_factor (null where it does not apply).
+json theory_per_layer_factor(const std::vector<LayerRow>& layers);
+// One line per run of a result folder, in runs.csv's names: status, verdict, gradient_ratio,
+// per_layer_factor; when the experiment trains, also final_verdict, final_gradient_ratio,
+// final_loss and final_test_error.
+void print_summary_table(const std::string& out, const std::vector<std::string>& ids, bool trains);
 
 // A field of summary.json as text ("-" when absent or null).
 std::string summary_field(const json& sm, const char* key);
@@ -36,79 +44,51 @@ std::string duration_text(double s);
 std::string plural(size_t n, std::string_view noun);
 std::string plural(int n, std::string_view noun);
 
-// Progress on stderr: on a terminal one line rewritten in place (done/total, failed, elapsed,
-// ETA; redrawn every second so that the clock moves during long runs); in a log one line per
-// finished run; nothing with --quiet.
+// One training run's progress: "step 120/500, loss 0.6931, 10.0 steps/s, ETA 40.0s". The rate
+// is over the steps this process took since start_s (a resumed run counts from start_step); rate
+// and ETA are "?" before the first step. Times in seconds on one clock (tests pass fake ones).
+std::string train_progress_text(int64_t step, int64_t total, double loss, int64_t start_step,
+                                double start_s, double now_s);
+// The seconds between two progress lines of one training run when stderr is not a terminal:
+// GRADLAB_PROGRESS_INTERVAL if it is a positive number, else 10.
+double progress_interval();
+
+// Progress on stderr (docs/reference.md §2), nothing with --quiet. On a terminal one line
+// rewritten in place, at most once a second: done/total, failed, elapsed, the sweep's ETA, and
+// for each training run in progress its train_progress_text. In a log: one line per finished run,
+// and one line per progress_interval() seconds per training run in progress.
+// Thread-safe: each of `slots` workers reports its own run through run_started's TrainProgress.
 class Progress {
  public:
-  Progress(int total, bool quiet)
-      : total_(total), live_(!quiet && total > 0 && isatty(STDERR_FILENO) == 1), quiet_(quiet) {
-    if (!live_) return;
-    draw();
-    ticker_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mu_);
-      while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) draw();
-    });
-  }
+  Progress(int total, bool quiet, int slots);
   ~Progress() { close(); }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  void finished(const RunSpec& r, const json& sm) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++done_;
-    const bool ok = sm.value("status", "") == "ok";
-    if (!ok) ++failed_;
-    if (quiet_) return;
-    if (live_) return draw();
-    const json timing = sm.value("timing", json());
-    const json seconds = timing.is_object() ? timing.value("total_s", json()) : json();
-    fmt::print(stderr, "[{}/{}] {}: {}", done_, total_, r.id, summary_field(sm, "status"));
-    if (ok)
-      fmt::print(stderr, ", {}", summary_field(sm, "verdict"));
-    else
-      fmt::print(stderr, " ({})", summary_field(sm, "reason"));
-    fmt::print(stderr, ", {}\n", duration_text(seconds.is_number() ? seconds.get<double>() : 0.0));
-  }
-
+  // Worker `slot` starts run r: what the run reports to (run_execute's progress).
+  TrainProgress* run_started(int slot, const RunSpec& r);
+  void finished(int slot, const RunSpec& r, const json& sm);
   // A line of its own (in a log; on a terminal, above the progress line).
-  void note(const std::string& text) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (quiet_) return;
-    fmt::print(stderr, "{}{}\n", live_ ? "\r\033[K" : "", text);
-    if (live_) draw();
-  }
-
+  void note(const std::string& text);
   // Stops the ticker and ends the terminal line.
-  void close() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_ || !live_) return;
-      stop_ = true;
-      draw();
-      fmt::print(stderr, "\n");
-    }
-    cv_.notify_all();
-    ticker_.join();
-  }
+  void close();
 
  private:
-  void draw() {  // with mu_ held
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    const std::string eta = done_ ? duration_text(elapsed / done_ * (total_ - done_)) : "?";
-    fmt::print(stderr, "\r\033[K[{}/{}] runs done, {} failed, elapsed {}, ETA {}", done_, total_,
-               failed_, duration_text(elapsed), eta);
-    std::fflush(stderr);
-  }
+  struct Slot {
+    std::string id;  // empty: no run
+    TrainProgress train;
+    double last_line_s = 0;  // when its last log line was printed
+  };
+  void draw();                      // with mu_ held
+  void log_training(double now_s);  // with mu_ held
 
   int total_, done_ = 0, failed_ = 0;
   bool live_, quiet_, stop_ = false;
-  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  double interval_s_, t0_s_;
+  std::vector<std::unique_ptr<Slot>> slots_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread ticker_;
 };
 
-// Refuses (exit 2, before anything is written) runs whose estimated memory exceeds what the
 }  // namespace gl

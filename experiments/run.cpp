@@ -32,11 +32,12 @@ double median_of(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-std::string verdict_of(double ratio, double top_norm) {
+std::string verdict_of(double ratio, std::optional<double> factor, double top_norm,
+                       const VerdictThresholds& t) {
   if (top_norm == 0.0) return "dead";
   if (!std::isfinite(ratio)) return "nonfinite";
-  if (ratio < 1e-2) return "vanishing";
-  if (ratio > 1e2) return "exploding";
+  if (ratio < t.vanishing_ratio || (factor && *factor < t.vanishing_factor)) return "vanishing";
+  if (ratio > t.exploding_ratio || (factor && *factor > t.exploding_factor)) return "exploding";
   return "stable";
 }
 
@@ -147,14 +148,23 @@ void run_mark_diverged(RunResult& out, json& first_nonfinite, int64_t step, cons
 
 // ---- the summary (docs/reference.md §4.4): one path for every model kind ----
 
+GradientVerdict gradient_verdict(double first, double last, Index n, const VerdictThresholds& t) {
+  GradientVerdict g;
+  g.ratio = first / last;
+  if (n > 1) g.factor = std::pow(g.ratio, 2.0 / static_cast<double>(n - 1));
+  g.verdict = verdict_of(g.ratio, g.factor, last, t);
+  return g;
+}
+
+static json opt_num(const std::optional<double>& v) { return v ? json_num(*v) : json(nullptr); }
+
 template <class T>
 void summary_gradient(json& sm, double first, double last, Index n,
                       const Eigen::Ref<const Mat<T>>& first_ex,
-                      const Eigen::Ref<const Mat<T>>& last_ex) {
-  const double ratio = first / last;
-  sm["gradient_ratio"] = json_num(ratio);
-  sm["per_layer_factor"] =
-      n > 1 ? json_num(std::pow(ratio, 2.0 / static_cast<double>(n - 1))) : json(nullptr);
+                      const Eigen::Ref<const Mat<T>>& last_ex, const VerdictThresholds& t) {
+  const GradientVerdict g = gradient_verdict(first, last, n, t);
+  sm["gradient_ratio"] = json_num(g.ratio);
+  sm["per_layer_factor"] = opt_num(g.factor);
   // Hanin's fluctuation measure: ln(‖δ_1,i‖²/‖δ_n,i‖²) over the examples where both are > 0
   // (running mean and variance, Welford).
   double m = 0, m2 = 0;
@@ -172,7 +182,15 @@ void summary_gradient(json& sm, double first, double last, Index n,
   sm["log_ratio_mean"] = k > 0 ? json_num(m) : json(nullptr);
   sm["log_ratio_var"] = k > 0 ? json_num(m2 / static_cast<double>(k)) : json(nullptr);
   sm["log_ratio_examples"] = k;
-  sm["verdict"] = verdict_of(ratio, last);
+  sm["verdict"] = g.verdict;
+}
+
+void summary_final_gradient(json& sm, double first, double last, Index n,
+                            const VerdictThresholds& t) {
+  const GradientVerdict g = gradient_verdict(first, last, n, t);
+  sm["final_gradient_ratio"] = json_num(g.ratio);
+  sm["final_per_layer_factor"] = opt_num(g.factor);
+  sm["final_verdict"] = g.verdict;
 }
 
 void summary_finalize(RunResult& out, const json& first_nonfinite,
@@ -180,6 +198,7 @@ void summary_finalize(RunResult& out, const json& first_nonfinite,
                       double total_s) {
   json& sm = out.summary;
   const StepRow& last = out.steps.back();
+  if (out.status == "diverged") sm["final_verdict"] = "nonfinite";
   sm["final_loss"] = last.loss ? json_num(*last.loss) : json(nullptr);
   sm["final_probe_loss"] = json_num(last.probe_loss);
   sm["final_probe_error"] = json_num(last.probe_error);
@@ -194,7 +213,7 @@ void summary_finalize(RunResult& out, const json& first_nonfinite,
 
 #define GL_SUMMARY_INST(T)                                                                         \
   template void summary_gradient<T>(json&, double, double, Index, const Eigen::Ref<const Mat<T>>&, \
-                                    const Eigen::Ref<const Mat<T>>&);
+                                    const Eigen::Ref<const Mat<T>>&, const VerdictThresholds&);
 GL_SUMMARY_INST(float)
 GL_SUMMARY_INST(double)
 
@@ -205,7 +224,11 @@ static void threads_set(const Config& c) {
   omp_set_num_threads(c.threads > 0 ? c.threads : omp_get_num_procs());
 }
 
-RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
+double steady_seconds() {
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
+
+RunResult run_execute(const RunSpec& spec, const std::string& run_dir, TrainProgress* progress) {
   const Config& c = spec.config;
   blas_openblas();  // load OpenBLAS (gradlab sets its environment variables) before any team runs
   threads_set(c);
@@ -216,9 +239,11 @@ RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
     fp_mode_share();  // the pool's threads (ours and Eigen's) flush as this one does
     const bool f32 = c.precision == Precision::float32;
     if (c.model.type == ModelType::rnn)
-      res = f32 ? run_rnn<float>(spec, run_dir) : run_rnn<double>(spec, run_dir);
+      res =
+          f32 ? run_rnn<float>(spec, run_dir, progress) : run_rnn<double>(spec, run_dir, progress);
     else
-      res = f32 ? run_mlp<float>(spec, run_dir) : run_mlp<double>(spec, run_dir);
+      res =
+          f32 ? run_mlp<float>(spec, run_dir, progress) : run_mlp<double>(spec, run_dir, progress);
   } catch (const std::bad_alloc&) {
     res = RunResult{};
     res.status = "failed";
@@ -234,6 +259,7 @@ RunResult run_execute(const RunSpec& spec, const std::string& run_dir) {
   sm["reason"] = res.reason;
   for (auto& [k, v] : res.summary.items()) sm[k] = v;
   if (!sm.contains("verdict")) sm["verdict"] = nullptr;
+  if (!sm.contains("final_verdict")) sm["final_verdict"] = nullptr;
   sm["provenance"] = provenance_json(c, flush);
   res.summary = std::move(sm);
   return res;

@@ -2,6 +2,7 @@
 // scheduled steps (training in between), and return every table row and the summary.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -49,6 +50,17 @@ struct RunResult {
   json summary;                        // summary.json
 };
 
+// What a training run shows while it trains (docs/reference.md §2, progress): the run's thread
+// stores after every step and the progress display reads, through atomics, so that neither waits
+// and a step allocates nothing. Times are seconds on the steady clock (steady_seconds).
+struct TrainProgress {
+  std::atomic<int64_t> step{0}, total{0};  // steps taken; train.steps (0: not training)
+  std::atomic<int64_t> start_step{0};      // the step this process started from (resumed: > 0)
+  std::atomic<double> start_s{0};          // when it started
+  std::atomic<double> loss{0};             // the last step's training loss
+};
+double steady_seconds();
+
 // The probe steps of a run (docs/reference.md §4): 0, the schedule, and train.steps; sorted,
 // unique.
 std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe);
@@ -57,23 +69,31 @@ std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig&
 // a training run with train.checkpoint_every writes run_dir/checkpoint.bin every so many steps,
 // and resumes from it when it is there (the result is the same as an uninterrupted run's).
 // Never throws for numerical trouble: NaN/Inf are recorded; other errors give status "failed".
-RunResult run_execute(const RunSpec& spec, const std::string& run_dir);
+// progress (may be null) is updated after every training step.
+RunResult run_execute(const RunSpec& spec, const std::string& run_dir,
+                      TrainProgress* progress = nullptr);
 
 // The two model kinds' runs (experiments/run_mlp.cpp, run_rnn.cpp), with run_execute's contract;
 // the RNN run writes timesteps instead of layers and histograms.
 template <class T>
-RunResult run_mlp(const RunSpec& spec, const std::string& run_dir);
+RunResult run_mlp(const RunSpec& spec, const std::string& run_dir,
+                  TrainProgress* progress = nullptr);
 template <class T>
-RunResult run_rnn(const RunSpec& spec, const std::string& run_dir);
+RunResult run_rnn(const RunSpec& spec, const std::string& run_dir,
+                  TrainProgress* progress = nullptr);
 
 using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Shared by both runs: the median of timings, and the verdict rule of docs/reference.md §4.4.
+// Shared by both runs: the median of timings, and the verdict rule of docs/reference.md §4.4:
+// "dead" when top_norm (delta_norm(L)) is 0, "nonfinite" when the ratio is not finite, then
+// "vanishing" / "exploding" when the ratio or the per-layer factor (absent when L = 1) is past
+// its threshold, else "stable".
 double median_of(std::vector<double> v);
-std::string verdict_of(double gradient_ratio, double top_norm);
+std::string verdict_of(double gradient_ratio, std::optional<double> per_layer_factor,
+                       double top_norm, const VerdictThresholds& t);
 
 // Global-norm clipping (Pascanu's Algorithm 1): the factor that scales every gradient, 1 when
 // the norm is below the threshold (or no threshold is set).
@@ -96,14 +116,25 @@ void run_mark_diverged(RunResult& out, json& first_nonfinite, int64_t step, cons
 // ---- the summary (docs/reference.md §4.4): one path for every model kind ----
 // gradient_ratio = first/last, the norms of δ at the first and the last of n hidden layers (an
 // MLP: delta_norm(1)/delta_norm(L)) or time steps (a chain: dz_norm(t = 1)/dz_norm(t = T));
-// per_layer_factor = ratio^(2/(n − 1)); Hanin's log-ratio statistics over the examples, the
-// columns of first_ex and last_ex (units, examples); and the verdict.
+// per_layer_factor = ratio^(2/(n − 1)) (none when n = 1); and their verdict.
+struct GradientVerdict {
+  double ratio = 0;
+  std::optional<double> factor;
+  std::string verdict;
+};
+GradientVerdict gradient_verdict(double first, double last, Index n, const VerdictThresholds& t);
+// Step 0: gradient_ratio, per_layer_factor, Hanin's log-ratio statistics over the examples (the
+// columns of first_ex and last_ex: units, examples) and verdict.
 template <class T>
 void summary_gradient(json& sm, double first, double last, Index n,
                       const Eigen::Ref<const Mat<T>>& first_ex,
-                      const Eigen::Ref<const Mat<T>>& last_ex);
-// Ends a run's summary: the final_* entries from its last step row, first_nonfinite, jac_io (null
-// when not measured) and timing.
+                      const Eigen::Ref<const Mat<T>>& last_ex, const VerdictThresholds& t);
+// Every probe: final_gradient_ratio, final_per_layer_factor, final_verdict, overwritten by each
+// probe so that the last one's stay (and a checkpoint, which carries the summary, keeps them).
+void summary_final_gradient(json& sm, double first, double last, Index n,
+                            const VerdictThresholds& t);
+// Ends a run's summary: the final_* entries from its last step row (a diverged run's
+// final_verdict is "nonfinite"), first_nonfinite, jac_io (null when not measured) and timing.
 void summary_finalize(RunResult& out, const json& first_nonfinite,
                       const std::vector<double>& step_times, const std::vector<double>& probe_times,
                       double total_s);

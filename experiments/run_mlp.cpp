@@ -174,14 +174,16 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   if (r.first_nonfinite.is_null())
     r.first_nonfinite = locate_nonfinite<T>(r.out.layers, first, step, s.probe_loss);
 
+  // docs/reference.md §4.4: gradient_ratio = delta_norm(1)/delta_norm(L) over hidden layers, at
+  // step 0 and (final_*) at every probe, the last one's staying.
+  const size_t L = r.net.layers.size() - 1;
+  const double d1 = r.out.layers[first].delta_norm, dL = r.out.layers[first + L - 1].delta_norm;
   if (step == 0) {
-    // docs/reference.md §4.4: gradient_ratio = delta_norm(1)/delta_norm(L) over hidden layers.
-    const size_t L = r.net.layers.size() - 1;
-    summary_gradient<T>(r.out.summary, r.out.layers[first].delta_norm,
-                        r.out.layers[first + L - 1].delta_norm, static_cast<Index>(L),
-                        r.grads.delta[0], r.grads.delta[L - 1]);
+    summary_gradient<T>(r.out.summary, d1, dL, static_cast<Index>(L), r.grads.delta[0],
+                        r.grads.delta[L - 1], c.probe.verdict);
     if (c.probe.dump_tensors) dump_mlp_tensors(r, tensor_dir);
   }
+  summary_final_gradient(r.out.summary, d1, dL, static_cast<Index>(L), c.probe.verdict);
 
   if (c.train.steps > 0) {      // test error on the held-out set, in chunks of ≤ 1000 examples
     MlpCache<T>& tc = r.cache;  // the probe's values are taken: no second cache (W4: 63 MB)
@@ -206,7 +208,7 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
 }
 
 template <class T>
-RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
+RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress* progress) {
   const std::string tensor_dir = run_dir + "/tensors";
   MlpRun<T> r(spec);
   const Config& c = spec.config;
@@ -235,6 +237,7 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
                      c.model.activation.kind != Activation::maxout;
   step_times_reserve(r.step_times, c.train.steps);
   LoopState ls;
+  ls.progress = progress;
   const std::string ckpt = run_dir + "/checkpoint.bin";
   const uint64_t key = checkpoint_key(spec);
   // Everything mutable of the run beyond the rows: one list for writing and reading.
@@ -287,7 +290,7 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir) {
   return std::move(r.out);
 }
 
-template RunResult run_mlp<float>(const RunSpec&, const std::string&);
-template RunResult run_mlp<double>(const RunSpec&, const std::string&);
+template RunResult run_mlp<float>(const RunSpec&, const std::string&, TrainProgress*);
+template RunResult run_mlp<double>(const RunSpec&, const std::string&, TrainProgress*);
 
 }  // namespace gl

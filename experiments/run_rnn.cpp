@@ -194,17 +194,18 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   if (r.first_nonfinite.is_null())
     r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
 
+  // docs/reference.md §4.4: gradient_ratio = dz_norm(t = 1)/dz_norm(t = T), the last step's loss
+  // only; at step 0 and (final_*) at every probe, the last one's staying.
+  const Index H = r.net.width();
+  const double rb = std::sqrt(static_cast<double>(N));
+  const double d1 = stable_norm(lastg.dz.data(), H * N) / rb;
+  const double dT = stable_norm(lastg.dz.data() + (steps - 1) * N * H, H * N) / rb;
   if (step == 0) {
-    // docs/reference.md §4.4: gradient_ratio = dz_norm(t = 1)/dz_norm(t = T), the last step's loss
-    // only.
-    const Index H = r.net.width();
-    const double rb = std::sqrt(static_cast<double>(N));
-    const double d1 = stable_norm(lastg.dz.data(), H * N) / rb;
-    const double dT = stable_norm(lastg.dz.data() + (steps - 1) * N * H, H * N) / rb;
     summary_gradient<T>(r.out.summary, d1, dT, steps, lastg.dz.leftCols(N),
-                        lastg.dz.middleCols((steps - 1) * N, N));
+                        lastg.dz.middleCols((steps - 1) * N, N), c.probe.verdict);
     if (c.probe.dump_tensors) dump_rnn_tensors(r, tensor_dir);
   }
+  summary_final_gradient(r.out.summary, d1, dT, steps, c.probe.verdict);
 
   if (c.train.steps > 0) s.test_error = test_error(r);
   s.elapsed_s = seconds_since(r.t0);
@@ -214,7 +215,7 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
 }  // namespace
 
 template <class T>
-RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
+RunResult run_rnn(const RunSpec& spec, const std::string& run_dir, TrainProgress* progress) {
   const std::string tensor_dir = run_dir + "/tensors";
   RnnRun<T> r(spec);
   const Config& c = spec.config;
@@ -227,6 +228,7 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
   LoopState ls;
+  ls.progress = progress;
   const std::string ckpt = run_dir + "/checkpoint.bin";
   const uint64_t key = checkpoint_key(spec);
   // Everything mutable of the run beyond the rows: the training stream (the test stream restarts
@@ -265,7 +267,7 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir) {
   return std::move(r.out);
 }
 
-template RunResult run_rnn<float>(const RunSpec&, const std::string&);
-template RunResult run_rnn<double>(const RunSpec&, const std::string&);
+template RunResult run_rnn<float>(const RunSpec&, const std::string&, TrainProgress*);
+template RunResult run_rnn<double>(const RunSpec&, const std::string&, TrainProgress*);
 
 }  // namespace gl

@@ -200,10 +200,10 @@ static Claim claim(const std::string& out, const std::string& id, bool force, Le
 // Runs r in its temporary folder, writes its files there, fsyncs them and the folder, and renames
 // the folder to its final name: a run folder that exists is complete.
 static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, const std::string& out,
-                                     LeaseKeeper& leases) {
+                                     LeaseKeeper& leases, TrainProgress* progress) {
   const std::string tmp = tmp_dir(out, r.id), dst = run_dir(out, r.id);
   try {
-    RunResult res = run_execute(r, tmp);
+    RunResult res = run_execute(r, tmp, progress);
     const auto put = [&](const char* name, const std::string& data) {
       write_file(tmp + "/" + name, data, true);
     };
@@ -235,6 +235,7 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
   }
 }
 
+// Refuses (exit 2, before anything is written) runs whose estimated memory exceeds what the
 // machine has available; with --jobs N, N of the largest may run at once.
 static void check_memory(const Experiment& e, int jobs) {
   const double avail = memory_available();
@@ -285,12 +286,12 @@ static PoolResult run_pool(const Experiment& e, const std::vector<const RunSpec*
                            const std::string& out, int jobs, const SweepOptions& o) {
   PoolResult pr;
   LeaseKeeper leases;
-  Progress progress(static_cast<int>(todo.size()), o.quiet);
+  Progress progress(static_cast<int>(todo.size()), o.quiet, jobs);
   std::atomic<size_t> next{0};
   std::atomic<int> bad{0}, busy{0};
   std::mutex mu;
   std::exception_ptr env_error;
-  auto worker = [&] {
+  auto worker = [&](int slot) {
     for (size_t i; (i = next++) < todo.size();) {
       const RunSpec& r = *todo[i];
       try {
@@ -299,9 +300,9 @@ static PoolResult run_pool(const Experiment& e, const std::vector<const RunSpec*
         if (c == Claim::busy || c == Claim::done) continue;
         if (c == Claim::resume)
           progress.note(fmt::format("{}: resuming from its checkpoint", r.id));
-        RunResult res = execute_into_folder(e, r, out, leases);
+        RunResult res = execute_into_folder(e, r, out, leases, progress.run_started(slot, r));
         if (res.summary.value("status", "") != "ok") ++bad;
-        progress.finished(r, res.summary);
+        progress.finished(slot, r, res.summary);
         if (e.runs.size() == 1) pr.single = std::move(res);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
@@ -311,8 +312,8 @@ static PoolResult run_pool(const Experiment& e, const std::vector<const RunSpec*
     }
   };
   std::vector<std::thread> pool;
-  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
-  worker();
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker, j);
+  worker(0);
   for (auto& t : pool) t.join();
   progress.close();
   if (env_error) std::rethrow_exception(env_error);
@@ -365,9 +366,11 @@ int sweep_run(const Experiment& e, const SweepOptions& o) {
     if (e.runs.size() == 1 && !pr.single.summary.is_null()) {
       print_layer_table(pr.single);
       print_timestep_table(pr.single);
-      print_verdict(pr.single.summary, e.runs[0].config.model.type);
+      print_verdict(pr.single, e.runs[0].config.model.type);
     } else if (missing == 0) {
-      print_summary_table(out, ids);
+      const bool trains = std::any_of(e.runs.begin(), e.runs.end(),
+                                      [](const RunSpec& r) { return r.config.train.steps > 0; });
+      print_summary_table(out, ids, trains);
     } else {
       fmt::print(stderr,
                  "{} of {} runs still missing{}; `gradlab collect {}` builds the tables when all "

@@ -16,9 +16,12 @@
 namespace gl {
 
 // The summary.json keys that runs.csv shows, in column order (appending only).
-inline constexpr std::array<std::string_view, 9> run_columns = {
-    "status",     "reason",           "verdict",           "gradient_ratio",  "per_layer_factor",
-    "final_loss", "final_probe_loss", "final_probe_error", "final_test_error"};
+// clang-format off
+inline constexpr std::array<std::string_view, 12> run_columns = {
+    "status", "reason", "verdict", "gradient_ratio", "per_layer_factor",
+    "final_loss", "final_probe_loss", "final_probe_error", "final_test_error",
+    "final_gradient_ratio", "final_per_layer_factor", "final_verdict"};
+// clang-format on
 
 // The column names of a row type, in order (fields with Cell::none are not columns).
 template <class Row>

@@ -32,13 +32,14 @@ def main(d):
             norms[row["run"]][int(row["layer"])] = float(row["delta_norm"])
     names = [label(r) for r in keep]
     width = max(12, max(len(n) for n in names) + 1)
-    print("layer" + "".join(f"{n:>{width}}" for n in names))
+    first = len("gradient_ratio")  # the row labels: layer numbers, then runs.csv's column names
+    print(f"{'layer':<{first}}" + "".join(f"{n:>{width}}" for n in names))
     depth = max(max(v) for v in norms.values())
     for l in range(1, depth + 1):
         cells = [norms[r["run"]].get(l) for r in keep]
-        print(f"{l:>5}" + "".join(f"{c:>{width}.3e}" if c is not None else " " * width for c in cells))
-    print("verdict" + "".join(f"{r['verdict']:>{width}}" for r in keep)[2:])
-    print("ratio  " + "".join(f"{float(r['gradient_ratio']):>{width}.2e}" for r in keep)[2:])
+        print(f"{l:<{first}}" + "".join(f"{c:>{width}.3e}" if c is not None else " " * width for c in cells))
+    print(f"{'verdict':<{first}}" + "".join(f"{r['verdict']:>{width}}" for r in keep))
+    print(f"{'gradient_ratio':<{first}}" + "".join(f"{float(r['gradient_ratio']):>{width}.2e}" for r in keep))
 
 
 if __name__ == "__main__":

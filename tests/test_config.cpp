@@ -94,8 +94,15 @@ TEST(Config, DefaultsAreFilled) {
   EXPECT_EQ(c.probe.saturation_tau, 0.05);
   EXPECT_EQ(c.probe.jacobian_samples, 10);
   EXPECT_FALSE(c.probe.flush_subnormals.has_value());
+  EXPECT_EQ(c.probe.verdict.vanishing_ratio, 1e-2);
+  EXPECT_EQ(c.probe.verdict.exploding_ratio, 1e2);
+  EXPECT_EQ(c.probe.verdict.vanishing_factor, 0.25);
+  EXPECT_EQ(c.probe.verdict.exploding_factor, 4.0);
 
   const json j = config_to_json(c);
+  EXPECT_EQ(j["probe"]["verdict"],
+            json::parse(R"({"vanishing_ratio": 0.01, "exploding_ratio": 100.0,
+                            "vanishing_factor": 0.25, "exploding_factor": 4.0})"));
   EXPECT_EQ(j["model"]["init"], json::parse(R"({"name": "glorot_uniform", "gain": 1.0})"));
   EXPECT_EQ(j["model"]["bias_init"], json::parse(R"({"name": "constant", "value": 0.0})"));
   EXPECT_EQ(j["train"]["clip_norm"], nullptr);

@@ -225,6 +225,23 @@ std::vector<BadCase> bad_cases() {
         R"(layer (an mlp's); a chain's per-step view is timesteps.csv)",
         R"(x.json: /probe/jacobian: not available for model.type "rnn": the Jacobian spectra are )"
         R"(per layer (an mlp's); a chain's per-step view is timesteps.csv)"}},
+      // probe.verdict (docs/reference.md §4.4): vanishing thresholds in (0, 1), exploding > 1.
+      {"verdict thresholds out of range",
+       with_model(R"("probe": {"verdict": {"vanishing_ratio": 1.5, "exploding_ratio": 0.5,
+                                            "vanishing_factor": 0, "exploding_factor": -4}})"),
+       {"x.json: /probe/verdict/vanishing_ratio: expected a number in (0, 1), found 1.5",
+        "x.json: /probe/verdict/exploding_ratio: expected a number > 1, found 0.5",
+        "x.json: /probe/verdict/vanishing_factor: expected a number in (0, 1), found 0",
+        "x.json: /probe/verdict/exploding_factor: expected a number > 1, found -4"}},
+      {"verdict threshold of the wrong type",
+       with_model(R"("probe": {"verdict": {"exploding_factor": "4"}})"),
+       {R"(x.json: /probe/verdict/exploding_factor: expected a number > 1, found "4")"}},
+      {"verdict: unknown threshold",
+       with_model(R"("probe": {"verdict": {"vanishing_fator": 0.1}})"),
+       {R"(x.json: /probe/verdict/vanishing_fator: unknown key; did you mean "vanishing_factor"?)"}},
+      {"verdict not an object",
+       with_model(R"("probe": {"verdict": 0.01})"),
+       {"x.json: /probe/verdict: expected an object, found 0.01"}},
   };
 }
 

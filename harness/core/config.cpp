@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string_view>
 
 namespace gl {
@@ -380,6 +381,23 @@ TrainConfig read_train(const json* v, Issues& issues) {
   return t;
 }
 
+// probe.verdict: every threshold optional; a vanishing one in (0, 1), an exploding one > 1, so
+// that a ratio or factor is never both.
+VerdictThresholds read_verdict(const json* v, Issues& issues) {
+  VerdictThresholds t;
+  const std::string path = "/probe/verdict";
+  if (!block_ok(v, path, issues)) return t;
+  const Reader r{v, path, &issues};
+  check_keys(r, {"vanishing_ratio", "exploding_ratio", "vanishing_factor", "exploding_factor"});
+  constexpr NumRange below_one{0.0, 1.0, true, true};
+  constexpr NumRange above_one{1.0, std::numeric_limits<double>::infinity(), true, false};
+  t.vanishing_ratio = read_num(r, "vanishing_ratio", below_one, t.vanishing_ratio);
+  t.exploding_ratio = read_num(r, "exploding_ratio", above_one, t.exploding_ratio);
+  t.vanishing_factor = read_num(r, "vanishing_factor", below_one, t.vanishing_factor);
+  t.exploding_factor = read_num(r, "exploding_factor", above_one, t.exploding_factor);
+  return t;
+}
+
 ProbeConfig read_probe(const json* v, Issues& issues) {
   ProbeConfig p;
   const std::string path = "/probe";
@@ -387,7 +405,7 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
   const Reader r{v, path, &issues};
   check_keys(r, {"samples", "every", "schedule", "per_decade", "histograms", "bins", "hist_range",
                  "hist_scale", "saturation_tau", "jacobian", "jacobian_samples", "dump_tensors",
-                 "flush_subnormals"});
+                 "flush_subnormals", "verdict"});
   p.samples = read_int32(r, "samples", 1, 1'000'000, 300);
   p.every = read_int(r, "every", 1, int_max, 1000);
   p.schedule = read_enum(r, "schedule", schedule_names, Schedule::linear);
@@ -413,6 +431,7 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
   p.jacobian_samples = read_int32(r, "jacobian_samples", 1, 10000, 10);
   p.dump_tensors = read_bool(r, "dump_tensors", false);
   p.flush_subnormals = read_opt_bool(r, "flush_subnormals");
+  p.verdict = read_verdict(r.find("verdict"), issues);
   return p;
 }
 
@@ -566,6 +585,10 @@ json config_to_json(const Config& c) {
   pj["jacobian_samples"] = p.jacobian_samples;
   pj["dump_tensors"] = p.dump_tensors;
   pj["flush_subnormals"] = p.flush_subnormals ? json(*p.flush_subnormals) : json(nullptr);
+  pj["verdict"] = {{"vanishing_ratio", p.verdict.vanishing_ratio},
+                   {"exploding_ratio", p.verdict.exploding_ratio},
+                   {"vanishing_factor", p.verdict.vanishing_factor},
+                   {"exploding_factor", p.verdict.exploding_factor}};
   j["probe"] = pj;
   return j;
 }

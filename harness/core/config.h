@@ -74,6 +74,15 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;
 };
 
+// The verdict rule's thresholds (docs/reference.md §4.4): `vanishing` when gradient_ratio <
+// vanishing_ratio or per_layer_factor < vanishing_factor, `exploding` when gradient_ratio >
+// exploding_ratio or per_layer_factor > exploding_factor. Each vanishing one is in (0, 1), each
+// exploding one > 1.
+struct VerdictThresholds {
+  double vanishing_ratio = 1e-2, exploding_ratio = 1e2;
+  double vanishing_factor = 0.25, exploding_factor = 4.0;
+};
+
 struct ProbeConfig {
   int samples = 300;
   int64_t every = 1000;
@@ -88,6 +97,7 @@ struct ProbeConfig {
   int jacobian_samples = 10;
   bool dump_tensors = false;
   std::optional<bool> flush_subnormals;  // nullopt = the precision's default
+  VerdictThresholds verdict;
 };
 
 struct Config {

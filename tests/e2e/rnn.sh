@@ -85,7 +85,8 @@ expect_status 0 "run with dump_tensors" "$GRADLAB" run dump.json --out d
 check "single rnn run: per-step table with |dh_last|, T rows per step" $PY - "$T/last.out" d <<'PY'
 import csv, sys
 out = open(sys.argv[1]).read().splitlines()
-head = [i for i, l in enumerate(out) if l.split()[:5] == ["t", "|h|", "|dh|", "|dz|", "|dh_last|"]]
+head = [i for i, l in enumerate(out)
+        if l.split()[:5] == ["t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm"]]
 assert len(head) == 1 and out[head[0] - 1] == "step 0", out  # at initialization: one table
 rows = [l.split() for l in out[head[0] + 1:head[0] + 6]]
 assert [r[0] for r in rows] == ["1", "2", "3", "4", "5"], rows
@@ -97,7 +98,8 @@ for r, c in zip(rows, csvrows):
 assert "rows elided" not in "\n".join(out)
 PY
 check "single rnn run: the verdict names the ratio of docs/reference.md §4.4" \
-  grep -qE "^verdict: [a-z]+ \(gradient_ratio \|dz_1\|/\|dz_T\| = [0-9.e+-]+, from the last step's loss; per-step factor [0-9.e+-]+\)$" "$T/last.out"
+  grep -qE "^initial verdict \(step 0\): [a-z]+ \(gradient_ratio \|dz_1\|/\|dz_T\| = [0-9.e+-]+, a norm ratio, from the last step's loss; per_layer_factor [0-9.e+-]+, the squared-norm factor per time step\)$" "$T/last.out"
+check "single rnn run without training: no final verdict" bash -c "! grep -q '^final verdict' '$T/last.out'"
 check "tensors match a NumPy BPTT and the CSV norms" $PY - d <<'PY'
 import csv, sys, numpy as np
 d = sys.argv[1]; t = d + "/runs/run/tensors/"
@@ -148,13 +150,15 @@ assert out[0] == ("T = 400: rows elided, showing t = 1..5, every 20 steps, t = 3
 want = [1, 2, 3, 4, 5] + list(range(20, 400, 20)) + [396, 397, 398, 399, 400]
 for step in ("0", "2"):
     i = out.index("step " + step)
-    assert out[i + 1].split() == ["t", "|h|", "|dh|", "|dz|", "saturated%", "dead%"], out[i + 1]
+    assert out[i + 1].split() == ["t", "h_norm", "dh_norm", "dz_norm", "saturated_frac%",
+                                  "dead_frac%"], out[i + 1]
     ts = []
     for l in out[i + 2:]:
         if not l.split() or not l.split()[0].isdigit(): break
         ts.append(int(l.split()[0]))
     assert ts == want, (step, ts)
-assert any(l.startswith("verdict: ") and "|dz_1|/|dz_T|" in l for l in out), out[-3:]
+assert any(l.startswith("initial verdict (step 0): ") and "|dz_1|/|dz_T|" in l for l in out), out[-3:]
+assert any(l.startswith("final verdict (step 2): ") and "|dz_1|/|dz_T|" in l for l in out), out[-3:]
 PY
 # gradlab data for the sequence tasks: x (N, T, channels), y, a readable CSV of the first 20
 # sequences, a preview; the markers sit where Pascanu's generators put them (tasks.h).

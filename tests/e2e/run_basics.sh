@@ -45,7 +45,9 @@ cat > dump.json <<'JSON'
   "probe": { "samples": 11, "dump_tensors": true } }
 JSON
 expect_status 0 "run with dump_tensors" "$GRADLAB" run dump.json --out d
-check "single run prints a verdict" grep -q "^verdict: " "$T/last.out"
+check "single run prints its initial verdict" grep -q "^initial verdict (step 0): " "$T/last.out"
+check "the per-layer table has layers.csv's names" \
+  grep -qE "^ +layer +delta_norm +grad_w_norm +saturated_frac% +dead_frac% +delta_factor +theory_delta_factor$" "$T/last.out"
 check "tensors match the CSV norms" $PY - d <<'PY'
 import csv, sys, numpy as np
 d = sys.argv[1]; t = d + "/runs/run/tensors/"
@@ -77,7 +79,53 @@ yhat = a @ np.load(t + "W_4.npy").T + np.load(t + "b_4.npy")
 assert np.allclose((yhat - y).T @ a / 11, np.load(t + "dW_4.npy"), rtol=1e-10, atol=1e-14)
 PY
 
+# A training run: initial and final verdicts in summary.json, run.csv/runs.csv and the console
+# (docs/reference.md §4.4); progress inside the run on stderr (§2): with stderr not a terminal,
+# a line per GRADLAB_PROGRESS_INTERVAL seconds; none with --quiet.
+cat > train.json <<'JSON'
+{ "name": "train", "seed": 4,
+  "model": { "depth": 3, "width": 64, "activation": "tanh" },
+  "data": { "name": "gaussian", "dim": 16, "classes": 4 },
+  "train": { "steps": 4000, "batch_size": 32, "lr": 0.05 }, "probe": { "samples": 16, "every": 2000 } }
+JSON
+GRADLAB_PROGRESS_INTERVAL=0.05 expect_status 0 "training run" "$GRADLAB" run train.json --out tr
+check "training run: initial and final verdict lines" $PY - "$T/last.out" tr <<'PY'
+import csv, json, re, sys
+out = open(sys.argv[1]).read().splitlines()
+sm = json.load(open(sys.argv[2] + "/runs/run/summary.json"))
+num = r"([0-9.e+-]+|nan|inf|-inf)"
+for prefix, step, label in (("", 0, "initial"), ("final_", 4000, "final")):
+    line = [l for l in out if l.startswith(f"{label} verdict (step {step}): ")]
+    assert len(line) == 1, out[-4:]
+    m = re.match(rf"{label} verdict \(step {step}\): (\w+) \(gradient_ratio \|delta_1\|/\|delta_L\| = {num}, "
+                 rf"a norm ratio; per_layer_factor {num}, the squared-norm factor per layer", line[0])
+    assert m, line[0]
+    assert m.group(1) == sm[prefix + "verdict"], (m.group(1), sm)
+    assert abs(float(m.group(2)) / sm[prefix + "gradient_ratio"] - 1) < 1e-3, (line, sm)
+    assert abs(float(m.group(3)) / sm[prefix + "per_layer_factor"] - 1) < 1e-3, (line, sm)
+assert "theory" in [l for l in out if l.startswith("initial verdict")][0]
+runs = list(csv.DictReader(open(sys.argv[2] + "/runs.csv")))
+assert list(runs[0])[-3:] == ["final_gradient_ratio", "final_per_layer_factor", "final_verdict"], list(runs[0])
+assert runs[0]["final_verdict"] == sm["final_verdict"] and runs[0]["verdict"] == sm["verdict"]
+assert sm["final_gradient_ratio"] != sm["gradient_ratio"]
+PY
+check "training run: periodic progress lines on stderr" \
+  grep -qE "^  run: step [0-9]+/4000, loss [0-9.e+-]+, [0-9.e+-]+ steps/s, ETA [0-9.hms]+$" "$T/last.err"
+check "training run: a run's line per finished run" grep -q "^\[1/1\] run: ok, " "$T/last.err"
+GRADLAB_PROGRESS_INTERVAL=0.05 expect_status 0 "training run, --quiet" "$GRADLAB" run train.json --out trq --quiet --force
+check "--quiet: no progress" test ! -s "$T/last.err"
+check "progress changes no output file" same_results tr trq
+GRADLAB_PROGRESS_INTERVAL=0.05 expect_status 0 "training sweep" "$GRADLAB" run train.json --out ts \
+  --set 'grid.model.depth=[1,2]' --set train.steps=50 --set probe.every=25
+check "training sweep: the summary table has runs.csv's names and the final ones" \
+  grep -qE "^run +status +verdict +gradient_ratio +per_layer_factor +final_verdict +final_gradient_ratio +final_loss +final_test_error$" "$T/last.out"
+expect_status 0 "at-init sweep" "$GRADLAB" run tiny.json --out a
+check "at-init sweep: no final columns" \
+  grep -qE "^run +status +verdict +gradient_ratio +per_layer_factor$" "$T/last.out"
+
 expect_status 0 "validate" "$GRADLAB" validate tiny.json
+check "validate prints the verdict thresholds" \
+  grep -q '"vanishing_factor": 0.25' "$T/last.out"
 check "validate counts runs" grep -q "8 runs" "$T/last.out"
 expect_status 0 "validate --json" "$GRADLAB" validate tiny.json --json
 check "validate --json is JSON" $PY -c "import json,sys; json.load(open('$T/last.out'))"
