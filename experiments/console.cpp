@@ -153,7 +153,7 @@ void print_verdict(const RunResult& res, ModelType type) {
         rnn ? "time step" : "layer");
     if (initial && !theory.is_null()) fmt::print(", theory {}", summary_text(theory));
     fmt::print(")");
-    if (summary_field(sm, "status") != "ok")
+    if (summary_field(sm, "status") != "ok" && (!initial || last_step == 0))  // the last line
       fmt::print(" [status {}: {}]", summary_field(sm, "status"), summary_field(sm, "reason"));
     fmt::print("\n");
   }

@@ -367,7 +367,7 @@ TEST(Config, ResolvedJsonHasEveryKey) {
                           "data", "loss", "train", "probe"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["train"].size(), 7u);
-  EXPECT_EQ(j["probe"].size(), 12u);  // 13 keys; per_decade only with the log schedule
+  EXPECT_EQ(j["probe"].size(), 13u);  // 14 keys; per_decade only with the log schedule
   EXPECT_EQ(j["model"]["activation"], json::parse(R"({"name": "tanh"})"));
   const json r =
       config_to_json(valid(R"({"model": {"depth": 1, "width": 2, "activation": "rrelu"}})"));
