@@ -205,7 +205,9 @@ std::string train_progress_text(int64_t step, int64_t total, double loss, int64_
   const double rate = taken > 0 && dt > 0 ? taken / dt : nan_v;
   return fmt::format("step {}/{}, loss {}, {} steps/s, ETA {}", step, total,
                      step > start_step ? fmt::format("{:.4g}", loss) : "?",
-                     std::isfinite(rate) ? fmt::format("{:.3g}", rate) : "?",
+                     !std::isfinite(rate) ? "?"
+                     : rate >= 100        ? fmt::format("{:.0f}", rate)
+                                          : fmt::format("{:.3g}", rate),
                      duration_text(static_cast<double>(total - step) / rate));
 }
 
@@ -301,8 +303,14 @@ void Progress::draw() {
   const std::string eta = done_ ? duration_text(elapsed / done_ * (total_ - done_)) : "?";
   std::string line = fmt::format("[{}/{}] runs done, {} failed, elapsed {}, ETA {}", done_, total_,
                                  failed_, duration_text(elapsed), eta);
+  std::string runs;
   for (const auto& s : slots_)
-    if (std::string t = slot_text(s->id, s->train, now); !t.empty()) line += " | " + t;
+    if (std::string t = slot_text(s->id, s->train, now); !t.empty()) runs += " | " + t;
+  // A one-run experiment: its own progress says it all (and fits an 80-column terminal).
+  if (total_ == 1 && !runs.empty())
+    line = fmt::format("{}, elapsed {}", runs.substr(3), duration_text(elapsed));
+  else
+    line += runs;
   // One terminal row: a wrapped line would not be rewritten in place.
   const auto cols = static_cast<size_t>(std::max(terminal_columns() - 1, 20));
   if (line.size() > cols) line = line.substr(0, cols - 3) + "...";

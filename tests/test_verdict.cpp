@@ -175,6 +175,11 @@ TEST(Progress, RateAndEtaFromTheRunsOwnSteps) {
             "step 200/500, loss ?, ? steps/s, ETA ?");
   EXPECT_EQ(train_progress_text(500, 500, 0.25, 0, 0.0, 2.0),
             "step 500/500, loss 0.25, 250 steps/s, ETA 0.00s");
+  // Rates: whole numbers from 100 on, else 3 significant digits.
+  EXPECT_EQ(train_progress_text(1090, 3000, 1.394, 0, 0.0, 1.01),
+            "step 1090/3000, loss 1.394, 1079 steps/s, ETA 1.77s");
+  EXPECT_EQ(train_progress_text(3, 3000, 2.0, 0, 0.0, 4.0),
+            "step 3/3000, loss 2, 0.75 steps/s, ETA 1h06m");
 }
 
 TEST(Progress, IntervalFromTheEnvironment) {
