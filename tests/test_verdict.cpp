@@ -164,22 +164,28 @@ TEST(Verdict, TheoryPerLayerFactorIsTheGeometricMean) {
 // ---- progress inside a run (docs/reference.md §2), on fake clocks ----
 
 TEST(Progress, RateAndEtaFromTheRunsOwnSteps) {
-  // 100 steps in 10 s: 10 steps/s, 400 to go: 40 s.
-  EXPECT_EQ(train_progress_text(100, 500, 0.69314, 0, 10.0, 20.0),
-            "step 100/500, loss 0.6931, 10 steps/s, ETA 40.0s");
-  // Resumed at step 200: only this process's 100 steps in 4 s count; 2000 to go at 25/s.
-  EXPECT_EQ(train_progress_text(300, 2300, 1.5, 200, 100.0, 104.0),
-            "step 300/2300, loss 1.5, 25 steps/s, ETA 1m20s");
-  // Before the first step: nothing to measure.
-  EXPECT_EQ(train_progress_text(200, 500, 0.0, 200, 5.0, 5.0),
-            "step 200/500, loss ?, ? steps/s, ETA ?");
-  EXPECT_EQ(train_progress_text(500, 500, 0.25, 0, 0.0, 2.0),
-            "step 500/500, loss 0.25, 250 steps/s, ETA 0.00s");
-  // Rates: whole numbers from 100 on, else 3 significant digits.
-  EXPECT_EQ(train_progress_text(1090, 3000, 1.394, 0, 0.0, 1.01),
-            "step 1090/3000, loss 1.394, 1079 steps/s, ETA 1.77s");
-  EXPECT_EQ(train_progress_text(3, 3000, 2.0, 0, 0.0, 4.0),
-            "step 3/3000, loss 2, 0.75 steps/s, ETA 1h06m");
+  struct Case {
+    int64_t step, total;
+    double loss;
+    int64_t start_step;
+    double start_s, now_s;
+    const char* want;
+  };
+  const Case cases[] = {
+      // 100 steps in 10 s: 10 steps/s, 400 to go: 40 s.
+      {100, 500, 0.69314, 0, 10.0, 20.0, "step 100/500, loss 0.6931, 10 steps/s, ETA 40.0s"},
+      // Resumed at step 200: only this process's 100 steps in 4 s count; 2000 to go at 25/s.
+      {300, 2300, 1.5, 200, 100.0, 104.0, "step 300/2300, loss 1.5, 25 steps/s, ETA 1m20s"},
+      // Before the first step: nothing to measure.
+      {200, 500, 0.0, 200, 5.0, 5.0, "step 200/500, loss ?, ? steps/s, ETA ?"},
+      {500, 500, 0.25, 0, 0.0, 2.0, "step 500/500, loss 0.25, 250 steps/s, ETA 0.00s"},
+      // Rates: whole numbers from 100 on, else 3 significant digits.
+      {1090, 3000, 1.394, 0, 0.0, 1.01, "step 1090/3000, loss 1.394, 1079 steps/s, ETA 1.77s"},
+      {3, 3000, 2.0, 0, 0.0, 4.0, "step 3/3000, loss 2, 0.75 steps/s, ETA 1h06m"},
+  };
+  for (const Case& c : cases)
+    EXPECT_EQ(train_progress_text(c.step, c.total, c.loss, c.start_step, c.start_s, c.now_s),
+              c.want);
 }
 
 TEST(Progress, IntervalFromTheEnvironment) {
