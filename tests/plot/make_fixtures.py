@@ -19,6 +19,12 @@ include a few nan/inf and empty cells:
                    jac_io in summary.json (probe.jacobian); one run without jac_io; theory.json
                    with the moments mu1, mu2 of phi' per layer and weight_s1, as `gradlab theory
                    --out` writes them
+  mlp_deep_training  tanh MLP of depth 32 trained (no grid), layers.csv at six probe steps (the
+                   per-layer figures become heat maps), runs.csv with the final_* verdict columns
+  rnn_training     tanh chains trained: timesteps.csv at five probe steps, no layers.csv; the
+                   manifest lists three runs of which two are present (a --only run) and the
+                   --set overrides; runs.csv with the final_* verdict columns
+  depth_only       ReLU depth sweep at initialization whose only axis is model.depth
   empty            a manifest and nothing else (no result tables)
 """
 
@@ -45,6 +51,7 @@ TIMESTEP_COLUMNS = ["step", "t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm",
 HIST_COLUMNS = ["step", "layer", "quantity", "bin", "lo", "hi", "count"]
 RUN_COLUMNS = ["status", "reason", "verdict", "gradient_ratio", "per_layer_factor", "final_loss",
                "final_probe_loss", "final_probe_error", "final_test_error"]
+FINAL_COLUMNS = ["final_gradient_ratio", "final_per_layer_factor", "final_verdict"]
 NAN, INF = float("nan"), float("inf")
 
 
@@ -100,6 +107,7 @@ class Folder:
             for rep in range(repeats):
                 self.runs.append(self._run(dict(zip(self.axes, point)), rep, repeats))
         self.tables = {"runs": [], "layers": [], "steps": [], "timesteps": [], "histograms": []}
+        self.run_columns = RUN_COLUMNS
 
     def _run(self, point, rep, repeats):
         parts = [f"{a.split('.')[-1]}={axis_cell(v)}" for a, v in point.items()]
@@ -153,7 +161,7 @@ class Folder:
             summary.update((summaries or {}).get(run["id"], {}))
             with open(os.path.join(folder, "summary.json"), "w") as f:
                 json.dump(summary, f, indent=2)
-        columns = {"runs": RUN_COLUMNS, "layers": LAYER_COLUMNS, "steps": STEP_COLUMNS,
+        columns = {"runs": self.run_columns, "layers": LAYER_COLUMNS, "steps": STEP_COLUMNS,
                    "timesteps": TIMESTEP_COLUMNS, "histograms": HIST_COLUMNS}
         for name, rows in self.tables.items():
             if not rows or (tables is not None and name not in tables):
@@ -540,8 +548,89 @@ def case_empty(root):
         json.dump({"name": "empty", "axes": [], "runs": [], "config": {"name": "empty"}}, f)
 
 
+def edit_manifest(folder, **fields):
+    path = os.path.join(folder.path, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    manifest.update(fields)
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=2)
+
+
+def case_mlp_deep_training(root):
+    depth, width, steps = 32, 64, list(range(0, 501, 100))
+    config = {"description": "A deep tanh net trained briefly.", "seed": 6, "precision": "float64",
+              "threads": 1, "model": {"type": "mlp", "depth": depth, "width": width,
+                                      "activation": "tanh", "init": "glorot_uniform"},
+              "data": {"name": "gaussian", "dim": 64, "classes": 10}, "loss": "cross_entropy",
+              "train": {"steps": 500, "batch_size": 16, "lr": 0.01},
+              "probe": {"samples": 100, "every": 100}}
+    f = Folder(root, "mlp_deep_training", config, {})
+    f.run_columns = RUN_COLUMNS + FINAL_COLUMNS
+    run = f.runs[0]
+    rng = random.Random(run["seed"])
+    for s in steps:
+        rows = mlp_layers(depth, width, 64, 10, 0.9 - 0.2 * s / 500, 0.9, "tanh", rng, step=s,
+                          train_scale=s / 500)
+        for r in rows:
+            f.add("layers", run, layer_values(r))
+        f.add("steps", run, [s, None if s == 0 else 2.3 - s / 1000, 2.3 - s / 1000, 0.9 - s / 2000,
+                             0.9 - s / 2000, 0.5, 0, 0.01, None, None, 0.01 * s])
+    first, final = run_summary(f_rows_at(f, run, 0), depth), run_summary(f_rows_at(f, run, 500), depth)
+    f.add("runs", run, ["ok", None, first[2], first[0], first[1], 1.8, 1.8, 0.65, 0.65,
+                        final[0], final[1], final[2]])
+    f.write()
+
+
+def case_rnn_training(root):
+    radii, T, width, steps = [0.9, 1.1, 1.3], 20, 32, [0, 100, 200, 300, 400]
+    config = {"description": "tanh chains trained on a sequence task.", "seed": 7,
+              "precision": "float64", "threads": 1,
+              "model": {"type": "rnn", "width": width, "length": T, "activation": "tanh",
+                        "recurrent_init": {"name": "orthogonal", "spectral_radius": 1.0}},
+              "data": {"name": "gaussian", "dim": 4, "classes": 4}, "loss": "cross_entropy",
+              "train": {"steps": 400, "lr": 0.01}, "probe": {"samples": 50, "every": 100}}
+    f = Folder(root, "rnn_training", config, {"model.recurrent_init.spectral_radius": radii})
+    f.run_columns = RUN_COLUMNS + FINAL_COLUMNS
+    for run in f.runs[:2]:                     # a --only run: the third is not present
+        rho = run["point"]["model.recurrent_init.spectral_radius"]
+        rng = random.Random(run["seed"])
+        ratios = []
+        for s in steps:
+            decay = 0.93 * rho * (1 - 0.1 * s / 400)   # training shortens the memory
+            dh = [0.3 * decay ** (T - t) * noise(rng, 0.02) for t in range(1, T + 1)]
+            for t, v in zip(range(1, T + 1), dh):
+                f.add("timesteps", run, [s, t, 3.0, v, 0.9 * v, v, 0.01, 0.0, v / 2])
+            f.add("steps", run, [s, None if s == 0 else 1.4 - s / 1000, 1.4 - s / 1000, 0.75, 0.75,
+                                 0.1, 0, 0.01, rho, rho, 0.01 * s])
+            ratios.append(dh[0] / dh[-1])
+        plf = [r ** (2 / (T - 1)) for r in ratios]
+        f.add("runs", run, ["ok", None, verdict(ratios[0], 1), ratios[0], plf[0], 1.0, 1.0, 0.75,
+                            0.75, ratios[-1], plf[-1], verdict(ratios[-1], 1)])
+    f.write()
+    edit_manifest(f, set=["train.steps=400", "probe.every=100"])
+
+
+def case_depth_only(root):
+    config = {"description": "ReLU + He at initialization against depth.", "seed": 8,
+              "precision": "float64", "threads": 1,
+              "model": {"type": "mlp", "width": 64, "activation": "relu", "init": "he_normal"},
+              "data": {"name": "gaussian", "dim": 64, "outputs": 10}, "loss": "mse",
+              "train": {"steps": 0}, "probe": {"samples": 50}}
+    f = Folder(root, "depth_only", config, {"model.depth": [4, 8, 16]})
+    for run in f.runs:
+        depth = run["point"]["model.depth"]
+        rows = mlp_layers(depth, 64, 64, 10, 1.0, 1.0, "relu", random.Random(run["seed"]))
+        for r in rows:
+            f.add("layers", run, layer_values(r))
+        ratio, plf, v = run_summary(rows, depth)
+        f.add("runs", run, ["ok", None, v, ratio, plf, None, 1.0, None, None])
+    f.write()
+
+
 CASES = [case_mlp_init_study, case_mlp_training, case_rnn_radius, case_phase_diagram,
-         case_mlp_overflow, case_depth_study, case_empty]
+         case_mlp_overflow, case_depth_study, case_mlp_deep_training, case_rnn_training,
+         case_depth_only, case_empty]
 
 
 def main(argv):
