@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from gradlab.results import distinct_steps, finite, first_step_rows, rows_by_run
-from gradlab.plot.common import (aggregate, config_series, draw_series, integer_axis, legend_outside,
+from gradlab.plot.common import (aggregate, colour_bar, config_series, draw_series, integer_axis, legend_outside,
                                  log_axis, log_span, shown_configs, spread_steps)
 
 
@@ -235,9 +235,8 @@ def fig_rnn_dh_over_training(ctx):
             ax.xaxis.set_tick_params(labelbottom=True)
     for p in range(len(shown), nrows * ncols):
         axes[p // ncols][p % ncols].axis("off")
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=ListedColormap(cmap(np.linspace(0, 0.85, 256)))),
-                       ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
-    bar.set_label("training step")
+    bar = colour_bar(fig, plt.cm.ScalarMappable(norm=norm, cmap=ListedColormap(cmap(np.linspace(0, 0.85, 256)))),
+                     axes.ravel().tolist(), "training step", shrink=0.8, pad=0.02)
     bar.set_ticks(steps)
     bar.set_ticklabels([f"{s:g}" for s in steps])
     fig.suptitle("Gradient through time during training", fontsize=12)

@@ -271,6 +271,15 @@ def shown_configs(keys, cap=MAX_PANEL_ROWS):
     return shown, (f" {omitted} further configurations are not shown." if omitted else "")
 
 
+def colour_bar(fig, mappable, axes, label, **kwargs):
+    """A colour bar drawn as vectors: rasterized, two bars of one colour map would be two equal
+    images with the same id in an SVG (and report.html inlines every SVG)."""
+    bar = fig.colorbar(mappable, ax=axes, **kwargs)
+    bar.solids.set_rasterized(False)
+    bar.set_label(label, fontsize=8)
+    return bar
+
+
 def spread_steps(steps, n=5):
     """Up to n of the sorted steps: the first, the last and evenly spaced ones between."""
     if len(steps) <= n:

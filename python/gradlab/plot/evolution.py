@@ -12,27 +12,30 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import MaxNLocator
 
-from gradlab.results import distinct_steps, finite, rows_by_run
-from gradlab.plot.common import aggregate, layer_cmap, layer_keys, log_span, shown_configs, step_axis
+from gradlab.results import distinct_steps, finite, output_layer_of, rows_by_run
+from gradlab.plot.common import aggregate, colour_bar, layer_cmap, layer_keys, log_span, shown_configs, step_axis
 
 HEATMAP_LAYERS = 30     # at this many layers per net, lines become a heat map
 HEATMAP_CONFIGS = 6     # more configurations shown than this: heat maps (small panels)
 MAX_ROWS = 6            # configurations shown (one row each)
 
-# (column, panel title, axis label, log scale, in %)
+# (column, panel title, axis label, log scale, in % of the hidden layers only)
 GRADIENT_PANELS = [("delta_norm", "‖δ_l‖", "‖δ_l‖ (RMS over examples)", True, False),
                    ("grad_w_norm", "‖∂L/∂W_l‖", "‖∂L/∂W_l‖_F", True, False)]
 SATURATION_PANELS = [("saturated_frac", "saturated", "saturated (% of pairs)", False, True),
                      ("dead_frac", "dead units", "dead units (% of units)", False, True)]
 
 
-def layer_step_matrix(exp, t, rows_by, key, column, log):
+def layer_step_matrix(exp, t, rows_by, key, column, log, hidden_only=False):
     """(layers, steps, Z) of one configuration: Z[i, j] = column at layers[i], steps[j], the mean
-    over repeats (geometric when log); layers without a value at any step are left out, a missing
-    cell is nan. None when nothing has a value."""
+    over repeats (geometric when log); layers without a value at any step are left out (and the
+    output layer L+1 when hidden_only), a missing cell is nan. None when nothing has a value."""
     per_layer = {}
     for run in exp.config_runs[key]:
+        out = output_layer_of(t, rows_by.get(run, [])) if hidden_only else None
         for r in rows_by.get(run, []):
+            if out is not None and t.num(r, "layer") == out:
+                continue
             layer, step = t.num(r, "layer"), t.num(r, "step")
             if finite(layer) and finite(step):
                 per_layer.setdefault(int(layer), {}).setdefault(run, {})[step] = t.num(r, column)
@@ -101,8 +104,8 @@ def layer_step_figure(ctx, name, title, panels, caption):
     rows_by = rows_by_run(t)
     keys, depth_note, depth_title = layer_keys(exp, t, rows_by)
     shown, note = shown_configs(keys, MAX_ROWS)
-    data = {(key, p[0]): layer_step_matrix(exp, t, rows_by, key, p[0], p[3]) if t.has(p[0]) else None
-            for key in shown for p in panels}
+    data = {(key, p[0]): layer_step_matrix(exp, t, rows_by, key, p[0], p[3], hidden_only=p[4])
+            if t.has(p[0]) else None for key in shown for p in panels}
     drawn = [p for p in panels if has_signal([data[(k, p[0])] for k in shown])]
     if not drawn:
         return None
@@ -140,14 +143,13 @@ def layer_step_figure(ctx, name, title, panels, caption):
             if not heat and percent:
                 adapt_share_axis(ax, [m])
         if heat and mesh is not None:
-            bar = fig.colorbar(mesh, ax=list(axes[:, j]), shrink=0.9, pad=0.02)
-            bar.set_label(label + (" (log colour scale)" if log else ""), fontsize=8)
+            colour_bar(fig, mesh, list(axes[:, j]), label + (" (log colour scale)" if log else ""),
+                       shrink=0.9, pad=0.02)
     for j in range(len(drawn)):
         step_axis(axes[-1][j], steps, ctx.exp)
     if not heat:
-        bar = fig.colorbar(plt.cm.ScalarMappable(norm=layer_norm, cmap=cmap), ax=axes.ravel().tolist(),
-                           shrink=0.6, pad=0.02)
-        bar.set_label("layer l (1 = first hidden layer)", fontsize=8)
+        bar = colour_bar(fig, plt.cm.ScalarMappable(norm=layer_norm, cmap=cmap), axes.ravel().tolist(),
+                         "layer l (1 = first hidden layer)", shrink=0.6, pad=0.02)
         bar.locator = MaxNLocator(integer=True)
         bar.update_ticks()
     fig.suptitle(title + (f", {depth_title}" if depth_title else ""), fontsize=12)
