@@ -7,13 +7,15 @@ Each panel is one configuration and one quantity: one line per layer, coloured f
 nets are deep (HEATMAP_LAYERS) or the configurations many (HEATMAP_CONFIGS).
 """
 
+import math
+
 import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import MaxNLocator
 
 from gradlab.results import distinct_steps, finite, output_layer_of, rows_by_run
-from gradlab.plot.common import aggregate, colour_bar, layer_cmap, layer_keys, log_span, shown_configs, step_axis
+from gradlab.plot.common import aggregate, bottom_step_axes, colour_bar, layer_cmap, layer_keys, log_span, shown_configs, step_axis
 
 HEATMAP_LAYERS = 30     # at this many layers per net, lines become a heat map
 HEATMAP_CONFIGS = 6     # more configurations shown than this: heat maps (small panels)
@@ -113,17 +115,24 @@ def layer_step_figure(ctx, name, title, panels, caption):
     n_layers = max(len(data[(k, p[0])][0]) for k in shown for p in drawn if data[(k, p[0])] is not None)
     heat = n_layers >= HEATMAP_LAYERS or len(shown) > HEATMAP_CONFIGS
     steps = distinct_steps(t)
-    fig, axes = plt.subplots(len(shown), len(drawn), squeeze=False, sharex=True, layout="constrained",
-                             figsize=(4.6 * len(drawn) + 1.6, 0.9 + 2.3 * len(shown)))
+    # Rows: configurations, columns: quantities; a single quantity wraps its configurations.
+    cells = [(key, p) for key in shown for p in drawn]
+    ncols = len(drawn) if len(drawn) > 1 else min(3, len(shown))
+    nrows = math.ceil(len(cells) / ncols)
+    fig, grid = plt.subplots(nrows, ncols, squeeze=False, sharex=True, layout="constrained",
+                             figsize=(4.6 * ncols + 1.6, 0.9 + 2.3 * nrows))
+    axes = list(grid.ravel())
+    for ax in axes[len(cells):]:
+        ax.axis("off")
     top_layer = max(int(data[(k, p[0])][0].max()) for k in shown for p in drawn
                     if data[(k, p[0])] is not None)
     cmap, layer_norm = layer_cmap(), Normalize(1, max(2, top_layer))
-    for j, (column, short, label, log, percent) in enumerate(drawn):
-        matrices = [data[(k, column)] for k in shown]
-        norm = value_norm(matrices, log) if heat else None
-        mesh = None
-        for i, key in enumerate(shown):
-            ax, m = axes[i][j], data[(key, column)]
+    for p in drawn:
+        column, short, label, log, percent = p
+        norm = value_norm([data[(k, column)] for k in shown], log) if heat else None
+        mesh, own = None, [ax for ax, (_, q) in zip(axes, cells) if q is p]
+        for ax, key in zip(own, shown):
+            m = data[(key, column)]
             if m is not None and heat and norm is not None:
                 layers, x, Z = m
                 mesh = ax.pcolormesh(cell_edges(x), cell_edges(layers), 100 * Z if percent else Z,
@@ -136,19 +145,21 @@ def layer_step_figure(ctx, name, title, panels, caption):
                 if log and np.any(np.isfinite(m[2]) & (m[2] > 0)):
                     ax.set_yscale("log")
                     log_span(ax, 1.0)
+                if percent:
+                    adapt_share_axis(ax, [m])
                 ax.set_ylabel(label, fontsize=8)
                 ax.grid(True, alpha=0.3)
+            if m is None or not np.any(np.nan_to_num(m[2]) != 0):
+                ax.text(0.5, 0.5, "0 at every layer and step" if m is not None else "no values",
+                        transform=ax.transAxes, ha="center", va="center", color="0.4", fontsize=8)
             ax.set_title(f"{exp.label(key)}: {short}", fontsize=8.5, color=ctx.colors[key],
                          loc="left")
-            if not heat and percent:
-                adapt_share_axis(ax, [m])
         if heat and mesh is not None:
-            colour_bar(fig, mesh, list(axes[:, j]), label + (" (log colour scale)" if log else ""),
+            colour_bar(fig, mesh, own, label + (" (log colour scale)" if log else ""),
                        shrink=0.9, pad=0.02)
-    for j in range(len(drawn)):
-        step_axis(axes[-1][j], steps, ctx.exp)
+    bottom_step_axes(grid, len(cells), steps, exp)
     if not heat:
-        bar = colour_bar(fig, plt.cm.ScalarMappable(norm=layer_norm, cmap=cmap), axes.ravel().tolist(),
+        bar = colour_bar(fig, plt.cm.ScalarMappable(norm=layer_norm, cmap=cmap), axes[:len(cells)],
                          "layer l (1 = first hidden layer)", shrink=0.6, pad=0.02)
         bar.locator = MaxNLocator(integer=True)
         bar.update_ticks()
@@ -163,8 +174,8 @@ def layer_step_figure(ctx, name, title, panels, caption):
 
 
 def fig_gradients_over_training(ctx):
-    caption = ("One row per configuration, against the training step: left, the back-propagated "
-               "gradient ‖δ_l‖ of every layer (the output layer L+1 included); right, the Frobenius "
+    caption = ("One row per configuration, against the training step: the back-propagated "
+               "gradient ‖δ_l‖ of every layer (the output layer L+1 included) and the Frobenius "
                "norm of the weight gradient ∂L/∂W_l. Layers that spread apart over training are "
                "gradients vanishing or exploding as the net learns. Means over repeats (geometric).")
     return layer_step_figure(ctx, "gradients_over_training", "Per-layer gradients during training",
@@ -172,7 +183,8 @@ def fig_gradients_over_training(ctx):
 
 
 def fig_saturation_over_training(ctx):
-    caption = ("One row per configuration, against the training step: the share of (example, unit) "
+    caption = ("One panel per configuration and quantity, against the training step: the share of "
+               "(example, unit) "
                "pairs of each hidden layer whose |φ′(z)| is below τ·sup|φ′| (saturated; tanh: "
                "|a| > 0.975; ReLU: inactive), and the share of units whose φ′ is 0 for every probe "
                "example (dead units). Each axis runs from 0 to a little above its largest value. "

@@ -13,6 +13,7 @@ from gradlab.plot.common import depth_selection, layer_cmap, legend_outside, spr
 
 MAX_HIST_ROWS = 6     # rows (configuration, step) of the grid: it fits a page
 MAX_HIST_LAYERS = 6   # histograms overlaid in one panel
+PEAK_RATIO = 30.0     # layers' peak densities differing more than this: log density axis
 
 
 QUANTITY_LABELS = {
@@ -77,9 +78,10 @@ def histogram_data(exp, t, steps):
 
 
 def draw_histogram(ax, edges, counts, out, color, label):
+    """Draws one layer's density; returns (share outside the bins, peak density)."""
     total = counts.sum() + out
     if total <= 0:
-        return 0.0
+        return 0.0, 0.0
     lo = np.array([e[0] for e in edges])
     hi = np.array([e[1] for e in edges])
     density = counts / total / (hi - lo)
@@ -88,7 +90,18 @@ def draw_histogram(ax, edges, counts, out, color, label):
         ax.stairs(density, np.append(lo, hi[-1]), color=color, label=label, linewidth=1.3)
     else:
         ax.bar(lo, density, width=hi - lo, align="edge", fill=False, edgecolor=color, label=label)
-    return out / total
+    return out / total, float(density.max())
+
+
+def log_density_axis(ax, peaks):
+    """Log density axis when the layers' peaks differ by more than PEAK_RATIO (vanishing
+    gradients: the deep layers' narrow spike would flatten the others); True when set."""
+    peaks = [p for p in peaks if p > 0]
+    if len(peaks) < 2 or max(peaks) / min(peaks) <= PEAK_RATIO:
+        return False
+    ax.set_yscale("log")
+    ax.set_ylim(max(peaks) * 1e-4, max(peaks) * 2)
+    return True
 
 
 def shown_layers(layers, n=MAX_HIST_LAYERS):
@@ -126,7 +139,7 @@ def fig_histograms(ctx):
     fig, axes = plt.subplots(len(rows), len(quantities), squeeze=False,
                              figsize=(1.6 + 2.45 * len(quantities), 0.9 + 1.85 * len(rows)))
     log_scale = exp.config_value("probe.hist_scale") == "log10abs"
-    cmap = layer_cmap()
+    cmap, log_density = layer_cmap(), False
     for r, (key, step) in enumerate(rows):
         all_layers = {k[3] for k in data if k[2] == key and k[3] is not None
                       and (top.get(key) is None or k[3] <= top[key])}
@@ -134,11 +147,12 @@ def fig_histograms(ctx):
         for c, quantity in enumerate(quantities):
             ax = axes[r][c]
             present = [l for l in all_layers if (quantity, step, key, l) in data]
-            outside = 0.0
+            outside, peaks = 0.0, []
             for layer in shown_layers(present):
                 edges, counts, out = data[(quantity, step, key, layer)]
-                outside = max(outside, draw_histogram(ax, edges, counts, out,
-                                                      cmap(layer_norm(layer)), f"layer {layer}"))
+                share, peak = draw_histogram(ax, edges, counts, out, cmap(layer_norm(layer)),
+                                             f"layer {layer}")
+                outside, peaks = max(outside, share), peaks + [peak]
             symbol = QUANTITY_SYMBOLS.get(quantity, quantity)
             ax.set_xlabel(f"log10 |{symbol}|" if log_scale else symbol, fontsize=8, labelpad=1)
             if c == 0:
@@ -154,7 +168,11 @@ def fig_histograms(ctx):
                         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
             ax.tick_params(labelsize=7)
             ax.xaxis.set_major_locator(MaxNLocator(5))
-            ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3))
+            if log_density_axis(ax, peaks):
+                log_density = True
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+            else:
+                ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3))
             ax.xaxis.get_offset_text().set_fontsize(7)
             ax.yaxis.get_offset_text().set_fontsize(7)
             if r == 0 and c == len(quantities) - 1:
@@ -173,6 +191,9 @@ def fig_histograms(ctx):
                "Each bin is drawn over [lo, hi); the share of values outside the bin range "
                "(under/overflow and non-finite) is noted in the corner. Repeats are pooled when "
                "their bins agree.")
+    if log_density:
+        caption += (" Panels with a log density axis: the layers' peak densities differ by more "
+                    f"than {PEAK_RATIO:g}× (a narrow spike of small values would hide the others).")
     if omitted:
         caption += f" {omitted} further configurations are not shown."
     return ctx.save(fig, "histograms", "Histograms per layer", caption + depth_note)
