@@ -82,6 +82,15 @@ def value_norm(matrices, log):
     return Normalize(0.0, hi if hi > 0 else 1.0)
 
 
+BLANK = "#9ecae1"   # heat-map cells without a positive finite norm (0: nothing flows back)
+
+
+def heat_cmap(log):
+    cmap = plt.get_cmap("magma" if log else "viridis").copy()
+    cmap.set_bad(BLANK)
+    return cmap
+
+
 def draw_lines(ax, layers, steps, Z, cmap, layer_norm, percent):
     for l, row in zip(layers, Z):
         y = 100 * row if percent else row
@@ -136,7 +145,7 @@ def layer_step_figure(ctx, name, title, panels, caption):
             if m is not None and heat and norm is not None:
                 layers, x, Z = m
                 mesh = ax.pcolormesh(cell_edges(x), cell_edges(layers), 100 * Z if percent else Z,
-                                     cmap="magma" if log else "viridis",
+                                     cmap=heat_cmap(log),
                                      norm=Normalize(0, 100 * norm.vmax) if percent else norm)
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
                 ax.set_ylabel("layer l")
@@ -168,7 +177,8 @@ def layer_step_figure(ctx, name, title, panels, caption):
     if dropped:
         caption += f" Not drawn because they are 0 or empty everywhere: {', '.join(dropped)}."
     style = ("Each panel is a layer × step heat map (one colour scale per quantity"
-             + (", logarithmic for norms" if any(p[3] for p in drawn) else "") + ")."
+             + (", logarithmic for norms; light blue: 0 or not finite" if any(p[3] for p in drawn)
+                else "") + ")."
              if heat else "One line per layer, from layer 1 (dark) to the top layer (light).")
     return ctx.save(fig, name, title, f"{caption} {style}" + note + depth_note)
 
