@@ -387,10 +387,9 @@ class OneColourPerConfiguration(unittest.TestCase):
 
     def drawn_colours(self, exp, outdir):
         """[(figure, label, css colour)] of every legend entry and coloured panel title."""
-        drawn, save = [], common.Context.save
-        os.makedirs(outdir, exist_ok=True)
+        drawn = []
 
-        def inspecting_save(ctx, fig, name, title, caption):
+        def inspecting_save(fig, name, caption):
             for ax in fig.axes:
                 for handle, label in zip(*ax.get_legend_handles_labels()):
                     patches = getattr(handle, "patches", None)
@@ -408,13 +407,8 @@ class OneColourPerConfiguration(unittest.TestCase):
                     if text and heading.get_color() != matplotlib.rcParams["axes.titlecolor"]:
                         drawn.append((name, text.split(": ")[0],
                                       css_color(matplotlib.colors.to_rgba(heading.get_color()))))
-            return save(ctx, fig, name, title, caption)
 
-        common.Context.save = inspecting_save
-        try:
-            render.render(exp, outdir, "png")
-        finally:
-            common.Context.save = save
+        render_inspecting(exp, outdir, inspecting_save)
         return drawn
 
     def test_figures_use_the_runs_table_colours(self):
@@ -456,11 +450,9 @@ def capture_figures(folder):
     arrays: the data each figure draws, to compare with the CSV."""
     import matplotlib
     from matplotlib.collections import QuadMesh
-    exp, captured, save = Experiment(folder), {}, common.Context.save
-    outdir = os.path.join(folder, "figures")
-    os.makedirs(outdir, exist_ok=True)
+    exp, captured = Experiment(folder), {}
 
-    def capturing_save(ctx, fig, name, title, caption):
+    def capturing_save(fig, name, caption):
         captured[name] = {"size": tuple(fig.get_size_inches()), "caption": caption, "axes": [
             {"title": ax.get_title("left") or ax.get_title(), "ylim": ax.get_ylim(), "yscale": ax.get_yscale(),
              "lines": [(np.asarray(l.get_xdata(), float), np.asarray(l.get_ydata(), float),
@@ -468,14 +460,26 @@ def capture_figures(folder):
              "meshes": [np.ma.filled(np.ma.asarray(m.get_array(), float), np.nan)
                         for m in ax.collections if isinstance(m, QuadMesh)]}
             for ax in fig.axes if ax.get_title("left") or ax.get_title()]}
+
+    render_inspecting(exp, os.path.join(folder, "figures"), capturing_save)
+    return exp, captured
+
+
+def render_inspecting(exp, outdir, inspect):
+    """render.render(exp, outdir) calling inspect(fig, name, caption) on every figure before it
+    is saved."""
+    save = common.Context.save
+    os.makedirs(outdir, exist_ok=True)
+
+    def inspecting_save(ctx, fig, name, title, caption):
+        inspect(fig, name, caption)
         return save(ctx, fig, name, title, caption)
 
-    common.Context.save = capturing_save
+    common.Context.save = inspecting_save
     try:
         render.render(exp, outdir, "png")
     finally:
         common.Context.save = save
-    return exp, captured
 
 
 def csv_pivot(exp, table, key, column, index, scale=1.0):

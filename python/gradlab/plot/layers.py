@@ -10,9 +10,9 @@ from matplotlib.lines import Line2D
 
 from gradlab.results import distinct_steps, finite, first_step_rows, output_layer_of, rows_by_run
 from gradlab.plot.common import (Series, bottom_step_axes, config_rows, config_series, draw_series,
-                                 hidden_layers, layer_axis, layer_keys, layer_palette,
-                                 legend_outside, log_axis, log_span, log_steps, mark_output_layer,
-                                 panel_grid, per_layer_step_series, shown_configs)
+                                 hidden_layers, layer_axis, layer_cmap, layer_keys, legend_outside,
+                                 log_axis, log_span, log_steps, mark_output_layer, panel_grid,
+                                 per_layer_step_series, shown_configs, spread_steps)
 
 
 def theory_factors(exp, table, rows_of_run, key):
@@ -120,6 +120,9 @@ def fig_grad_norm_by_layer(ctx):
     return ctx.save(fig, "grad_norm_by_layer", "Gradient norms by layer", caption + depth_note)
 
 
+MAX_ACTIVATION_LAYERS = 6   # error bars of more layers overlap
+
+
 def fig_activations_over_training(ctx):
     exp, t = ctx.exp, ctx.exp.table("layers")
     if t is None or not t.has("step") or len(distinct_steps(t)) < 2:
@@ -132,12 +135,16 @@ def fig_activations_over_training(ctx):
     steps = distinct_steps(t)
     fig, panels, grid = panel_grid(2 * len(shown), 2, height=2.7)
     spacing = float(np.median(np.diff(steps)))
+    subset = False
     logx = log_steps(steps, exp)
     for row, key in enumerate(shown):
         ax_mean, ax_p98 = panels[2 * row], panels[2 * row + 1]
-        layers = hidden_layers(t, config_rows(exp, t, rows_by, key))
+        hidden = hidden_layers(t, config_rows(exp, t, rows_by, key))
+        layers = spread_steps(hidden, MAX_ACTIVATION_LAYERS)   # a deep net: evenly spaced layers
+        subset = subset or len(layers) < len(hidden)
+        colors = [layer_cmap()((l - 1) / max(hidden[-1] - 1, 1)) for l in layers]
         every = max(1, len(steps) // 12)
-        for i, (layer, color) in enumerate(zip(layers, layer_palette(len(layers)))):
+        for i, (layer, color) in enumerate(zip(layers, colors)):
             mean = per_layer_step_series(exp, t, rows_by, key, layer, "act_mean")
             std = per_layer_step_series(exp, t, rows_by, key, layer, "act_std")
             p98 = per_layer_step_series(exp, t, rows_by, key, layer, "act_p98")
@@ -172,6 +179,9 @@ def fig_activations_over_training(ctx):
                "percentile of |a_l| (markers) and the std (lines), as in Figs. 3 and 10: for tanh a "
                "percentile near 1 means the layer is saturated. Colours run from layer 1 (dark) to "
                "the top hidden layer (light); repeats are averaged.")
+    if subset:
+        caption += (f" Deep nets: {MAX_ACTIVATION_LAYERS} hidden layers evenly spaced from layer 1 "
+                    "to the top (gradients_over_training shows every layer).")
     return ctx.save(fig, "activations_over_training", "Activations during training",
                     caption + note + depth_note)
 
