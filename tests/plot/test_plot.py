@@ -676,6 +676,7 @@ class Report(unittest.TestCase):
             self.assertIn(column, head)
         self.assertEqual(head.index("final_verdict"), head.index("per_layer_factor") + 1)
         self.assertRegex(text, r'<td class="v-vanishing">vanishing</td>')   # rho 0.9, last step
+        self.assertIn("2 runs: 2 ok; at initialization 2 stable; final 1 vanishing, 1 stable", text)
 
     def test_older_folder_without_final_columns(self):
         head = self.header(self.report("mlp_training"))

@@ -158,13 +158,15 @@ def status_summary(exp):
     if t is None:
         return f"{len(exp.run_order)} runs"
     parts = []
-    for column in ("status", "verdict"):
-        if t.has(column):
+    final = trained(exp) and t.has("final_verdict")
+    for column, prefix in (("status", ""), ("verdict", "at initialization " if final else ""),
+                           ("final_verdict", "final ")):
+        if t.has(column) and (column != "final_verdict" or final):
             counts = OrderedDict()
             for r in t.rows:
                 v = t.cell(r, column) or "—"
                 counts[v] = counts.get(v, 0) + 1
-            parts.append(", ".join(f"{n} {v}" for v, n in counts.items()))
+            parts.append(prefix + ", ".join(f"{n} {v}" for v, n in counts.items()))
     return f"{len(t.rows)} runs" + (": " + "; ".join(parts) if parts else "")
 
 
