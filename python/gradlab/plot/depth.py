@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from gradlab.results import finite, first_step_rows, output_layer_of, read_json
 from gradlab.plot.colors import group_color
-from gradlab.plot.common import depth_series, draw_depth_group, draw_series, finish_depth_figure, log_axis, log_span, theory_chis
+from gradlab.plot.common import depth_series, draw_depth_group, finish_depth_figure, log_axis, log_span, theory_chis
 
 
 def cell_edges(values):

@@ -15,7 +15,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import MaxNLocator
 
 from gradlab.results import distinct_steps, finite, output_layer_of, rows_by_run
-from gradlab.plot.common import aggregate, bottom_step_axes, colour_bar, layer_cmap, layer_keys, log_span, shown_configs, step_axis
+from gradlab.plot.common import aggregate, bottom_step_axes, colour_bar, layer_cmap, layer_keys, log_span, shown_configs
 
 HEATMAP_LAYERS = 30     # at this many layers per net, lines become a heat map
 HEATMAP_CONFIGS = 6     # more configurations shown than this: heat maps (small panels)

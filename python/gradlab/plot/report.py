@@ -170,13 +170,24 @@ def status_summary(exp):
     return f"{len(t.rows)} runs" + (": " + "; ".join(parts) if parts else "")
 
 
+def grid_runs(exp):
+    """Runs of the whole grid: the product of the manifest's axis lengths times the repeats (a
+    `--only` run's manifest may list only the runs it selected); 0 when unknown."""
+    repeats = exp.config.get("repeats", 1)
+    n = repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else 0
+    for axis in exp.manifest.get("axes") or []:
+        values = axis.get("values") if isinstance(axis, dict) else None
+        n *= len(values) if isinstance(values, list) else 0
+    return n
+
+
 def description_html(exp):
     """The config's description, and what changed the experiment since it was written: the
     `--set` overrides (manifest.json "set", in order) and a `--only` selection (fewer runs
-    present than the manifest lists)."""
+    present than the manifest or the grid lists)."""
     description = exp.config.get("description") or ""
     overrides = [str(s) for s in exp.manifest.get("set") or []]
-    listed = len(exp.manifest.get("runs") or [])
+    listed = max(len(exp.manifest.get("runs") or []), grid_runs(exp))
     present = len(exp.run_order)
     notes = []
     if overrides:
