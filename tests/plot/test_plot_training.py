@@ -29,7 +29,7 @@ class FiguresOverTraining(unittest.TestCase):
         subprocess.run([sys.executable, MAKE_FIXTURES, cls.tmp], check=True, timeout=300)
         cls.figures = {case: capture_figures(os.path.join(cls.tmp, case))
                        for case in ("mlp_training", "mlp_deep_training", "rnn_training",
-                                    "mlp_init_study")}
+                                    "mlp_init_study", "depth_study")}
 
     @classmethod
     def tearDownClass(cls):
@@ -115,10 +115,21 @@ class FiguresOverTraining(unittest.TestCase):
                                   for s in (0, 1000, 2000)])
         self.assertTrue(titles[0].startswith(label))
 
-    def test_at_initialization_saturation_bars_fit_the_data(self):
+    def test_at_initialization_saturation_by_layer(self):
         exp, figs = self.figures["mlp_init_study"]
         self.assertNotIn("saturation_over_training", figs)
         self.assertIn("saturation_by_layer", figs)
+
+    def test_deep_saturation_by_layer_is_lines_of_the_csv(self):
+        exp, figs = self.figures["depth_study"]                 # depth 32: lines, not 96 bars
+        ax = figs["saturation_by_layer"]["axes"][0]
+        deepest = [k for k in exp.configs if k[1] == "32"]
+        lines = [(x, y) for x, y, _ in ax["lines"] if len(x) > 1]
+        self.assertEqual(len(lines), len(deepest))
+        for (x, y), key in zip(lines, deepest):
+            by_layer = csv_pivot(exp, "layers", key, "saturated_frac", "layer", 100.0)[0.0]
+            np.testing.assert_array_equal(x, range(1, 33))          # hidden layers only
+            np.testing.assert_allclose(y, [by_layer[l] for l in range(1, 33)], rtol=1e-12)
 
 
 class Colours(unittest.TestCase):

@@ -187,6 +187,7 @@ def fig_activations_over_training(ctx):
 
 
 BAR_LIMIT = 60   # bars (configurations × hidden layers) beyond which lines are drawn
+BAR_DEPTH = 30   # hidden layers from which lines are drawn
 SATURATION_PANELS = [("saturated_frac", "saturated", "% of (example, unit) pairs"),
                      ("dead_frac", "dead units", "% of units")]
 
@@ -220,7 +221,8 @@ def saturation_by_layer(ctx, t):
     hidden_of = {key: set(hidden_layers(t, config_rows(exp, t, rows_of_run, key))) for key in keys}
     all_layers = [l for hidden in hidden_of.values() for l in hidden]
     # Bars side by side while they stay readable; deep nets or many configurations: lines.
-    bars = len(keys) <= 8 and len(keys) * len(set(all_layers)) <= BAR_LIMIT
+    n_layers = len(set(all_layers))
+    bars = len(keys) <= 8 and n_layers < BAR_DEPTH and len(keys) * n_layers <= BAR_LIMIT
     width = 0.8 / max(len(keys), 1)
     for i, key in enumerate(keys):
         hidden = hidden_of[key]
