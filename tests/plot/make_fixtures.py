@@ -19,152 +19,25 @@ include a few nan/inf and empty cells:
                    jac_io in summary.json (probe.jacobian); one run without jac_io; theory.json
                    with the moments mu1, mu2 of phi' per layer and weight_s1, as `gradlab theory
                    --out` writes them
+  mlp_deep_training  tanh MLP of depth 32 trained (no grid), layers.csv at six probe steps (the
+                   per-layer figures become heat maps), runs.csv with the final_* verdict columns
+  rnn_training     tanh chains trained: timesteps.csv at five probe steps, no layers.csv; the
+                   manifest lists three runs of which two are present (a --only run) and the
+                   --set overrides; runs.csv with the final_* verdict columns
+  depth_only       ReLU depth sweep at initialization whose only axis is model.depth
   empty            a manifest and nothing else (no result tables)
 """
 
-import csv
-import itertools
 import json
 import math
 import os
 import random
-import re
 import sys
 
 import numpy as np
 
-LAYER_COLUMNS = ["step", "layer", "fan_in", "fan_out", "preact_mean", "preact_std", "preact_ms",
-                 "act_mean", "act_std", "act_p98", "dphi_mean", "saturated_frac", "dead_frac",
-                 "stuck_frac", "zero_grad_frac", "delta_norm", "delta_factor", "grad_w_norm",
-                 "grad_b_norm", "w_norm", "grad_w_ratio", "nonfinite", "jac_sv_mean", "theory_q",
-                 "theory_delta_factor"]
-STEP_COLUMNS = ["step", "loss", "probe_loss", "probe_error", "test_error", "grad_norm", "clipped",
-                "lr", "spectral_radius", "sigma_max", "elapsed_s"]
-TIMESTEP_COLUMNS = ["step", "t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm", "saturated_frac",
-                    "dead_frac", "grad_w_contrib_norm"]
-HIST_COLUMNS = ["step", "layer", "quantity", "bin", "lo", "hi", "count"]
-RUN_COLUMNS = ["status", "reason", "verdict", "gradient_ratio", "per_layer_factor", "final_loss",
-               "final_probe_loss", "final_probe_error", "final_test_error"]
-NAN, INF = float("nan"), float("inf")
-
-
-# ----------------------------------------------------------------------------------------------
-# Writing
-# ----------------------------------------------------------------------------------------------
-
-def cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return "%.17g" % value
-    return str(value)
-
-
-def axis_cell(value):
-    """Grid values as compact JSON, strings unquoted (docs/reference.md § 5)."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def merge_patch(target, patch):
-    """RFC 7386 merge of a variant's partial config (its label left out)."""
-    for key, value in patch.items():
-        if key == "label":
-            continue
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            merge_patch(target[key], value)
-        elif value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-
-
-class Folder:
-    """Collects one experiment's rows and writes the folder."""
-
-    def __init__(self, root, name, config, grid, repeats=1):
-        self.path = os.path.join(root, name)
-        self.config = dict(config, name=name, repeats=repeats)
-        if grid:
-            self.config["grid"] = grid
-        self.axes = list(grid)
-        self.runs = []
-        for point in itertools.product(*grid.values()):
-            for rep in range(repeats):
-                self.runs.append(self._run(dict(zip(self.axes, point)), rep, repeats))
-        self.tables = {"runs": [], "layers": [], "steps": [], "timesteps": [], "histograms": []}
-
-    def _run(self, point, rep, repeats):
-        parts = [f"{a.split('.')[-1]}={axis_cell(v)}" for a, v in point.items()]
-        if repeats > 1:
-            parts.append(f"rep={rep}")
-        run_id = re.sub(r"[^A-Za-z0-9._+=,-]", "_", ",".join(parts)) or "run"   # as gradlab
-        seed = sum(map(ord, run_id)) * 7919 + rep   # deterministic, unlike hash()
-        return {"id": run_id, "point": point, "repeat": rep, "seed": seed}
-
-    def lead(self, run):
-        return [run["id"]] + [axis_cell(run["point"][a]) for a in self.axes] + [run["repeat"], run["seed"]]
-
-    def add(self, table, run, values):
-        self.tables[table].append(self.lead(run) + list(values))
-
-    def resolved(self, run):
-        """The run's config: the grid removed and its point applied (as runs/<id>/config.json)."""
-        config = json.loads(json.dumps(self.config))
-        grid = config.pop("grid", {})
-        for axis, value in run["point"].items():
-            if axis == "variants":      # a label; the grid may hold the variant objects
-                merge_patch(config, next((v for v in grid.get("variants", [])
-                                          if isinstance(v, dict) and v.get("label") == value), {}))
-                continue
-            node = config
-            *parents, last = axis.split(".")
-            for part in parents:
-                if not isinstance(node.get(part), dict):
-                    node[part] = {} if not isinstance(node.get(part), str) else {"name": node[part]}
-                node = node[part]
-            node[last] = value
-        return config
-
-    def write(self, tables=None, extra_columns=None, summaries=None):
-        """Writes manifest.json (the layout gradlab writes: axes as {name, values}), the tables,
-        and runs/<id>/config.json + summary.json (summaries: {run id: extra summary keys})."""
-        os.makedirs(self.path, exist_ok=True)
-        grid = self.config.get("grid", {})
-        manifest = {"name": self.config["name"], "file": f"configs/{self.config['name']}.json",
-                    "hash": "fixture", "config": self.config,
-                    "axes": [{"name": a, "values": grid[a]} for a in self.axes],
-                    "runs": [dict(r, index=i) for i, r in enumerate(self.runs)]}
-        with open(os.path.join(self.path, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=2)
-        for run in self.runs:
-            folder = os.path.join(self.path, "runs", run["id"])
-            os.makedirs(folder, exist_ok=True)
-            with open(os.path.join(folder, "config.json"), "w") as f:
-                json.dump(self.resolved(run), f, indent=2)
-            summary = {"status": "ok", "first_nonfinite": None}
-            summary.update((summaries or {}).get(run["id"], {}))
-            with open(os.path.join(folder, "summary.json"), "w") as f:
-                json.dump(summary, f, indent=2)
-        columns = {"runs": RUN_COLUMNS, "layers": LAYER_COLUMNS, "steps": STEP_COLUMNS,
-                   "timesteps": TIMESTEP_COLUMNS, "histograms": HIST_COLUMNS}
-        for name, rows in self.tables.items():
-            if not rows or (tables is not None and name not in tables):
-                continue
-            extra = (extra_columns or {}).get(name, [])
-            header = ["run"] + self.axes + ["repeat", "seed"] + columns[name] + extra
-            with open(os.path.join(self.path, name + ".csv"), "w", newline="") as f:
-                w = csv.writer(f, lineterminator="\n")
-                w.writerow(header)
-                for row in rows:
-                    w.writerow([cell(v) for v in row] + ["x"] * len(extra))
+from fixture_folder import (FINAL_COLUMNS, INF, LAYER_COLUMNS, NAN, RUN_COLUMNS, Folder,
+                            edit_manifest)
 
 
 def verdict(ratio, top):
@@ -540,8 +413,80 @@ def case_empty(root):
         json.dump({"name": "empty", "axes": [], "runs": [], "config": {"name": "empty"}}, f)
 
 
+def case_mlp_deep_training(root):
+    depth, width, steps = 32, 64, list(range(0, 501, 100))
+    config = {"description": "A deep tanh net trained briefly.", "seed": 6, "precision": "float64",
+              "threads": 1, "model": {"type": "mlp", "depth": depth, "width": width,
+                                      "activation": "tanh", "init": "glorot_uniform"},
+              "data": {"name": "gaussian", "dim": 64, "classes": 10}, "loss": "cross_entropy",
+              "train": {"steps": 500, "batch_size": 16, "lr": 0.01},
+              "probe": {"samples": 100, "every": 100}}
+    f = Folder(root, "mlp_deep_training", config, {})
+    f.run_columns = RUN_COLUMNS + FINAL_COLUMNS
+    run = f.runs[0]
+    rng = random.Random(run["seed"])
+    for s in steps:
+        rows = mlp_layers(depth, width, 64, 10, 0.9 - 0.2 * s / 500, 0.9, "tanh", rng, step=s,
+                          train_scale=s / 500)
+        for r in rows:
+            f.add("layers", run, layer_values(r))
+        f.add("steps", run, [s, None if s == 0 else 2.3 - s / 1000, 2.3 - s / 1000, 0.9 - s / 2000,
+                             0.9 - s / 2000, 0.5, 0, 0.01, None, None, 0.01 * s])
+    first, final = run_summary(f_rows_at(f, run, 0), depth), run_summary(f_rows_at(f, run, 500), depth)
+    f.add("runs", run, ["ok", None, first[2], first[0], first[1], 1.8, 1.8, 0.65, 0.65,
+                        final[0], final[1], final[2]])
+    f.write()
+
+
+def case_rnn_training(root):
+    radii, T, width, steps = [0.9, 1.1, 1.3], 20, 32, [0, 100, 200, 300, 400]
+    config = {"description": "tanh chains trained on a sequence task.", "seed": 7,
+              "precision": "float64", "threads": 1,
+              "model": {"type": "rnn", "width": width, "length": T, "activation": "tanh",
+                        "recurrent_init": {"name": "orthogonal", "spectral_radius": 1.0}},
+              "data": {"name": "gaussian", "dim": 4, "classes": 4}, "loss": "cross_entropy",
+              "train": {"steps": 400, "lr": 0.01}, "probe": {"samples": 50, "every": 100}}
+    f = Folder(root, "rnn_training", config, {"model.recurrent_init.spectral_radius": radii})
+    f.run_columns = RUN_COLUMNS + FINAL_COLUMNS
+    for run in f.runs[:2]:                     # a --only run: the third is not present
+        rho = run["point"]["model.recurrent_init.spectral_radius"]
+        rng = random.Random(run["seed"])
+        ratios = []
+        for s in steps:
+            decay = 0.93 * rho * (1 - 0.1 * s / 400)   # training shortens the memory
+            dh = [0.3 * decay ** (T - t) * noise(rng, 0.02) for t in range(1, T + 1)]
+            for t, v in zip(range(1, T + 1), dh):
+                f.add("timesteps", run, [s, t, 3.0, v, 0.9 * v, v, 0.01, 0.0, v / 2])
+            f.add("steps", run, [s, None if s == 0 else 1.4 - s / 1000, 1.4 - s / 1000, 0.75, 0.75,
+                                 0.1, 0, 0.01, rho, rho, 0.01 * s])
+            ratios.append(dh[0] / dh[-1])
+        plf = [r ** (2 / (T - 1)) for r in ratios]
+        f.add("runs", run, ["ok", None, verdict(ratios[0], 1), ratios[0], plf[0], 1.0, 1.0, 0.75,
+                            0.75, ratios[-1], plf[-1], verdict(ratios[-1], 1)])
+    f.write()
+    edit_manifest(f, set=["train.steps=400", "probe.every=100"])
+
+
+def case_depth_only(root):
+    config = {"description": "ReLU + He at initialization against depth.", "seed": 8,
+              "precision": "float64", "threads": 1,
+              "model": {"type": "mlp", "width": 64, "activation": "relu", "init": "he_normal"},
+              "data": {"name": "gaussian", "dim": 64, "outputs": 10}, "loss": "mse",
+              "train": {"steps": 0}, "probe": {"samples": 50}}
+    f = Folder(root, "depth_only", config, {"model.depth": [4, 8, 16]})
+    for run in f.runs:
+        depth = run["point"]["model.depth"]
+        rows = mlp_layers(depth, 64, 64, 10, 1.0, 1.0, "relu", random.Random(run["seed"]))
+        for r in rows:
+            f.add("layers", run, layer_values(r))
+        ratio, plf, v = run_summary(rows, depth)
+        f.add("runs", run, ["ok", None, v, ratio, plf, None, 1.0, None, None])
+    f.write()
+
+
 CASES = [case_mlp_init_study, case_mlp_training, case_rnn_radius, case_phase_diagram,
-         case_mlp_overflow, case_depth_study, case_empty]
+         case_mlp_overflow, case_depth_study, case_mlp_deep_training, case_rnn_training,
+         case_depth_only, case_empty]
 
 
 def main(argv):

@@ -8,7 +8,9 @@ Builds the synthetic result folders of make_fixtures.py in a temporary directory
 parallel), and checks the exit status, the figures (exactly the expected ones, valid PNG / SVG),
 and report.html (self-contained: every src/href is a data URI or an in-page anchor, nothing refers
 to http(s)). Helpers of the package are also tested directly, and every figure's colour of a
-configuration is checked against the runs table's swatch.
+configuration is checked against the runs table's swatch. The tests of the figures over training,
+the palette and report.html live in test_plot_training.py and run here too; shared helpers in
+plot_test_util.py, the fixtures' folder layout in fixture_folder.py.
 """
 
 import base64
@@ -21,29 +23,13 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-PYTHON_DIR = os.path.join(ROOT, "python")
-MAKE_FIXTURES = os.path.join(HERE, "make_fixtures.py")
+from plot_test_util import EXPECTED, FORMATS, MAKE_FIXTURES, PYTHON_DIR, render_inspecting
+from gradlab.results import Experiment, rows_by_run
+from gradlab.plot import chains, common, depth, histograms, jacobian, layers
+from gradlab.plot.colors import css_color
+from test_plot_training import Colours, FiguresOverTraining, Report  # noqa: F401 (run here too)
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-EXPECTED = {
-    "mlp_init_study": {"grad_norm_by_layer", "saturation_over_training"},
-    "mlp_training": {"grad_norm_by_layer", "activations_over_training", "saturation_over_training",
-                     "histograms", "test_error", "summary_table"},
-    "rnn_radius": {"rnn_dh_by_t"},
-    "phase_diagram": {"grad_norm_by_layer", "saturation_over_training", "phase_diagram"},
-    "mlp_overflow": {"grad_norm_by_layer", "saturation_over_training"},
-    "depth_study": {"grad_norm_by_layer", "saturation_over_training", "gradient_ratio_vs_depth",
-                    "jacobian_spectrum"},
-}
-FORMATS = ["png", "svg"]
-
-
-sys.path.insert(0, PYTHON_DIR)
-from gradlab.results import Experiment, rows_by_run  # noqa: E402
-from gradlab.plot import chains, common, depth, histograms, jacobian, layers, render  # noqa: E402
-from gradlab.plot.colors import css_color  # noqa: E402
 
 PLOT = [sys.executable, "-m", "gradlab.plot"]
 
@@ -355,7 +341,8 @@ class OneColourPerConfiguration(unittest.TestCase):
     the report's runs table; a depth study's line (one per group of the other axes) has the colour
     of the group's deepest configuration, the one the per-layer figures show."""
 
-    CASES = ["mlp_init_study", "mlp_training", "depth_study", "rnn_radius", "rnnpanels"]
+    CASES = ["mlp_init_study", "mlp_training", "depth_study", "rnn_radius", "rnnpanels",
+             "rnn_training", "depth_only", "mlp_deep_training"]
 
     @classmethod
     def setUpClass(cls):
@@ -377,25 +364,28 @@ class OneColourPerConfiguration(unittest.TestCase):
 
     def drawn_colours(self, exp, outdir):
         """[(figure, label, css colour)] of every legend entry and coloured panel title."""
-        drawn, save = [], common.Context.save
+        drawn = []
 
-        def inspecting_save(ctx, fig, name, title, caption):
+        def inspecting_save(fig, name, caption):
             for ax in fig.axes:
                 for handle, label in zip(*ax.get_legend_handles_labels()):
                     patches = getattr(handle, "patches", None)
-                    rgba = patches[0].get_facecolor() if patches else handle.get_color()
+                    if patches:
+                        rgba = patches[0].get_facecolor()
+                    elif hasattr(handle, "lines"):           # errorbar
+                        rgba = handle.lines[0].get_color()
+                    elif hasattr(handle, "get_edgecolor"):   # histogram stairs
+                        rgba = handle.get_edgecolor()
+                    else:
+                        rgba = handle.get_color()
                     drawn.append((name, label, css_color(matplotlib.colors.to_rgba(rgba))))
-                text = ax.title.get_text().replace("\n", ", ")
-                if text and ax.title.get_color() != matplotlib.rcParams["axes.titlecolor"]:
-                    drawn.append((name, text.split(": ")[0],
-                                  css_color(matplotlib.colors.to_rgba(ax.title.get_color()))))
-            return save(ctx, fig, name, title, caption)
+                for heading in (ax.title, ax._left_title):    # centred and left titles
+                    text = heading.get_text().replace("\n", ", ")
+                    if text and heading.get_color() != matplotlib.rcParams["axes.titlecolor"]:
+                        drawn.append((name, text.split(": ")[0],
+                                      css_color(matplotlib.colors.to_rgba(heading.get_color()))))
 
-        common.Context.save = inspecting_save
-        try:
-            render.render(exp, outdir, "png")
-        finally:
-            common.Context.save = save
+        render_inspecting(exp, outdir, inspecting_save)
         return drawn
 
     def test_figures_use_the_runs_table_colours(self):
@@ -417,6 +407,8 @@ class OneColourPerConfiguration(unittest.TestCase):
                 self.assertEqual(len(set(swatch.values())), len(swatch), "colours are distinct")
                 expected = {exp.label(k): swatch[k] for k in exp.configs}
                 i = exp.axis_ending("depth")
+                self.assertNotIn(exp.name(), [label for _, label, _ in drawn],
+                                 "a line named after the experiment")
                 for label, keys in exp.depth_groups(exp.configs).items():
                     deepest = max(keys, key=lambda k: exp.axis_value(k, i) if i is not None else 0)
                     expected.setdefault(label, swatch[deepest])

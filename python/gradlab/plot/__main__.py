@@ -23,7 +23,7 @@ def parse_args(argv):
     p.add_argument("--format", choices=["png", "svg"], default="png", help="figure format (png)")
     p.add_argument("--out", metavar="FIGDIR", help="where figures go (default RESULT_DIR/figures)")
     p.add_argument("--hist-steps", metavar="S,S,...",
-                   help="probe steps for the histograms figure (default: first and last)")
+                   help="probe steps for the histograms figure (default: first, middle and last)")
     args = p.parse_args(argv)
     if args.hist_steps:
         try:

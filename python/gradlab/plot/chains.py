@@ -5,11 +5,13 @@ from collections import OrderedDict
 
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from gradlab.results import finite, first_step_rows
-from gradlab.plot.common import config_series, draw_series, integer_axis, legend_outside, log_axis, log_span
+from gradlab.results import distinct_steps, finite, first_step_rows, rows_by_run
+from gradlab.plot.common import (aggregate, colour_bar, config_series, draw_series, integer_axis, legend_outside,
+                                 log_axis, log_span, shown_configs, spread_steps)
 
 
 def activation_name(exp, key):
@@ -178,3 +180,69 @@ def fig_rnn_dh_by_t(ctx):
         caption += (" Right: the part that comes from the last step's loss only (loss at every step), "
                     "which is the long-range signal the bound applies to.")
     return ctx.save(fig, "rnn_dh_by_t", "Gradient through time (RNN)", caption)
+
+
+MAX_CHAIN_PANELS = 6
+SHOWN_STEPS = 5   # first, last and three between
+
+
+def dh_at_steps(exp, t, rows_by, key, steps):
+    """{step: Series of dh_norm against t} of one configuration (geometric mean over repeats)."""
+    result = OrderedDict()
+    for step in steps:
+        per_run = []
+        for run in exp.config_runs[key]:
+            d = {t.num(r, "t"): t.num(r, "dh_norm") for r in rows_by.get(run, [])
+                 if t.num(r, "step") == step and finite(t.num(r, "t"))}
+            if d:
+                per_run.append(d)
+        s = aggregate(per_run, log=True) if per_run else None
+        if s is not None:
+            result[step] = s
+    return result
+
+
+def fig_rnn_dh_over_training(ctx):
+    """‖∂ℓ/∂h_t‖ against t at several training steps, one panel per configuration."""
+    exp, t = ctx.exp, ctx.exp.table("timesteps")
+    if t is None or not t.has("t") or not t.has_values("dh_norm") or len(distinct_steps(t)) < 2:
+        return None
+    steps = spread_steps(distinct_steps(t), SHOWN_STEPS)
+    rows_by = rows_by_run(t)
+    keys = [k for k in exp.configs if any(r in rows_by for r in exp.config_runs[k])]
+    shown, note = shown_configs(keys, MAX_CHAIN_PANELS)
+    ncols = min(3, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharex=True, layout="constrained",
+                             figsize=(1.8 + 3.6 * ncols, 0.9 + 3.0 * nrows))
+    norm = Normalize(steps[0], steps[-1])
+    cmap = plt.cm.plasma
+    for p, key in enumerate(shown):
+        ax = axes[p // ncols][p % ncols]
+        series = dh_at_steps(exp, t, rows_by, key, steps)
+        for step, s in series.items():
+            if s.state == "ok":
+                ax.plot(s.x, s.y, color=cmap(0.85 * norm(step)), linewidth=1.4)
+        if log_axis(ax, series.values()):
+            log_span(ax)
+        ax.set_title(exp.label(key), fontsize=9, color=ctx.colors[key], loc="left")
+        ax.grid(True, alpha=0.3)
+        integer_axis(ax.xaxis)
+        if p % ncols == 0:
+            ax.set_ylabel("‖∂ℓ/∂h_t‖ (RMS over examples)")
+        if p + ncols >= len(shown):
+            ax.set_xlabel("time step t (T = last)")
+            ax.xaxis.set_tick_params(labelbottom=True)
+    for p in range(len(shown), nrows * ncols):
+        axes[p // ncols][p % ncols].axis("off")
+    bar = colour_bar(fig, plt.cm.ScalarMappable(norm=norm, cmap=ListedColormap(cmap(np.linspace(0, 0.85, 256)))),
+                     axes.ravel().tolist(), "training step", shrink=0.8, pad=0.02)
+    bar.set_ticks(steps)
+    bar.set_ticklabels([f"{s:g}" for s in steps])
+    fig.suptitle("Gradient through time during training", fontsize=12)
+    caption = ("‖∂ℓ/∂h_t‖ against the time step t at the training steps "
+               + ", ".join(f"{s:g}" for s in steps) + " (dark: first probe, light: last), one panel "
+               "per configuration (title in its colour); log scale, geometric means over repeats. "
+               "A line that tilts over training shows the gradient through time vanishing or "
+               "exploding as the chain learns.")
+    return ctx.save(fig, "rnn_dh_over_training", "Gradient through time during training", caption + note)

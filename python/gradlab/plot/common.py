@@ -11,10 +11,12 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from gradlab.results import finite, output_layer_of
+from gradlab.plot.colors import depth_only, group_color
 
 DPI = 110
 MAX_LEGEND = 16          # more configurations than this: no legend (the runs table has the colours)
@@ -220,8 +222,17 @@ def layer_keys(exp, table, runs_rows):
     return depth_selection(exp, keys)
 
 
+LAYER_CMAP_TOP = 0.88   # viridis beyond this is too light on white
+
+
 def layer_palette(n):
-    return [plt.cm.viridis(x) for x in np.linspace(0.0, 0.88, max(n, 1))]
+    """n colours from layer 1 (dark) to the top layer (light)."""
+    return [plt.cm.viridis(x) for x in np.linspace(0.0, LAYER_CMAP_TOP, max(n, 1))]
+
+
+def layer_cmap():
+    """The colour map of layer_palette, for a colour bar of depth."""
+    return ListedColormap(layer_palette(256), name="layers")
 
 
 def hidden_layers(table, rows):
@@ -254,10 +265,26 @@ def panel_grid(n_panels, ncols, height, width=10.5):
     return fig, flat[:n_panels], axes
 
 
-def shown_configs(keys):
-    shown = keys[:MAX_PANEL_ROWS]
+def shown_configs(keys, cap=MAX_PANEL_ROWS):
+    shown = keys[:cap]
     omitted = len(keys) - len(shown)
     return shown, (f" {omitted} further configurations are not shown." if omitted else "")
+
+
+def colour_bar(fig, mappable, axes, label, **kwargs):
+    """A colour bar drawn as vectors: rasterized, two bars of one colour map would be two equal
+    images with the same id in an SVG (and report.html inlines every SVG)."""
+    bar = fig.colorbar(mappable, ax=axes, **kwargs)
+    bar.solids.set_rasterized(False)
+    bar.set_label(label, fontsize=8)
+    return bar
+
+
+def spread_steps(steps, n=5):
+    """Up to n of the sorted steps: the first, the last and evenly spaced ones between."""
+    if len(steps) <= n:
+        return list(steps)
+    return [steps[i] for i in sorted({round(k * (len(steps) - 1) / (n - 1)) for k in range(n)})]
 
 
 def bottom_step_axes(axes, n_panels, steps, exp):
@@ -285,6 +312,26 @@ def depth_series(exp, keys, value_of_run, log=True):
             if depth is not None and value is not None:
                 per_run.append({float(depth): value})
     return aggregate(per_run, log) if per_run else None
+
+
+def draw_depth_group(ax, exp, colors, label, keys, s):
+    """A depth group's line against depth (group_color) with one marker per configuration in its
+    own colour. With depth the only axis the line is neutral and the markers carry the legend
+    (one entry per configuration), so a depth sweep is never one colour named after the
+    experiment."""
+    solo = depth_only(exp)
+    draw_series(ax, s, group_color(exp, colors, label), "_" if solo else label, marker=None)
+    if s.state != "ok":
+        return
+    for key in keys:
+        depths = {exp.run_depth(run) for run in exp.config_runs[key]} - {None}
+        if len(depths) != 1:
+            continue
+        depth = float(depths.pop())
+        y = s.y[s.x == depth]
+        if len(y) and np.isfinite(y[0]):
+            ax.plot([depth], [y[0]], linestyle="none", marker="o", markersize=5, color=colors[key],
+                    zorder=4, label=exp.label(key) if solo else "_")
 
 
 def theory_chis(exp, table, rows):

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from gradlab.results import finite, first_step_rows, output_layer_of, read_json
 from gradlab.plot.colors import group_color
-from gradlab.plot.common import depth_series, draw_series, finish_depth_figure, log_axis, log_span, theory_chis
+from gradlab.plot.common import depth_series, draw_depth_group, finish_depth_figure, log_axis, log_span, theory_chis
 
 
 def cell_edges(values):
@@ -235,11 +235,11 @@ def fig_gradient_ratio_vs_depth(ctx):
         color = group_color(exp, ctx.colors, label)
         s = depth_series(exp, keys, column("gradient_ratio"))
         if s is not None:
-            draw_series(ax1, s, color, label)
+            draw_depth_group(ax1, exp, ctx.colors, label, keys, s)
             ratios.append(s)
         s = depth_series(exp, keys, column("per_layer_factor"))
         if s is not None:
-            draw_series(ax2, s, color, label)
+            draw_depth_group(ax2, exp, ctx.colors, label, keys, s)
             factors.append(s)
         t = depth_series(exp, keys, predicted_factor) if layers is not None else None
         if t is not None and t.state == "ok":
@@ -261,7 +261,8 @@ def fig_gradient_ratio_vs_depth(ctx):
                "log scale, so a straight falling line is exponential vanishing and a flat line at 1 "
                "the ideal (the verdict calls < 1e-2 vanishing, > 1e2 exploding). Right: the same as "
                "a per-layer factor of E‖δ‖², ratio^(2/(L−1)); a depth-independent factor is a "
-               "horizontal line. One line per configuration of the other grid axes; geometric mean "
+               "horizontal line. One line per configuration of the other grid axes (dark when depth "
+               "is the only axis), one marker per configuration in its colour; geometric mean "
                "over repeats, band min–max.")
     if drew_theory:
         caption += (" Dashed: the mean-field prediction of the per-layer factor, the geometric mean "

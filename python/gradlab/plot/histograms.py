@@ -5,12 +5,15 @@ from collections import defaultdict
 
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from gradlab.results import distinct_steps, finite, int_or_none, output_layer_of, rows_by_run
-from gradlab.plot.common import depth_selection, layer_palette, legend_outside
+from gradlab.plot.common import depth_selection, layer_cmap, legend_outside, spread_steps
 
-MAX_HIST_COLUMNS = 4
+MAX_HIST_ROWS = 6     # rows (configuration, step) of the grid: it fits a page
+MAX_HIST_LAYERS = 6   # histograms overlaid in one panel
+PEAK_RATIO = 30.0     # layers' peak densities differing more than this: log density axis
 
 
 QUANTITY_LABELS = {
@@ -75,9 +78,10 @@ def histogram_data(exp, t, steps):
 
 
 def draw_histogram(ax, edges, counts, out, color, label):
+    """Draws one layer's density; returns (share outside the bins, peak density)."""
     total = counts.sum() + out
     if total <= 0:
-        return 0.0
+        return 0.0, 0.0
     lo = np.array([e[0] for e in edges])
     hi = np.array([e[1] for e in edges])
     density = counts / total / (hi - lo)
@@ -86,68 +90,110 @@ def draw_histogram(ax, edges, counts, out, color, label):
         ax.stairs(density, np.append(lo, hi[-1]), color=color, label=label, linewidth=1.3)
     else:
         ax.bar(lo, density, width=hi - lo, align="edge", fill=False, edgecolor=color, label=label)
-    return out / total
+    return out / total, float(density.max())
+
+
+def log_density_axis(ax, peaks):
+    """Log density axis when the layers' peaks differ by more than PEAK_RATIO (vanishing
+    gradients: the deep layers' narrow spike would flatten the others); True when set."""
+    peaks = [p for p in peaks if p > 0]
+    if len(peaks) < 2 or max(peaks) / min(peaks) <= PEAK_RATIO:
+        return False
+    ax.set_yscale("log")
+    ax.set_ylim(max(peaks) * 1e-4, max(peaks) * 2)
+    return True
+
+
+def shown_layers(layers, n=MAX_HIST_LAYERS):
+    """Up to n layers, evenly spaced from the first to the top one (a deep net's 30 overlaid
+    histograms would be unreadable)."""
+    return spread_steps(sorted(layers), n)
+
+
+def histogram_layout(exp, data, hist_steps):
+    """(steps, quantities, configurations shown, configurations with data): rows of the grid are
+    (configuration, step), columns the quantities; at most MAX_HIST_ROWS rows."""
+    available = sorted({k[1] for k in data})
+    steps = spread_steps(available, 3) if not hist_steps else \
+        spread_steps(sorted({s for s in hist_steps if s in available}), MAX_HIST_ROWS)
+    quantities = [q for q in QUANTITY_LABELS if any(k[0] == q for k in data)]
+    quantities += sorted({k[0] for k in data} - set(quantities))
+    keys = [k for k in exp.configs if any(d[2] == k for d in data)]
+    keys, depth_note, _ = depth_selection(exp, keys)
+    shown = keys[:max(1, MAX_HIST_ROWS // max(1, len(steps)))]
+    return steps, quantities, shown, keys, depth_note
 
 
 def fig_histograms(ctx):
     exp, t = ctx.exp, ctx.exp.table("histograms")
     if t is None or not all(t.has(c) for c in ("step", "layer", "quantity", "count")):
         return None
-    available = distinct_steps(t)
-    if not available:
-        return None
-    steps = sorted({s for s in (ctx.hist_steps or [available[0], available[-1]]) if s in available})
-    data = histogram_data(exp, t, set(steps))
+    data = histogram_data(exp, t, set(distinct_steps(t)))
     if not data:
         return None
-    quantities = [q for q in ("act", "preact", "delta", "grad_w") if any(k[0] == q for k in data)]
-    quantities += sorted({k[0] for k in data} - set(quantities))
-    keys = [k for k in exp.configs if any(d[2] == k for d in data)]
-    keys, depth_note, _ = depth_selection(exp, keys)
-    shown = keys[:MAX_HIST_COLUMNS]
+    steps, quantities, shown, keys, depth_note = histogram_layout(exp, data, ctx.hist_steps)
+    if not steps:
+        return None
     top = top_hidden_layer(exp)
-    rows = [(q, s) for q in quantities for s in steps if any(k[0] == q and k[1] == s for k in data)]
-    fig, axes = plt.subplots(len(rows), len(shown), squeeze=False,
-                             figsize=(min(11.0, 1.6 + 2.6 * len(shown)), 0.9 + 2.0 * len(rows)))
+    rows = [(key, s) for key in shown for s in steps]
+    fig, axes = plt.subplots(len(rows), len(quantities), squeeze=False,
+                             figsize=(1.6 + 2.45 * len(quantities), 0.9 + 1.85 * len(rows)))
     log_scale = exp.config_value("probe.hist_scale") == "log10abs"
-    for r, (quantity, step) in enumerate(rows):
-        for c, key in enumerate(shown):
+    cmap, log_density = layer_cmap(), False
+    for r, (key, step) in enumerate(rows):
+        all_layers = {k[3] for k in data if k[2] == key and k[3] is not None
+                      and (top.get(key) is None or k[3] <= top[key])}
+        layer_norm = Normalize(1, max(2, max(all_layers, default=2)))
+        for c, quantity in enumerate(quantities):
             ax = axes[r][c]
-            layers = sorted({k[3] for k in data if k[0] == quantity and k[1] == step and k[2] == key
-                             and k[3] is not None and (top.get(key) is None or k[3] <= top[key])})
-            outside = 0.0
-            for layer, color in zip(layers, layer_palette(len(layers))):
+            present = [l for l in all_layers if (quantity, step, key, l) in data]
+            outside, peaks = 0.0, []
+            for layer in shown_layers(present):
                 edges, counts, out = data[(quantity, step, key, layer)]
-                outside = max(outside, draw_histogram(ax, edges, counts, out, color, f"layer {layer}"))
+                share, peak = draw_histogram(ax, edges, counts, out, cmap(layer_norm(layer)),
+                                             f"layer {layer}")
+                outside, peaks = max(outside, share), peaks + [peak]
             symbol = QUANTITY_SYMBOLS.get(quantity, quantity)
             ax.set_xlabel(f"log10 |{symbol}|" if log_scale else symbol, fontsize=8, labelpad=1)
-            if r == 0:
-                ax.set_title(exp.label(key).replace(", ", "\n"), fontsize=8.5, color=ctx.colors[key])
             if c == 0:
-                ax.set_ylabel(f"{quantity}, step {step:g}\n\ndensity", fontsize=8.5)
+                ax.set_title(f"{exp.label(key)}: step {step:g}", fontsize=8.5,
+                             color=ctx.colors[key], loc="left")
+                ax.set_ylabel("density", fontsize=8)
+            if not present:
+                ax.text(0.5, 0.5, "no histogram", transform=ax.transAxes, ha="center", va="center",
+                        color="0.4", fontsize=8)
             if outside > 0.001:
                 ax.text(0.98, 0.97, f"{100 * outside:.1f}%\noutside", transform=ax.transAxes,
                         ha="right", va="top", fontsize=6.5, color="0.3",
                         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
             ax.tick_params(labelsize=7)
             ax.xaxis.set_major_locator(MaxNLocator(5))
-            ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3))
+            if log_density_axis(ax, peaks):
+                log_density = True
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+            else:
+                ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3))
             ax.xaxis.get_offset_text().set_fontsize(7)
             ax.yaxis.get_offset_text().set_fontsize(7)
-            if r == 0 and c == len(shown) - 1:
+            if r == 0 and c == len(quantities) - 1:
                 legend_outside(ax, title="hidden layer")
     fig.suptitle("Normalized histograms per layer (probe set)", fontsize=12)
     fig.tight_layout()
     omitted = len(keys) - len(shown)
     names = ", ".join(f"{q} = {QUANTITY_LABELS.get(q, q)}" for q in quantities)
-    caption = ("Normalized histograms (probability density) of the probe-set values of each hidden "
-               "layer — colours run from layer 1 (dark) to the top hidden layer (light) — one row per "
-               "quantity and probe step (first and last by default; --hist-steps chooses), one column "
-               f"per configuration. Quantities: {names}. Compare Glorot & Bengio 2010 Figs. 4 and 6–8 "
-               "(activations at the end of training; activations, back-propagated gradients and "
-               "weight gradients at initialization, standard vs normalized init). Each bin is drawn "
-               "over [lo, hi); the share of values outside the fixed bin range (under/overflow and "
-               "non-finite) is noted in the corner. Repeats are pooled when their bins agree.")
+    caption = ("Normalized histograms (probability density) of the probe-set values of the hidden "
+               f"layers (up to {MAX_HIST_LAYERS}, evenly spaced; colours run from layer 1 (dark) to "
+               "the top hidden layer (light)): one column per quantity, one row per configuration "
+               "(title in its colour) and probe step (first, middle and last by default; "
+               f"--hist-steps chooses). Quantities: {names}. Compare Glorot & Bengio 2010 Figs. 4, "
+               "6–7 and 9–10 (activations at the end of training; activations, back-propagated "
+               "gradients and weight gradients at initialization, standard vs normalized init). "
+               "Each bin is drawn over [lo, hi); the share of values outside the bin range "
+               "(under/overflow and non-finite) is noted in the corner. Repeats are pooled when "
+               "their bins agree.")
+    if log_density:
+        caption += (" Panels with a log density axis: the layers' peak densities differ by more "
+                    f"than {PEAK_RATIO:g}× (a narrow spike of small values would hide the others).")
     if omitted:
         caption += f" {omitted} further configurations are not shown."
     return ctx.save(fig, "histograms", "Histograms per layer", caption + depth_note)

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 
 from gradlab.results import first_step_rows, gradlab_theory
 from gradlab.plot.colors import group_color
-from gradlab.plot.common import depth_series, draw_series, finish_depth_figure, log_axis, log_span, theory_chis
+from gradlab.plot.common import depth_series, draw_depth_group, finish_depth_figure, log_axis, log_span, theory_chis
 
 
 def jacobian_io_of(exp, run):
@@ -76,7 +76,7 @@ def fig_jacobian_spectrum(ctx):
             s = depth_series(exp, group, values.get, log)
             if s is None:
                 continue
-            draw_series(ax, s, color, label)
+            draw_depth_group(ax, exp, ctx.colors, label, group, s)
             store.append(s)
             t = depth_series(exp, group, lambda run: (pred.get(run) or (None, None))[index], log)
             if t is not None and t.state == "ok":

@@ -10,9 +10,9 @@ from matplotlib.lines import Line2D
 
 from gradlab.results import distinct_steps, finite, first_step_rows, output_layer_of, rows_by_run
 from gradlab.plot.common import (Series, bottom_step_axes, config_rows, config_series, draw_series,
-                                 hidden_layers, layer_axis, layer_keys, layer_palette,
-                                 legend_outside, log_axis, log_span, log_steps, mark_output_layer,
-                                 panel_grid, per_layer_step_series, shown_configs)
+                                 hidden_layers, layer_axis, layer_cmap, layer_keys, legend_outside,
+                                 log_axis, log_span, log_steps, mark_output_layer, panel_grid,
+                                 per_layer_step_series, shown_configs, spread_steps)
 
 
 def theory_factors(exp, table, rows_of_run, key):
@@ -120,6 +120,9 @@ def fig_grad_norm_by_layer(ctx):
     return ctx.save(fig, "grad_norm_by_layer", "Gradient norms by layer", caption + depth_note)
 
 
+MAX_ACTIVATION_LAYERS = 6   # error bars of more layers overlap
+
+
 def fig_activations_over_training(ctx):
     exp, t = ctx.exp, ctx.exp.table("layers")
     if t is None or not t.has("step") or len(distinct_steps(t)) < 2:
@@ -132,12 +135,16 @@ def fig_activations_over_training(ctx):
     steps = distinct_steps(t)
     fig, panels, grid = panel_grid(2 * len(shown), 2, height=2.7)
     spacing = float(np.median(np.diff(steps)))
+    subset = False
     logx = log_steps(steps, exp)
     for row, key in enumerate(shown):
         ax_mean, ax_p98 = panels[2 * row], panels[2 * row + 1]
-        layers = hidden_layers(t, config_rows(exp, t, rows_by, key))
+        hidden = hidden_layers(t, config_rows(exp, t, rows_by, key))
+        layers = spread_steps(hidden, MAX_ACTIVATION_LAYERS)   # a deep net: evenly spaced layers
+        subset = subset or len(layers) < len(hidden)
+        colors = [layer_cmap()((l - 1) / max(hidden[-1] - 1, 1)) for l in layers]
         every = max(1, len(steps) // 12)
-        for i, (layer, color) in enumerate(zip(layers, layer_palette(len(layers)))):
+        for i, (layer, color) in enumerate(zip(layers, colors)):
             mean = per_layer_step_series(exp, t, rows_by, key, layer, "act_mean")
             std = per_layer_step_series(exp, t, rows_by, key, layer, "act_std")
             p98 = per_layer_step_series(exp, t, rows_by, key, layer, "act_p98")
@@ -172,33 +179,28 @@ def fig_activations_over_training(ctx):
                "percentile of |a_l| (markers) and the std (lines), as in Figs. 3 and 10: for tanh a "
                "percentile near 1 means the layer is saturated. Colours run from layer 1 (dark) to "
                "the top hidden layer (light); repeats are averaged.")
+    if subset:
+        caption += (f" Deep nets: {MAX_ACTIVATION_LAYERS} hidden layers evenly spaced from layer 1 "
+                    "to the top (gradients_over_training shows every layer).")
     return ctx.save(fig, "activations_over_training", "Activations during training",
                     caption + note + depth_note)
 
 
+BAR_LIMIT = 60   # bars (configurations × hidden layers) beyond which lines are drawn
+BAR_DEPTH = 30   # hidden layers from which lines are drawn
 SATURATION_PANELS = [("saturated_frac", "saturated", "% of (example, unit) pairs"),
                      ("dead_frac", "dead units", "% of units")]
 
 
-def fig_saturation_over_training(ctx):
+def fig_saturation_by_layer(ctx):
+    """Saturation and dead units per hidden layer at initialization: a study without training
+    (a training run has saturation_over_training instead)."""
     t = ctx.exp.table("layers")
-    if t is None or not t.has("layer"):
+    if t is None or not t.has("layer") or (t.has("step") and len(distinct_steps(t)) >= 2):
         return None
     if not (t.has_values("saturated_frac") or t.has_values("dead_frac")):
         return None
-    if t.has("step") and len(distinct_steps(t)) >= 2:
-        return saturation_vs_step(ctx, t)
     return saturation_by_layer(ctx, t)
-
-
-def save_saturation(ctx, fig, quantities, caption, notes):
-    """Saves a saturation figure, its caption naming the quantities not drawn (0 everywhere)
-    before the notes on what is not shown."""
-    fig.tight_layout()
-    dropped = [panel[1] for panel in SATURATION_PANELS if panel not in quantities]
-    if dropped:
-        caption += f" Not drawn because they are 0 everywhere: {', '.join(dropped)}."
-    return ctx.save(fig, "saturation_over_training", "Saturation and dead units", caption + notes)
 
 
 def nonzero_columns(t, candidates):
@@ -206,36 +208,6 @@ def nonzero_columns(t, candidates):
     kept = [c for c in candidates
             if any((v := t.num(r, c[0])) is not None and v != 0 for r in t.rows)]
     return kept or candidates[:1]
-
-
-def saturation_vs_step(ctx, t):
-    exp = ctx.exp
-    rows_by = rows_by_run(t)
-    keys, depth_note, _ = layer_keys(exp, t, rows_by)
-    shown, note = shown_configs(keys)
-    quantities = nonzero_columns(t, SATURATION_PANELS)
-    fig, panels, grid = panel_grid(len(shown) * len(quantities), 2, height=2.4)
-    for k, key in enumerate(shown):
-        layers = hidden_layers(t, config_rows(exp, t, rows_by, key))
-        for j, (column, what, unit) in enumerate(quantities):
-            ax = panels[k * len(quantities) + j]
-            for layer, color in zip(layers, layer_palette(len(layers))):
-                s = per_layer_step_series(exp, t, rows_by, key, layer, column)
-                if s is not None:
-                    s = s._replace(y=100 * s.y, lo=100 * s.y, hi=100 * s.y)
-                    draw_series(ax, s, color, f"layer {layer}", marker=None)
-            ax.set_title(f"{exp.label(key)}: {what}", fontsize=9, color=ctx.colors[key])
-            ax.set_ylabel(unit)
-            ax.set_ylim(-2, 102)
-            ax.grid(True, alpha=0.3)
-    legend_outside(panels[min(1, len(panels) - 1)], title="hidden layer")
-    bottom_step_axes(grid, len(panels), distinct_steps(t), exp)
-    fig.suptitle("Saturation and dead units during training", fontsize=12)
-    caption = ("One panel per configuration and quantity. saturated: the share of (example, unit) "
-               "pairs of each hidden layer whose |φ′(z)| is below τ·sup|φ′| (tanh: |a| > 0.975; "
-               "ReLU: inactive). dead units: the share of units whose φ′ is exactly 0 for every "
-               "probe example (dead ReLUs). Colours run from layer 1 (dark) to the top hidden layer.")
-    return save_saturation(ctx, fig, quantities, caption, note + depth_note)
 
 
 def saturation_by_layer(ctx, t):
@@ -246,12 +218,14 @@ def saturation_by_layer(ctx, t):
     fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities) + 1, 4.2),
                              squeeze=False, sharex=True)
     axes = axes[0]
-    bars = len(keys) <= 8
+    hidden_of = {key: set(hidden_layers(t, config_rows(exp, t, rows_of_run, key))) for key in keys}
+    all_layers = [l for hidden in hidden_of.values() for l in hidden]
+    # Bars side by side while they stay readable; deep nets or many configurations: lines.
+    n_layers = len(set(all_layers))
+    bars = len(keys) <= 8 and n_layers < BAR_DEPTH and len(keys) * n_layers <= BAR_LIMIT
     width = 0.8 / max(len(keys), 1)
-    all_layers = []
     for i, key in enumerate(keys):
-        hidden = set(hidden_layers(t, config_rows(exp, t, rows_of_run, key)))
-        all_layers += list(hidden)
+        hidden = hidden_of[key]
         for ax, (column, _, _) in zip(axes, quantities):
             s = config_series(exp, t, rows_of_run, [key], "layer", column).get(key)
             if s is None:
@@ -279,6 +253,12 @@ def saturation_by_layer(ctx, t):
     fig.suptitle("Saturation and dead units by layer at initialization", fontsize=12)
     caption = ("Per hidden layer at the first probe step: the share of (example, unit) pairs in the "
                "saturated regime of the activation (tanh: |a| > 0.975; ReLU: inactive) and the share "
-               "of units that are off for every probe example (dead ReLUs). Bars are means over "
-               "repeats, whiskers the min–max.")
-    return save_saturation(ctx, fig, quantities, caption, depth_note)
+               "of units that are off for every probe example (dead ReLUs). "
+               + ("Bars are means over repeats, whiskers the min–max." if bars else
+                  "Lines are means over repeats, bands the min–max."))
+    fig.tight_layout()
+    dropped = [panel[1] for panel in SATURATION_PANELS if panel not in quantities]
+    if dropped:
+        caption += f" Not drawn because they are 0 everywhere: {', '.join(dropped)}."
+    return ctx.save(fig, "saturation_by_layer", "Saturation and dead units by layer",
+                    caption + depth_note)

@@ -11,7 +11,7 @@ import re
 from collections import OrderedDict
 
 from gradlab.plot.colors import css_color
-from gradlab.plot.training import summary_layout, summary_rows
+from gradlab.plot.training import summary_layout, summary_rows, trained
 
 
 CSS = """
@@ -29,6 +29,7 @@ figure img, figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 0.9em; max-width: 60em; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 .scroll { max-height: 32em; overflow: auto; }
+.changed { color: #8a4b00; font-weight: bold; }
 """
 
 
@@ -51,6 +52,16 @@ def first_nonfinite(exp, run):
         (f", {where['quantity']}" if "quantity" in where else "")
 
 
+# The runs table's columns of runs.csv, in this order; a folder without some of them (an older
+# gradlab) shows the others. The final verdict sits beside the initial one, for a training run only
+# (without training they are equal).
+FINAL_VERDICT = ["final_verdict", "final_gradient_ratio", "final_per_layer_factor"]
+RUNS_COLUMNS = ["status", "verdict", "gradient_ratio", "per_layer_factor"] + FINAL_VERDICT + \
+    ["final_loss", "final_probe_error", "final_test_error", "reason"]
+NUMERIC = {"gradient_ratio", "per_layer_factor", "final_gradient_ratio", "final_per_layer_factor",
+           "final_loss", "final_probe_error", "final_test_error"}
+
+
 def runs_table_html(exp, colors):
     t = exp.table("runs")
     if t is None:
@@ -58,9 +69,7 @@ def runs_table_html(exp, colors):
             return "<p>No runs.csv in this folder.</p>"
         return "<p>No runs.csv in this folder (runs seen in the other tables: " + \
             html.escape(", ".join(exp.run_order)) + ").</p>"
-    numeric = ["gradient_ratio", "per_layer_factor", "final_loss", "final_probe_error",
-               "final_test_error"]
-    columns = [c for c in ["status", "verdict"] + numeric + ["reason"] if t.has(c)]
+    columns = [c for c in RUNS_COLUMNS if t.has(c) and (trained(exp) or c not in FINAL_VERDICT)]
     show_repeat = len({t.cell(r, "repeat") for r in t.rows}) > 1
     nonfinite = {t.cell(r, "run"): first_nonfinite(exp, t.cell(r, "run")) for r in t.rows}
     if any(nonfinite.values()):
@@ -80,9 +89,9 @@ def runs_table_html(exp, colors):
             cells.append(f"<td>{html.escape(t.cell(r, 'repeat'))}</td>")
         for c in columns:
             text = nonfinite[run] if c == "first non-finite" else t.cell(r, c)
-            if c in numeric:
+            if c in NUMERIC:
                 cells.append(f'<td class="num">{html.escape(format_cell(t.num(r, c), text))}</td>')
-            elif c == "verdict":
+            elif c in ("verdict", "final_verdict"):
                 cells.append(f'<td class="v-{html.escape(text)}">{html.escape(text)}</td>')
             elif c == "status":
                 cells.append(f'<td class="s-{html.escape(text)}">{html.escape(text)}</td>')
@@ -149,24 +158,57 @@ def status_summary(exp):
     if t is None:
         return f"{len(exp.run_order)} runs"
     parts = []
-    for column in ("status", "verdict"):
-        if t.has(column):
+    final = trained(exp) and t.has("final_verdict")
+    for column, prefix in (("status", ""), ("verdict", "at initialization " if final else ""),
+                           ("final_verdict", "final ")):
+        if t.has(column) and (column != "final_verdict" or final):
             counts = OrderedDict()
             for r in t.rows:
                 v = t.cell(r, column) or "—"
                 counts[v] = counts.get(v, 0) + 1
-            parts.append(", ".join(f"{n} {v}" for v, n in counts.items()))
+            parts.append(prefix + ", ".join(f"{n} {v}" for v, n in counts.items()))
     return f"{len(t.rows)} runs" + (": " + "; ".join(parts) if parts else "")
+
+
+def grid_runs(exp):
+    """Runs of the whole grid: the product of the manifest's axis lengths times the repeats (a
+    `--only` run's manifest may list only the runs it selected); 0 when unknown."""
+    repeats = exp.config.get("repeats", 1)
+    n = repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else 0
+    for axis in exp.manifest.get("axes") or []:
+        values = axis.get("values") if isinstance(axis, dict) else None
+        n *= len(values) if isinstance(values, list) else 0
+    return n
+
+
+def description_html(exp):
+    """The config's description, and what changed the experiment since it was written: the
+    `--set` overrides (manifest.json "set", in order) and a `--only` selection (fewer runs
+    present than the manifest or the grid lists)."""
+    description = exp.config.get("description") or ""
+    overrides = [str(s) for s in exp.manifest.get("set") or []]
+    listed = max(len(exp.manifest.get("runs") or []), grid_runs(exp))
+    present = len(exp.run_order)
+    notes = []
+    if overrides:
+        notes.append("overridden by --set: " + ", ".join(overrides))
+    if listed and present < listed:
+        notes.append(f"{present} of {listed} runs present")
+    if not description and not notes:
+        return []
+    text = html.escape(description)
+    if notes:
+        text = (f"Config description: {text} " if description else "") + \
+            f'<span class="changed">({html.escape("; ".join(notes))})</span>'
+    return [f"<p>{text}</p>"]
 
 
 def write_report(exp, colors, figures, path):
     name = exp.name()
-    description = exp.config.get("description") or ""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>gradlab — {html.escape(name)}</title><style>{CSS}</style></head><body>",
            f"<h1>{html.escape(name)}</h1>"]
-    if description:
-        out.append(f"<p>{html.escape(description)}</p>")
+    out += description_html(exp)
     axes = ", ".join(exp.axes) if exp.axes else "none (a single configuration)"
     out.append(f'<p class="muted">Result folder <code>{html.escape(os.path.abspath(exp.folder))}</code>'
                f" · grid axes: {html.escape(axes)} · {html.escape(status_summary(exp))} · "
@@ -175,10 +217,14 @@ def write_report(exp, colors, figures, path):
         links = " · ".join(f'<a href="#{f.name}">{html.escape(f.title)}</a>' for f in figures)
         out.append(f"<p>Figures: {links}</p>")
     out.append("<h2>Runs</h2>")
-    out.append('<p class="muted">gradient_ratio = ‖δ_1‖/‖δ_L‖ at initialization (RNN: t = 1 vs T); '
-               "per_layer_factor = its 2/(L−1) power, the per-layer factor of E‖δ‖²; verdict: "
-               "vanishing below 1e-2, exploding above 1e2. The swatch is the configuration's colour "
-               "in every figure.</p>")
+    out.append('<p class="muted">verdict, gradient_ratio, per_layer_factor: at initialization (the '
+               "first probe step). gradient_ratio = ‖δ_1‖/‖δ_L‖ (RNN: t = 1 vs T); "
+               "per_layer_factor = its 2/(L−1) power, the per-layer factor of E‖δ‖²; the verdict "
+               "rule is in docs/reference.md §4.4."
+               + (" final_verdict, final_gradient_ratio, final_per_layer_factor: the same at the "
+                  "last probe step of training; final_loss, final_test_error: at the last probe."
+                  if trained(exp) else "")
+               + " The swatch is the configuration's colour in every figure.</p>")
     out.append(runs_table_html(exp, colors))
     out.append(summary_html(exp, colors))
     out.append("<h2>Figures</h2>")
