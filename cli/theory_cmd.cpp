@@ -167,10 +167,8 @@ void skipped_print(const TheoryPlan& p) {
   }
   for (const auto& [reason, ids] : by_reason) {
     const char* detail = reason == reason_chain ? " (these are chains, model.type rnn)" : "";
-    const std::string head =
-        fmt::format("gradlab theory: {}{}; no prediction for {} run{}: ", reason, detail,
-                    ids.size(), ids.size() == 1 ? "" : "s");
-    fmt::print(stderr, "{}{}\n", head, list_text(ids, 4));
+    fmt::print(stderr, "gradlab theory: {}{}; no prediction for {} run{}:\n    {}\n", reason,
+               detail, ids.size(), ids.size() == 1 ? "" : "s", list_text(ids, 4));
   }
 }
 

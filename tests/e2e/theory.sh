@@ -10,7 +10,8 @@ JSON
 expect_status 0 "theory on a chain exits 0" "$GRADLAB" theory chain.json
 check "a chain: nothing on stdout" test ! -s "$T/last.out"
 check "a chain: stderr says the theory is for MLPs and names the run" \
-  grep -q "gradlab theory: mean-field theory here is for MLPs (these are chains, model.type rnn); no prediction for 1 run: run" "$T/last.err"
+  grep -q "gradlab theory: mean-field theory here is for MLPs (these are chains, model.type rnn); no prediction for 1 run:" "$T/last.err"
+check "a chain: the run named" grep -qx "    run" "$T/last.err"
 expect_status 0 "theory --json on a chain" "$GRADLAB" theory chain.json --json
 check "--json: applies false and the reason" $PY - "$T/last.out" <<'PY'
 import json, sys
@@ -31,7 +32,8 @@ JSON
 expect_status 0 "theory on a mixed sweep exits 0" "$GRADLAB" theory mixed.json
 check "mixed: one block for the MLP's 2 lr x 2 repeats" test "$(grep -c '^== block' "$T/last.out")" = 1
 check "mixed: the block lists its 4 runs" grep -q "^   4 runs: " "$T/last.out"
-check "mixed: the chains' 4 runs on stderr" grep -q "no prediction for 4 runs: " "$T/last.err"
+check "mixed: the chains' 4 runs on stderr" grep -q "no prediction for 4 runs:$" "$T/last.err"
+check "mixed: the chain runs named" grep -q "^    variant=chain,lr=0.1,rep=0, " "$T/last.err"
 check "mixed: relu at sigma_w2 3 has no finite q*, said in words" \
   grep -q "^q_star        = none: no finite fixed point: V(q) = 1.5\*q + 0" "$T/last.out"
 check "mixed: no inf or nan printed as a value" bash -c "! grep -Eq '= -?(inf|nan)\\b' '$T/last.out'"
