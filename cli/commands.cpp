@@ -12,8 +12,6 @@
 #include "experiments/grid.h"
 #include "harness/core/build_info.h"
 #include "harness/core/io.h"
-#include "harness/data/data.h"
-#include "harness/measure/theory.h"
 
 namespace gl {
 
@@ -75,108 +73,6 @@ int validate_command(const std::string& path, const std::vector<std::string>& se
   }
   fmt::print("\nresolved config of run {}:\n{}\n", e.runs.front().id,
              e.runs.front().resolved.dump(2));
-  return 0;
-}
-
-// ---- theory ----
-
-// σ_w², σ_b² per layer and q0 for one run, as a run would compute them (data only, no network).
-static TheoryInput theory_input_of(const RunSpec& r) {
-  const Config& c = r.config;
-  Dataset<double> data = dataset_make<double>(c, r.data_seed);
-  Mat<double> px;
-  Targets<double> pt;
-  dataset_sample(data, Split::probe, c.probe.samples, px, pt);
-  TheoryInput in;
-  in.act = c.model.activation;
-  Index fan_in = data.info.inputs;
-  const size_t L = c.model.hidden.size();
-  for (size_t l = 0; l <= L; ++l) {
-    const Index fan_out = l < L ? c.model.hidden[l] : data.info.outputs;
-    in.sigma_w2.push_back(
-        init_sigma_w2(l < L ? c.model.init : c.model.output_init, fan_in, fan_out));
-    in.sigma_b2.push_back(bias_sigma_b2(c.model.bias_init));
-    fan_in = fan_out;
-  }
-  in.q0 = px.squaredNorm() / static_cast<double>(px.size());
-  return in;
-}
-
-int theory_command(const std::string& path, const std::vector<std::string>& sets,
-                   const std::string& out, bool as_json) {
-  const Experiment e = experiment_load(path, sets, {});
-  std::string csv = "run";
-  for (const GridAxis& a : e.axes) csv += "," + csv_cell(a.name);
-  csv += ",repeat,seed,layer,q,chi\n";
-  json all = json::array();
-  for (const RunSpec& r : e.runs) {
-    const Config& c = r.config;
-    json j = {{"run", r.id}};
-    if (c.model.type != ModelType::mlp || !theory_applies(c.model.activation)) {
-      j["applies"] = false;
-      j["reason"] =
-          c.model.type != ModelType::mlp ? "mean-field theory here is for MLPs" : "not for maxout";
-      all.push_back(j);
-      continue;
-    }
-    const TheoryInput in = theory_input_of(r);
-    // The fixed point uses the hidden layers' (σ_w², σ_b²): layer 2's when there is one (layer 1
-    // and the output layer may have other fan-ins).
-    const size_t k = in.sigma_w2.size() > 2 ? 1 : 0;
-    if (!std::all_of(in.sigma_w2.begin(), in.sigma_w2.end(),
-                     [](double v) { return std::isfinite(v); })) {
-      j["applies"] = false;
-      j["reason"] = "the init is not i.i.d. (sparse, identity or spectrally rescaled)";
-      all.push_back(j);
-      continue;
-    }
-    const TheoryLayers t = theory_layers(in);
-    const TheoryFixed f = theory_fixed(c.model.activation, in.sigma_w2[k], in.sigma_b2[k], in.q0);
-    j["applies"] = true;
-    j["sigma_w2"] = json_num(in.sigma_w2[k]);
-    j["sigma_b2"] = json_num(in.sigma_b2[k]);
-    j["q0"] = json_num(in.q0);
-    j["q_star"] = json_num(f.q_star);
-    j["chi1"] = json_num(f.chi1);
-    j["xi_q"] = json_num(f.xi_q);
-    j["xi_c"] = json_num(f.xi_c);
-    j["xi_grad"] = json_num(f.xi_grad);
-    j["sigma_w2_crit"] = json_num(f.sigma_w2_crit);
-    j["weight_s1"] = json_num(theory_weight_s1(c.model.init.kind));
-    json layers = json::array();
-    for (size_t l = 0; l < t.q.size(); ++l) {
-      const bool hidden = l < t.chi.size();
-      const double chi = hidden ? t.chi[l] : nan_v;
-      json row = {{"layer", l + 1},
-                  {"q", json_num(t.q[l])},
-                  {"chi", hidden ? json_num(chi) : json(nullptr)}};
-      // μ₁, μ₂ of φ′ at q_l (theory_dphi_moment), for the Jacobian-spectrum prediction.
-      for (int m : {1, 2})
-        row[m == 1 ? "mu1" : "mu2"] =
-            hidden ? json_num(theory_dphi_moment(c.model.activation, t.q[l], m)) : json(nullptr);
-      layers.push_back(row);
-      csv += csv_cell(r.id);
-      for (const GridAxis& a : e.axes) csv += "," + csv_cell(axis_value_text(r.point.at(a.name)));
-      csv += fmt::format(",{},{},{},{},{}\n", r.repeat, r.seed, l + 1,
-                         num_text(t.q[l], Precision::float64),
-                         l < t.chi.size() ? num_text(chi, Precision::float64) : "");
-    }
-    j["layers"] = layers;
-    if (!as_json) {
-      fmt::print("== {}  (activation {}, sigma_w2 {:.6g}, sigma_b2 {:.6g}, q0 {:.6g})\n", r.id,
-                 activation_name(c.model.activation.kind), in.sigma_w2[k], in.sigma_b2[k], in.q0);
-      fmt::print("{}{}\n", theory_table(t), theory_fixed_text(f));
-    }
-    all.push_back(j);
-  }
-  const json doc = {{"name", e.name}, {"hash", e.hash}, {"runs", all}};
-  if (as_json) fmt::print("{}\n", doc.dump(2));
-  if (!out.empty()) {
-    fs::create_directories(out);
-    file_write_atomic(out + "/theory.csv", csv);
-    file_write_atomic(out + "/theory.json", doc.dump(2) + "\n");
-    if (!as_json) fmt::print("wrote {0}/theory.csv and {0}/theory.json\n", out);
-  }
   return 0;
 }
 

@@ -1,5 +1,6 @@
-// The smaller subcommands of the command line: validate, theory, plot, data; and where configs
-// and the Python package are found (a source checkout, or the installed share/gradlab).
+// The smaller subcommands of the command line: validate, plot, data (theory: theory_cmd.h); and
+// where configs and the Python package are found (a source checkout, or the installed
+// share/gradlab).
 #pragma once
 
 #include <string>
@@ -15,8 +16,6 @@ std::string resolve_config_path(const std::string& path);
 std::string resolve_python_dir();
 
 int validate_command(const std::string& path, const std::vector<std::string>& sets, bool as_json);
-int theory_command(const std::string& path, const std::vector<std::string>& sets,
-                   const std::string& out, bool as_json);
 int plot_command(const std::string& dir, const std::string& format);
 int data_command(const std::string& name, const std::string& out, int64_t n, uint64_t seed);
 

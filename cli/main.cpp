@@ -12,6 +12,7 @@
 
 #include "cli/catalog.h"
 #include "cli/commands.h"
+#include "cli/theory_cmd.h"
 #include "experiments/grid.h"
 #include "experiments/sweep.h"
 #include "harness/core/build_info.h"
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
   CLI::App* theory =
       app.add_subcommand("theory", "mean-field predictions for a config (no network is built)");
   add_config(theory, "KEY=VALUE override");
+  theory->add_option("--only", onlys,
+                     "KEY=VALUE: only the grid points whose axis KEY has VALUE (as for run)");
   theory->add_option("--out", out, "also write theory.csv and theory.json here");
   theory->add_flag("--json", as_json, "machine-readable output");
 
@@ -116,7 +119,7 @@ int main(int argc, char** argv) {
       return sweep_run(e, o);
     }
     if (*validate) return validate_command(resolve_config_path(config), sets, as_json);
-    if (*theory) return theory_command(resolve_config_path(config), sets, out, as_json);
+    if (*theory) return theory_command(resolve_config_path(config), sets, onlys, out, as_json);
     if (*collect) return collect_dir(dir, quiet);
     if (*plot) return plot_command(dir, format);
     if (*data) return data_command(data_name, out, data_n, data_seed);

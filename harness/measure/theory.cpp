@@ -5,7 +5,6 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -350,8 +349,11 @@ double theory_cmap(const ActivationSpec& f, double sigma_w2, double sigma_b2, do
   return (sigma_w2 * gauss_expect2(f, q, q, c, phi, phi) + sigma_b2) / std::max(q, q_tiny);
 }
 
-double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_start) {
-  check_applies(f);
+namespace {
+
+// theory_q_star; *why says, when q* = +inf, which step found that the length map diverges.
+double q_star_solve(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_start,
+                    std::string* why) {
   if (!(std::isfinite(sigma_w2) && sigma_w2 >= 0 && std::isfinite(sigma_b2) && sigma_b2 >= 0 &&
         std::isfinite(q_start) && q_start >= 0))
     throw std::invalid_argument("theory_q_star: sigma_w2, sigma_b2, q_start must be finite, >= 0");
@@ -361,9 +363,25 @@ double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, 
       f.kind == Activation::rrelu) {
     const double a = f.kind == Activation::identity ? 1.0 : activation_probe_slope(f);
     const double slope = sigma_w2 * (1 + a * a) / 2;
-    if (std::abs(slope - 1) <= 1e-14) return sigma_b2 > 0 ? inf_v : q_start;
-    if (slope < 1) return sigma_b2 / (1 - slope);
-    return sigma_b2 == 0 && q_start == 0 ? 0.0 : inf_v;
+    const bool critical = std::abs(slope - 1) <= 1e-14;
+    if (critical && sigma_b2 == 0) {
+      *why =
+          "V(q) = q: every q is a fixed point (q_l keeps its starting value); the one shown is the "
+          "starting q";
+      return q_start;
+    }
+    if (!critical && slope < 1) return sigma_b2 / (1 - slope);
+    if (!critical && sigma_b2 == 0 && q_start == 0) return 0.0;
+    *why = critical ? fmt::format(
+                          "no finite fixed point: V(q) = q + sigma_b2 (slope sigma_w2*E[phi(z)^2] "
+                          "= 1), so q_l grows by sigma_b2 = {:.6g} per layer without bound",
+                          sigma_b2)
+                    : fmt::format(
+                          "no finite fixed point: V(q) = {0:.6g}*q + {1:.6g} (slope "
+                          "sigma_w2*E[phi(z)^2] = {0:.6g} > 1), so q_l grows by x{0:.6g} per "
+                          "layer without bound",
+                          slope, sigma_b2);
+    return inf_v;
   }
 
   // z ≡ 0 stays 0 when nothing lifts it (literally: no bias and φ(0) = 0).
@@ -382,7 +400,14 @@ double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, 
     const double q_div = 1e13 * std::max({1.0, q_start, sigma_w2, sigma_b2});
     for (;;) {
       const double hi = std::max(16 * q, std::max(Fq + q, q_tiny));
-      if (hi > q_div) return inf_v;
+      if (hi > q_div) {
+        *why = fmt::format(
+            "no finite fixed point: V(q) > q at every q from the start up to {:.3g}, past which "
+            "V(q) - q "
+            "is below the quadrature's resolution; q_l grows without bound, at least that far",
+            q);
+        return inf_v;
+      }
       const double Fhi = F(hi);
       if (Fhi <= 0) return root_brent(F, q, hi, Fq, Fhi, tol * hi);
       q = hi;
@@ -400,6 +425,14 @@ double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, 
     }
   }
   return 0.0;
+}
+
+}  // namespace
+
+double theory_q_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_start) {
+  check_applies(f);
+  std::string why;
+  return q_star_solve(f, sigma_w2, sigma_b2, q_start, &why);
 }
 
 double theory_c_star(const ActivationSpec& f, double sigma_w2, double sigma_b2, double q_star) {
@@ -451,49 +484,68 @@ double depth_scale(double x) {
   return std::abs(l) < 1e-12 ? inf_v : -1 / l;
 }
 
+namespace {
+
+// Why depth_scale(x) is not an ordinary length (empty when it is one): factor x, the per-layer
+// factor of `what`, is 1 (an infinite scale) or 0.
+std::string depth_scale_note(double x, const char* factor, const char* what) {
+  if (x == 0)
+    return fmt::format("{} = 0: {} is 0 after one layer, so its depth scale is 0", factor, what);
+  if (x > 0 && std::isinf(depth_scale(x)))
+    return fmt::format(
+        "{} = 1 (to 1e-12): {} neither shrinks nor grows exponentially with depth, so its "
+        "depth scale is infinite",
+        factor, what);
+  return "";
+}
+
+}  // namespace
+
 TheoryFixed theory_fixed(const ActivationSpec& f, double sigma_w2, double sigma_b2,
                          double q_start) {
+  check_applies(f);
   TheoryFixed t;
-  t.q_star = theory_q_star(f, sigma_w2, sigma_b2, q_start);
+  TheoryNotes& n = t.notes;
+  t.q_star = q_star_solve(f, sigma_w2, sigma_b2, q_start, &n.q_star);
   t.chi1 = theory_chi(f, sigma_w2, t.q_star);
   t.xi_grad = depth_scale(t.chi1);
+  n.xi_grad = depth_scale_note(t.chi1, "chi1", "E||delta_l||^2");
   t.sigma_w2_crit = theory_sigma_w2_crit(f, sigma_b2, q_start);
+  if (std::isnan(t.sigma_w2_crit)) {
+    // theory_sigma_w2_crit gives up when χ₁ is still below 1 at σ_w² = 100.
+    const double chi_max = theory_chi(f, 100, theory_q_star(f, 100, sigma_b2, q_start));
+    n.sigma_w2_crit = chi_max == 0
+                          ? std::string(
+                                "no sigma_w2 puts chi1 at 1: chi1 = 0 for every sigma_w2 (phi' = 0 "
+                                "almost everywhere)")
+                          : fmt::format(
+                                "no sigma_w2 in (0, 100] puts chi1 at 1 for this activation and "
+                                "sigma_b2 = {:.6g}: chi1 is still {:.6g} at sigma_w2 = 100",
+                                sigma_b2, chi_max);
+  }
   if (!std::isfinite(t.q_star)) {
     t.xi_q = t.xi_c = t.c_star = nan_d;
+    n.chi1 = "no finite q*: this is the q -> infinity limit of sigma_w2*E[phi'(sqrt(q) z)^2]";
+    n.xi_q = "no finite q* (see q_star), so q_l approaches no fixed point";
+    n.c_star = "no finite q* (see q_star), and the correlation map is taken at q*";
+    n.xi_c = "no finite q* (see q_star), so there is no c* to approach";
     return t;
   }
-  t.xi_q = depth_scale(theory_qmap_slope(f, sigma_w2, t.q_star));
+  const double slope = theory_qmap_slope(f, sigma_w2, t.q_star);
+  t.xi_q = depth_scale(slope);
+  n.xi_q = depth_scale_note(slope, "dV/dq at q*", "|q_l - q*|");
   t.c_star = theory_c_star(f, sigma_w2, sigma_b2, t.q_star);
   if (t.c_star == 1) {
     // Ordered: C′(1) = χ₁. Chaotic but c* unresolved (χ₁ ≈ 1): C′(c*) ≈ 2 − χ₁ ≈ 1/χ₁.
     t.xi_c = depth_scale(std::min(t.chi1, 1 / t.chi1));
+    n.xi_c = depth_scale_note(std::min(t.chi1, 1 / t.chi1), "chi1", "|c_l - c*|");
   } else {
     auto dphi = [&f](double u) { return activation_deriv(f, u); };
-    t.xi_c = depth_scale(sigma_w2 * gauss_expect2(f, t.q_star, t.q_star, t.c_star, dphi, dphi));
+    const double dc = sigma_w2 * gauss_expect2(f, t.q_star, t.q_star, t.c_star, dphi, dphi);
+    t.xi_c = depth_scale(dc);
+    n.xi_c = depth_scale_note(dc, "C'(c*)", "|c_l - c*|");
   }
   return t;
-}
-
-// ---- text ----
-
-std::string theory_table(const TheoryLayers& t) {
-  std::string s = fmt::format("{:>5}  {:>13}  {:>13}\n", "layer", "q", "chi");
-  for (size_t l = 0; l < t.q.size(); ++l) {
-    if (l < t.chi.size())
-      fmt::format_to(std::back_inserter(s), "{:>5}  {:>13.6e}  {:>13.6e}\n", l + 1, t.q[l],
-                     t.chi[l]);
-    else
-      fmt::format_to(std::back_inserter(s), "{:>5}  {:>13.6e}  {:>13}\n", l + 1, t.q[l], "-");
-  }
-  return s;
-}
-
-std::string theory_fixed_text(const TheoryFixed& t) {
-  return fmt::format(
-      "q_star        = {:.10g}\nchi1          = {:.10g}\nxi_q          = {:.6g}\n"
-      "xi_c          = {:.6g}\nxi_grad       = {:.6g}\nsigma_w2_crit = {:.10g}\n"
-      "c_star        = {:.10g}\n",
-      t.q_star, t.chi1, t.xi_q, t.xi_c, t.xi_grad, t.sigma_w2_crit, t.c_star);
 }
 
 }  // namespace gl

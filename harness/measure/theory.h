@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/nn/activations.h"
@@ -133,6 +134,12 @@ double depth_scale(double x);
 
 // Depth scales follow depth_scale (signed); ξ_q and ξ_c are NaN when q* = +inf. ξ_c ≥ 0 (c* is
 // stable); ξ_∇ < 0 in the chaotic phase (gradients grow).
+// Why a field of TheoryFixed is not a finite number (or, for χ₁, at which q it was taken), one
+// sentence each, derived from the step that failed; empty where the field is an ordinary number.
+struct TheoryNotes {
+  std::string q_star, chi1, xi_q, xi_c, xi_grad, sigma_w2_crit, c_star;
+};
+
 struct TheoryFixed {
   double q_star = 0;         // see theory_q_star
   double chi1 = 0;           // σ_w² E[φ′(√q* z)²]
@@ -140,7 +147,8 @@ struct TheoryFixed {
   double xi_c = 0;           // depth_scale(σ_w² E[φ′(u1*) φ′(u2*)]) at c*
   double xi_grad = 0;        // depth_scale(χ₁)
   double sigma_w2_crit = 0;  // for this σ_b², see theory_sigma_w2_crit
-  double c_star = 1;         // see theory_c_star (not in theory.json, docs/reference.md §4.3)
+  double c_star = 1;         // see theory_c_star
+  TheoryNotes notes;
 };
 
 TheoryFixed theory_fixed(const ActivationSpec& f, double sigma_w2, double sigma_b2,
@@ -150,7 +158,10 @@ TheoryFixed theory_fixed(const ActivationSpec& f, double sigma_w2, double sigma_
 
 // "layer  q  chi" with one row per layer 1..L+1 (the output row's chi is "-").
 std::string theory_table(const TheoryLayers& t);
-// One "name = value" line per field of TheoryFixed, for `gradlab theory`.
+// One "name = value" line per field of TheoryFixed, for `gradlab theory`: where a field has a
+// note the line gives it in words instead of inf/nan; xi_grad says which way ‖δ_l‖² goes.
 std::string theory_fixed_text(const TheoryFixed& t);
+// The notes that are not empty, by field name (q_star, chi1, ...), for theory.json's "notes".
+std::vector<std::pair<std::string, std::string>> theory_notes_list(const TheoryNotes& n);
 
 }  // namespace gl
