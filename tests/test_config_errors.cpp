@@ -222,8 +222,7 @@ std::vector<BadCase> bad_cases() {
       // one closest name within two edits (none on a tie, as "float16" above).
       {"value typo: case",
        R"({"model": {"depth": 2, "width": 3, "activation": "Relu"}})",
-       {R"(x.json: /model/activation: unknown activation "Relu" (did you mean "relu"?); expected one of )" +
-        all_activations}},
+       {R"(x.json: /model/activation: unknown activation "Relu" (did you mean "relu"?); expected one of ...)"}},
       {"value typo: a missing underscore",
        R"({"model": {"depth": 2, "width": 3, "activation": "leakyrelu"}})",
        {R"(x.json: /model/activation: unknown activation "leakyrelu" (did you mean "leaky_relu"?); expected one of ...)"}},
