@@ -39,11 +39,15 @@ std::string sanitize_id(const std::string& s) {
   return out;
 }
 
-// A label's first character a run id would not keep, or 0.
-char label_bad_char(const std::string& label) {
-  for (char ch : label)
-    if (!label_char_ok(ch)) return ch;
-  return 0;
+// A label's first character a run id would not keep (a whole UTF-8 character), or "".
+std::string label_bad_char(const std::string& label) {
+  for (size_t i = 0; i < label.size(); ++i) {
+    if (label_char_ok(label[i])) continue;
+    size_t n = 1;
+    while (i + n < label.size() && (static_cast<unsigned char>(label[i + n]) & 0xC0) == 0x80) ++n;
+    return label.substr(i, n);
+  }
+  return "";
 }
 
 struct AxisInfo {
@@ -233,12 +237,13 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
           add(vwhere + "/label", "missing (expected a non-empty string)");
         } else if (!label->is_string() || label->get_ref<const std::string&>().empty()) {
           add(vwhere + "/label", "expected a non-empty string, found " + config_value_text(*label));
-        } else if (const char bad = label_bad_char(label->get<std::string>())) {
+        } else if (const std::string bad = label_bad_char(label->get<std::string>());
+                   !bad.empty()) {
           add(vwhere + "/label",
               fmt::format("{} holds \"{}\": a label is written as it is in run ids, folder "
                           "names, --only and tables, so it may hold only letters, digits and "
                           "\".\", \"_\", \"+\", \"-\" (e.g. \"relu+he_normal\")",
-                          config_value_text(*label), std::string(1, bad)));
+                          config_value_text(*label), bad));
         } else {
           for (size_t k = 0; k < i; ++k)
             if (axis.values[k].is_object() && axis.values[k].value("label", json()) == *label) {

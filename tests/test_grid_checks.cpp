@@ -77,10 +77,11 @@ TEST_F(Grid, CommonRandomNumbersMustNameGridAxes) {
 TEST_F(Grid, LabelsHoldOnlyCharactersRunIdsKeep) {
   EXPECT_EQ(
       errors(cfg(R"("grid": {"variants": [{"label": "relu/he_normal"}, {"label": "a b"},
-                                          {"label": "relu+he_normal.2-x_Y"}]})")),
+                                          {"label": "relu+he_normal.2-x_Y"}, {"label": "σ=1"}]})")),
       (std::vector<std::string>{
           R"(/grid/variants/0/label: "relu/he_normal" holds "/": a label is written as it is in run ids, folder names, --only and tables, so it may hold only letters, digits and ".", "_", "+", "-" (e.g. "relu+he_normal"))",
-          R"(/grid/variants/1/label: "a b" holds " ": a label is written as it is in run ids, folder names, --only and tables, so it may hold only letters, digits and ".", "_", "+", "-" (e.g. "relu+he_normal"))"}));
+          R"(/grid/variants/1/label: "a b" holds " ": a label is written as it is in run ids, folder names, --only and tables, so it may hold only letters, digits and ".", "_", "+", "-" (e.g. "relu+he_normal"))",
+          R"(/grid/variants/3/label: "σ=1" holds "σ": a label is written as it is in run ids, folder names, --only and tables, so it may hold only letters, digits and ".", "_", "+", "-" (e.g. "relu+he_normal"))"}));
 }
 
 TEST_F(Grid, VariantsAxisIsCalledVariantsInIdsAndOnly) {
