@@ -36,11 +36,16 @@ static std::vector<std::string> data_dirs() {
   return d;
 }
 
+// A bare name (quickstart.json, he2015/init_depth.json) is looked up in the installed
+// share/gradlab, then in the source checkout this binary was built from, then in the configured
+// install prefix.
 std::string resolve_config_path(const std::string& path) {
   if (fs::exists(path) || fs::path(path).is_absolute()) return path;
-  for (const std::string& d : data_dirs()) {
+  std::vector<std::string> dirs = data_dirs();
+  dirs.insert(dirs.end() - 1, build_info.source_dir);  // before the install prefix
+  for (const std::string& d : dirs) {
     for (const fs::path& p : {fs::path(d) / path, fs::path(d) / "configs" / path})
-      if (fs::exists(p)) return p.string();
+      if (fs::is_regular_file(p)) return p.string();
   }
   return path;  // let the reader report it missing, by the name the user gave
 }

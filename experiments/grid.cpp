@@ -13,6 +13,7 @@
 
 #include "experiments/json_edit.h"
 #include "harness/core/rng.h"
+#include "harness/data/idx.h"
 
 namespace gl {
 
@@ -33,13 +34,20 @@ uint64_t hash_text(const std::string& s) { return hash_bytes(s.data(), s.size())
 
 std::string sanitize_id(const std::string& s) {
   std::string out = s;
-  for (char& ch : out) {
-    const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' || ch == '=' ||
-                    ch == ',' || ch == '-';
-    if (!ok) ch = '_';
-  }
+  for (char& ch : out)
+    if (!label_char_ok(ch) && ch != '=' && ch != ',') ch = '_';
   return out;
+}
+
+// A label's first character a run id would not keep (a whole UTF-8 character), or "".
+std::string label_bad_char(const std::string& label) {
+  for (size_t i = 0; i < label.size(); ++i) {
+    if (label_char_ok(label[i])) continue;
+    size_t n = 1;
+    while (i + n < label.size() && (static_cast<unsigned char>(label[i + n]) & 0xC0) == 0x80) ++n;
+    return label.substr(i, n);
+  }
+  return "";
 }
 
 struct AxisInfo {
@@ -107,6 +115,11 @@ Mapped map_issue(const ConfigIssue& is, const std::vector<GridAxis>& axes,
 
 }  // namespace
 
+bool label_char_ok(char ch) {
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+         ch == '.' || ch == '_' || ch == '+' || ch == '-';
+}
+
 std::string axis_value_text(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   return dump_compact(v);
@@ -125,6 +138,10 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
                            const std::vector<std::string>& onlys) {
   Experiment e;
   e.file = path;
+  e.sets = sets;
+  // Relative data paths are relative to the config file's folder (docs/reference.md §6).
+  const std::string config_dir =
+      std::filesystem::absolute(path).lexically_normal().parent_path().string();
   const std::string stem = std::filesystem::path(path).stem().string();
   std::vector<std::string> lines;
   auto add = [&](const std::string& where, const std::string& msg) {
@@ -169,7 +186,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
   e.hash = hex16(hash_text(dump_compact(canonical_input(input))));
 
   // ---- axes ----
-  const json base = without(input, "grid");
+  const json base = without(without(input, "grid"), "common_random_numbers");
   const json grid = input.value("grid", json());
   if (!grid.is_null() && !grid.is_object())
     add("/grid",
@@ -190,7 +207,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
         ai.pointer = pointer_of(ai.comps);
         if (has_empty(ai.comps))
           add(where, "expected a dotted path of config keys, found \"" + name + "\"");
-        else if (ai.comps[0] == "grid" || ai.comps[0] == "repeats" || ai.comps[0] == "name")
+        else if (ai.comps[0] == "grid" || ai.comps[0] == "repeats" || ai.comps[0] == "name" ||
+                 ai.comps[0] == "common_random_numbers")
           add(where, "cannot be a grid axis");
       }
       if (!vals.is_array() || vals.empty()) {
@@ -219,6 +237,13 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
           add(vwhere + "/label", "missing (expected a non-empty string)");
         } else if (!label->is_string() || label->get_ref<const std::string&>().empty()) {
           add(vwhere + "/label", "expected a non-empty string, found " + config_value_text(*label));
+        } else if (const std::string bad = label_bad_char(label->get<std::string>());
+                   !bad.empty()) {
+          add(vwhere + "/label",
+              fmt::format("{} holds \"{}\": a label is written as it is in run ids, folder "
+                          "names, --only and tables, so it may hold only letters, digits and "
+                          "\".\", \"_\", \"+\", \"-\" (e.g. \"relu+he_normal\")",
+                          config_value_text(*label), bad));
         } else {
           for (size_t k = 0; k < i; ++k)
             if (axis.values[k].is_object() && axis.values[k].value("label", json()) == *label) {
@@ -227,7 +252,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
               break;
             }
         }
-        for (const char* key : {"grid", "repeats", "name"})
+        for (const char* key : {"grid", "repeats", "name", "common_random_numbers"})
           if (v.contains(key)) add(fmt::format("{}/{}", vwhere, key), "not allowed in a variant");
         leaves_of(without(v, "label"), "", ai.leaves.back());
       }
@@ -252,6 +277,33 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       else
         add("--set " + key, fmt::format("is inside the grid axis \"{}\"; set grid.{} instead",
                                         e.axes[k].name, e.axes[k].name));
+    }
+  }
+
+  // ---- common_random_numbers: axes whose values do not enter the seed ----
+  if (auto c = input.find("common_random_numbers"); c != input.end()) {
+    std::vector<std::string> names;
+    for (const auto& a : e.axes) names.push_back(a.name);
+    const Names axis_names(names.begin(), names.end());
+    if (!c->is_array()) {
+      add("/common_random_numbers",
+          "expected a list of grid axes (e.g. [\"train.lr\"]), found " + config_value_text(*c));
+    } else {
+      for (size_t i = 0; i < c->size(); ++i) {
+        const json& v = (*c)[i];
+        const std::string where = fmt::format("/common_random_numbers/{}", i);
+        if (!v.is_string() || !contains(axis_names, v.get_ref<const std::string&>())) {
+          add(where, fmt::format("expected a grid axis ({}), found {}{}",
+                                 names.empty() ? "the config has no grid"
+                                               : "one of " + join(names, ", ", names.size()),
+                                 config_value_text(v), did_you_mean(v, axis_names)));
+        } else if (std::find(e.common.begin(), e.common.end(), v.get<std::string>()) !=
+                   e.common.end()) {
+          add(where, fmt::format("duplicate of {}", config_value_text(v)));
+        } else {
+          e.common.push_back(v.get<std::string>());
+        }
+      }
     }
   }
 
@@ -312,6 +364,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
     }
     if (auto n = cfg.find("name"); n == cfg.end() || *n == "") cfg["name"] = stem;
     pt.config = config_from_json(cfg, issues);
+    idx_files_check(pt.config.data, config_dir, issues);  // with the other problems, at once
     for (const auto& is : issues) {
       const Mapped m = map_issue(is, e.axes, info, pt.idx);
       if (seen.insert({m.path, m.message}).second) mapped.push_back(m);
@@ -339,7 +392,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
 
   // ---- run ids: key=value pairs in axis order ----
   std::vector<std::string> keys(n_axes);
-  for (size_t k = 0; k < n_axes; ++k) keys[k] = info[k].variants ? "variant" : info[k].comps.back();
+  for (size_t k = 0; k < n_axes; ++k)
+    keys[k] = info[k].variants ? "variants" : info[k].comps.back();
   for (size_t k = 0; k < n_axes; ++k) {
     if (info[k].variants) continue;
     bool shared = keys[k] == "rep";
@@ -364,6 +418,8 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       pairs += fmt::format("{}{}={}", k ? "," : "", keys[k],
                            axis_value_text(pt.point.at(e.axes[k].name)));
     const std::string point_text = dump_compact(pt.point);
+    json seed_point = pt.point;  // common random numbers: those axes leave the seed
+    for (const std::string& a : e.common) seed_point.erase(a);
     for (int r = 0; r < repeats; ++r) {
       RunSpec run;
       run.index = static_cast<int>(runs.size());
@@ -381,7 +437,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       run.id = id;
       run.point = pt.point;
       run.repeat = r;
-      run.seed = run_seed(pt.config.seed, pt.point, r);
+      run.seed = run_seed(pt.config.seed, seed_point, r);
       run.data_seed = run_data_seed(pt.config.seed, r);
       const bool last = r + 1 == repeats;  // the point's config is not needed after its runs
       run.config = last ? std::move(pt.config) : pt.config;
@@ -390,9 +446,17 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
     }
   }
 
-  // ---- --only KEY=VALUE: same axis → any of the values; different axes → all ----
-  std::vector<std::set<size_t>> allowed(n_axes);
-  std::vector<bool> filtered(n_axes, false);
+  // ---- --only KEY=VALUE: same key → any of the values; different keys → all ----
+  std::vector<std::set<size_t>> allowed(n_axes + 1);  // the last: repeats
+  std::vector<bool> filtered(n_axes + 1, false);
+  const size_t repeat_key = n_axes;
+  // The keys --only takes: the axes by name, by an unambiguous last component, and the repeat.
+  std::vector<std::string> only_keys;
+  for (const auto& a : e.axes) only_keys.push_back(a.name);
+  for (size_t k = 0; k < n_axes; ++k)
+    if (std::find(only_keys.begin(), only_keys.end(), keys[k]) == only_keys.end())
+      only_keys.push_back(keys[k]);
+  for (const char* k : {"repeat", "rep"}) only_keys.push_back(k);
   for (const auto& o : onlys) {
     const std::string where = "--only " + o;
     const auto eq = o.find('=');
@@ -406,19 +470,26 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
       if (e.axes[k].name == key) match = {k};
     if (match.empty())
       for (size_t k = 0; k < n_axes; ++k) {
-        const bool last = info[k].variants ? key == "variant" : info[k].comps.back() == key;
+        const bool last = info[k].variants ? key == "variants" : info[k].comps.back() == key;
         if (last) match.push_back(k);
       }
+    if (match.empty() && (key == "repeat" || key == "rep")) {
+      int64_t r = 0;
+      const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded() || !int_value(parsed, 0, repeats - 1, r)) {
+        add(where, fmt::format("expected a repeat in 0..{}, found {}", repeats - 1, text));
+        continue;
+      }
+      allowed[repeat_key].insert(static_cast<size_t>(r));
+      filtered[repeat_key] = true;
+      continue;
+    }
     if (match.empty()) {
-      std::vector<std::string> names;
-      for (const auto& a : e.axes) names.push_back(a.name);
-      const std::string close = config_closest_key(key, names);
-      if (n_axes == 0)
-        add(where, "unknown grid axis (the config has no grid)");
-      else
-        add(where, fmt::format("unknown grid axis{}; expected one of {}",
-                               close.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", close),
-                               join(names, ", ", names.size())));
+      const std::vector<std::string_view> candidates(only_keys.begin(), only_keys.end());
+      add(where,
+          fmt::format("unknown key{}{}; expected one of {}", did_you_mean(json(key), candidates),
+                      n_axes == 0 ? " (the config has no grid)" : "",
+                      join(only_keys, ", ", only_keys.size())));
       continue;
     }
     if (match.size() > 1) {
@@ -444,7 +515,7 @@ Experiment experiment_load(const std::string& path, const std::vector<std::strin
 
   for (auto& run : runs) {
     const Point& pt = points[static_cast<size_t>(run.index) / static_cast<size_t>(repeats)];
-    bool keep = true;
+    bool keep = !filtered[repeat_key] || allowed[repeat_key].count(static_cast<size_t>(run.repeat));
     for (size_t k = 0; k < n_axes; ++k)
       if (filtered[k] && !allowed[k].count(pt.idx[k])) keep = false;
     if (keep) e.runs.push_back(std::move(run));
@@ -462,7 +533,7 @@ json experiment_to_json(const Experiment& e) {
                     {"point", r.point},
                     {"repeat", r.repeat},
                     {"seed", r.seed}});
-  return {{"name", e.name},    {"file", e.file}, {"hash", e.hash},
+  return {{"name", e.name},    {"file", e.file}, {"hash", e.hash}, {"set", e.sets},
           {"config", e.input}, {"axes", axes},   {"runs", runs}};
 }
 

@@ -7,7 +7,9 @@
 // ("/grid/model.activation/1: unknown activation ..."), in one ConfigError.
 //
 // Seeds (documented in the README, Config → Seeds; never change them, results depend on them):
-//   point      = {axis name: value, ...} in axis order (variants: "variants": label)
+//   point      = {axis name: value, ...} in axis order (variants: "variants": label), without
+//                the axes listed in common_random_numbers (common random numbers: runs that
+//                differ only in those axes get the same seed, so the same initial weights)
 //   point_hash = hash_bytes(point.dump())          (FNV-1a 64 of the compact JSON text)
 //   seed       = seed_mix(seed_mix(config.seed, point_hash), repeat) & (2^53 − 1)
 //   data_seed  = seed_mix(config.seed, 0x9e3779b97f4a7c15 + repeat) & (2^53 − 1)
@@ -43,12 +45,14 @@ struct RunSpec {
 };
 
 struct Experiment {
-  std::string file;            // the path as given
-  std::string name;            // "name", or the file stem
-  std::string hash;            // 16 hex digits of the canonical input (see experiment_load)
-  json input;                  // the config after shorthand expansion and --set, grid included
-  std::vector<GridAxis> axes;  // in the order written
-  std::vector<RunSpec> runs;   // point-major, repeat fastest; only those --only keeps
+  std::string file;                 // the path as given
+  std::string name;                 // "name", or the file stem
+  std::string hash;                 // 16 hex digits of the canonical input (see experiment_load)
+  json input;                       // the config after shorthand expansion and --set, grid included
+  std::vector<std::string> sets;    // the --set arguments "KEY=VALUE", as given, in order
+  std::vector<GridAxis> axes;       // in the order written
+  std::vector<std::string> common;  // common_random_numbers: axes whose values leave the seed
+  std::vector<RunSpec> runs;        // point-major, repeat fastest; only those --only keeps
 };
 
 inline constexpr int64_t experiment_max_runs = 1'000'000;
@@ -57,15 +61,19 @@ inline constexpr int64_t experiment_max_runs = 1'000'000;
 Experiment experiment_load(const std::string& path, const std::vector<std::string>& sets,
                            const std::vector<std::string>& onlys);
 
-// The manifest body: name, file, hash, config (input incl. grid, after --set), axes
-// [{name, values}], runs [{index, id, point, repeat, seed}].
+// The manifest body: name, file, hash, set (the --set arguments), config (input incl. grid,
+// after --set), axes [{name, values}], runs [{index, id, point, repeat, seed}].
 json experiment_to_json(const Experiment& e);
 
 // The text of an axis value in CSV cells and run ids: compact JSON, strings unquoted (a variant's
 // point value is its label, a string).
 std::string axis_value_text(const json& v);
 
-// The seed rule above, for one run.
+// The characters a variant's label may hold: those a run id keeps, so that a label is written
+// the same way in ids, folders, --only and table cells.
+bool label_char_ok(char ch);
+
+// The seed rule above, for one run (point: without the common_random_numbers axes).
 uint64_t run_seed(uint64_t config_seed, const json& point, int repeat);
 uint64_t run_data_seed(uint64_t config_seed, int repeat);
 

@@ -1,84 +1,15 @@
 // Experiments: grid expansion order, run ids, seeds, --set, --only, variants, and grid errors
 // mapped back to where the user wrote them.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "experiments/grid.h"
 #include "harness/core/rng.h"
+#include "tests/grid_test_util.h"
 
 namespace gl {
 namespace {
-
-class Grid : public ::testing::Test {
- protected:
-  std::filesystem::path dir;
-
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir = std::filesystem::temp_directory_path() /
-          fmt::format("gradlab_test_grid_{}_{}", ::getpid(), info->name());
-    std::filesystem::create_directories(dir);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = dir / name;
-    std::ofstream(path) << text;
-    return path.string();
-  }
-
-  // The error lines of loading text as x.json (the file name stripped), or a failure.
-  std::vector<std::string> errors(const std::string& text,
-                                  const std::vector<std::string>& sets = {},
-                                  const std::vector<std::string>& onlys = {}) {
-    const std::string path = write("x.json", text);
-    try {
-      experiment_load(path, sets, onlys);
-    } catch (const ConfigError& e) {
-      std::vector<std::string> out;
-      for (const auto& l : e.lines) {
-        EXPECT_EQ(l.rfind(path + ":", 0), 0u) << l;
-        const size_t skip = l.compare(path.size(), 2, ": ") == 0 ? 2 : 1;  // "x.json:3:1: ..."
-        out.push_back(l.substr(path.size() + skip));
-      }
-      return out;
-    }
-    ADD_FAILURE() << "no error for " << text;
-    return {};
-  }
-
-  Experiment load(const std::string& text, const std::vector<std::string>& sets = {},
-                  const std::vector<std::string>& onlys = {}, const std::string& name = "x.json") {
-    const std::string path = write(name, text);
-    try {
-      return experiment_load(path, sets, onlys);
-    } catch (const ConfigError& e) {
-      ADD_FAILURE() << e.what();
-      throw;
-    }
-  }
-};
-
-std::string join(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l + "\n";
-  return s;
-}
-
-std::vector<std::string> ids(const Experiment& e) {
-  std::vector<std::string> v;
-  for (const auto& r : e.runs) v.push_back(r.id);
-  return v;
-}
-
-const char* base = R"("model": {"depth": 2, "width": 3}, "data": {"dim": 4})";
-
-std::string cfg(const std::string& rest) { return "{" + std::string(base) + ", " + rest + "}"; }
 
 // ---- expansion ----
 
@@ -364,12 +295,14 @@ TEST_F(Grid, OnlyErrors) {
   EXPECT_EQ(
       errors(text, {}, {"depht=1", "depth=7", "gain=1", "x"}),
       (std::vector<std::string>{
-          R"(--only depht=1: unknown grid axis; expected one of model.depth, model.init.gain, model.output_init.gain)",
+          R"(--only depht=1: unknown key (did you mean "depth"?); expected one of model.depth, model.init.gain, model.output_init.gain, depth, repeat, rep)",
           "--only depth=7: matches no run",
           "--only gain=1: ambiguous; use one of model.init.gain, model.output_init.gain",
           "--only x: expected KEY=VALUE"}));
-  EXPECT_EQ(errors(cfg(R"("seed": 1)"), {}, {"depth=1"}),
-            std::vector<std::string>{"--only depth=1: unknown grid axis (the config has no grid)"});
+  EXPECT_EQ(
+      errors(cfg(R"("seed": 1)"), {}, {"depth=1"}),
+      std::vector<std::string>{
+          "--only depth=1: unknown key (the config has no grid); expected one of repeat, rep"});
 }
 
 // ---- variants ----
@@ -380,12 +313,13 @@ TEST_F(Grid, VariantsDeepMergeAsOneUnit) {
     "grid": {"variants": [
       {"label": "steep", "model": {"activation": {"slope": 0.9}}},
       {"label": "rnn", "model": {"type": "rnn", "depth": null, "width": 5, "length": 7}},
-      {"label": "relu he", "model": {"activation": "relu", "init": "he_normal"}, "train": {"lr": 0.5}}
+      {"label": "relu+he", "model": {"activation": "relu", "init": "he_normal"}, "train": {"lr": 0.5}}
     ], "seed": [1, 2]}})");
   ASSERT_EQ(e.runs.size(), 6u);
-  EXPECT_EQ(ids(e), (std::vector<std::string>{"variant=steep,seed=1", "variant=steep,seed=2",
-                                              "variant=rnn,seed=1", "variant=rnn,seed=2",
-                                              "variant=relu_he,seed=1", "variant=relu_he,seed=2"}));
+  EXPECT_EQ(ids(e),
+            (std::vector<std::string>{"variants=steep,seed=1", "variants=steep,seed=2",
+                                      "variants=rnn,seed=1", "variants=rnn,seed=2",
+                                      "variants=relu+he,seed=1", "variants=relu+he,seed=2"}));
   EXPECT_EQ(e.runs[0].point, json::parse(R"({"variants": "steep", "seed": 1})"));
   EXPECT_EQ(e.runs[0].config.model.activation.kind, Activation::leaky_relu);  // merged, kept
   EXPECT_EQ(e.runs[0].config.model.activation.slope, 0.9);
@@ -400,7 +334,7 @@ TEST_F(Grid, VariantsDeepMergeAsOneUnit) {
   EXPECT_EQ(e.axes[0].values[0]["label"], "steep");
   const Experiment only = load(R"({"model": {"depth": 2, "width": 3},
       "grid": {"variants": [{"label": "a"}, {"label": "b", "seed": 3}]}})",
-                               {}, {"variant=b"});
+                               {}, {"variants=b"});
   ASSERT_EQ(only.runs.size(), 1u);
   EXPECT_EQ(only.runs[0].config.seed, 3u);
 }
@@ -423,7 +357,7 @@ TEST_F(Grid, VariantIssuesPointIntoTheVariant) {
                                                   "modle": {"x": 1}}]})")),
       (std::vector<std::string>{
           R"(/grid/variants/1/modle: unknown key; did you mean "model"?)",
-          R"(/grid/variants/1/model/activation: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)"}));
+          R"(/grid/variants/1/model/activation: unknown activation "tahn" (did you mean "tanh"?); expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)"}));
 }
 
 // ---- grid errors ----
@@ -436,7 +370,7 @@ TEST_F(Grid, ValueIssuesMapToTheirAxisValue) {
       lines,
       (std::vector<std::string>{
           "/grid/model.init/0/sigma_w2: expected a number > 0, found -1",
-          R"(/grid/model.activation/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)",
+          R"(/grid/model.activation/1: unknown activation "tahn" (did you mean "tanh"?); expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)",
           "/grid/model.activation/2/slope: not a parameter of relu"}))
       << join(lines);
 }
@@ -445,7 +379,7 @@ TEST_F(Grid, AxisOverAnObjectNameMapsToTheAxis) {
   EXPECT_EQ(
       errors(cfg(R"("grid": {"model.activation.name": ["tanh", "tahn"]})")),
       std::vector<std::string>{
-          R"(/grid/model.activation.name/1: unknown activation "tahn"; expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)"});
+          R"(/grid/model.activation.name/1: unknown activation "tahn" (did you mean "tanh"?); expected one of identity, sigmoid, tanh, softsign, arctan, relu, relu6, leaky_relu, prelu, rrelu, elu, selu, softplus, swish, gelu, mish, hard_tanh, hard_sigmoid, binary_step, maxout, silu)"});
 }
 
 TEST_F(Grid, IssuesOutsideTheGridAreReportedOnce) {
@@ -537,8 +471,10 @@ TEST_F(Grid, ManifestBody) {
   const json m = experiment_to_json(e);
   std::vector<std::string> keys;
   for (const auto& [k, v] : m.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"name", "file", "hash", "config", "axes", "runs"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"name", "file", "hash", "set", "config", "axes", "runs"}));
   EXPECT_EQ(m["name"], "x");
+  EXPECT_EQ(m["set"], json::parse(R"(["seed=5"])"));
   EXPECT_EQ(m["hash"], e.hash);
   EXPECT_EQ(m["config"]["seed"], 5);
   EXPECT_EQ(m["config"]["grid"]["model.depth"], json::parse("[1, 2]"));

@@ -105,7 +105,7 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
     const json* t = r.find("type");
     const std::span<const std::string_view> types = model_type_names;
     if (t && !(t->is_string() && contains(types, t->get_ref<const std::string&>()))) {
-      r.bad("type", choice_text(types), *t);
+      r.add("type", choice_issue(types, *t));
       return m;  // the other keys depend on the type
     }
     m.type = read_enum(r, "type", model_type_names, ModelType::mlp);
@@ -244,9 +244,9 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
   if (!block_ok(v, path, issues)) return d;
   const Reader r{v, path, &issues};
   if (const json* n = r.find("name"); n && !facts.name)
-    issues.push_back(
-        {at(path, "name"), fmt::format("unknown dataset {}; expected one of {}",
-                                       config_value_text(*n), names_text(data_names))});
+    issues.push_back({at(path, "name"),
+                      fmt::format("unknown dataset {}{}; expected one of {}", config_value_text(*n),
+                                  did_you_mean(*n, data_names), names_text(data_names))});
   d.test_samples = read_int(r, "test_samples", 1, 10'000'000, 1000);
   if (!facts.name) {
     Names known = {"name", "test_samples"};
@@ -435,8 +435,20 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
   return p;
 }
 
-const Names top_keys = {"name",  "description", "seed", "repeats", "precision", "threads",
-                        "model", "data",        "loss", "train",   "probe",     "grid"};
+// "grid" and "common_random_numbers" are read by experiment_load (experiments/grid.cpp).
+const Names top_keys = {"name",
+                        "description",
+                        "seed",
+                        "repeats",
+                        "precision",
+                        "threads",
+                        "model",
+                        "data",
+                        "loss",
+                        "train",
+                        "probe",
+                        "grid",
+                        "common_random_numbers"};
 
 // The shorthand forms of one model block, rewritten in place.
 void normalize_model(json& m) {

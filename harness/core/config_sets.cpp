@@ -17,6 +17,18 @@ const Names all_init_params =
     set_param_names<InitSpec>(init_table, init_params_first, init_params_last);
 const Names all_bias_params = set_param_names<BiasSpec>(bias_table);
 
+// A set's names and aliases: the candidates of "did you mean".
+template <class Row, size_t N>
+Names names_and_aliases(const Row (&rows)[N]) {
+  Names n;
+  for (const Row& row : rows) {
+    n.push_back(row.name);
+    if constexpr (requires { row.aliases; })
+      for (auto alias : row.aliases) n.push_back(alias);
+  }
+  return n;
+}
+
 // How an error names a set: "expected <not_object>, found ...", "unknown <noun> ...; expected one
 // of <names>".
 struct SetWords {
@@ -43,8 +55,10 @@ Spec member_read(const json& v, const std::string& path, const Row (&table)[N], 
                                         : std::nullopt;
     if (!kind) {
       // Reported at the object itself, as the user may have written the shorthand.
-      issues.push_back({path, fmt::format("unknown {} {}; expected one of {}", words.noun,
-                                          config_value_text(*name), words.names)});
+      issues.push_back(
+          {path,
+           fmt::format("unknown {} {}{}; expected one of {}", words.noun, config_value_text(*name),
+                       did_you_mean(*name, names_and_aliases(table)), words.names)});
       return s;
     }
     s.kind = *kind;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -125,6 +126,48 @@ std::string config_closest_key(std::string_view key, const std::vector<std::stri
     }
   }
   return best;
+}
+
+// Lower case without "_" and "-": the spelling-insensitive form of a name.
+static std::string name_folded(std::string_view s) {
+  std::string out;
+  for (char ch : s)
+    if (ch != '_' && ch != '-')
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+std::string config_closest_name(std::string_view found, std::span<const std::string_view> names) {
+  const std::string folded = name_folded(found);
+  for (auto n : names)
+    if (name_folded(n) == folded) return std::string(n);
+  // The one closest name within 2 edits (none on a tie: "float16" is as close to float32 as to
+  // float64).
+  std::string best;
+  size_t best_d = 3, ties = 0;
+  for (auto n : names) {
+    const size_t d = std::min(edit_distance(found, n), edit_distance(folded, name_folded(n)));
+    if (d >= found.size()) continue;
+    if (d < best_d) {
+      best = n;
+      best_d = d;
+      ties = 0;
+    } else if (d == best_d) {
+      ++ties;
+    }
+  }
+  return ties == 0 ? best : "";
+}
+
+std::string did_you_mean(const json& v, std::span<const std::string_view> names) {
+  if (!v.is_string()) return "";
+  const std::string best = config_closest_name(v.get_ref<const std::string&>(), names);
+  return best.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", best);
+}
+
+std::string choice_issue(std::span<const std::string_view> names, const json& v) {
+  return fmt::format("expected {}, found {}{}", choice_text(names), found_text(v),
+                     did_you_mean(v, names));
 }
 
 // ---- reading values ----
@@ -264,7 +307,7 @@ int read_choice(const Reader& r, std::string_view key, std::span<const std::stri
     for (size_t i = 0; i < names.size(); ++i)
       if (names[i] == s) return static_cast<int>(i);
   }
-  r.bad(key, choice_text(names), *v);
+  r.add(key, choice_issue(names, *v));
   return def;
 }
 

@@ -48,6 +48,12 @@ std::string config_issue_format(const std::string& file, const ConfigIssue& issu
 std::string config_value_text(const json& v);
 // The candidate within edit distance 2 of key (transpositions count 1), or "" (for "did you mean").
 std::string config_closest_key(std::string_view key, const std::vector<std::string>& candidates);
+// The name a user most likely meant by a value of a closed set: one equal to it ignoring case,
+// "_" and "-" ("Relu" → relu, "leakyrelu" → leaky_relu), else the one closest within edit
+// distance 2 ("he_norml" → he_normal); "" when none is close or two are equally close.
+std::string config_closest_name(std::string_view found, std::span<const std::string_view> names);
+// " (did you mean \"x\"?)" when v is a string close to one of names (config_closest_name), else "".
+std::string did_you_mean(const json& v, std::span<const std::string_view> names);
 
 // ---- the readers (used by config.cpp) ----
 
@@ -93,6 +99,8 @@ double read_num(const Reader& r, std::string_view key, const NumRange& range, do
 std::optional<double> read_opt_num(const Reader& r, std::string_view key, const NumRange& range);
 bool read_bool(const Reader& r, std::string_view key, bool def);
 std::optional<bool> read_opt_bool(const Reader& r, std::string_view key);
+// "expected <choice_text(names)>, found <v>" and a suggestion (did_you_mean).
+std::string choice_issue(std::span<const std::string_view> names, const json& v);
 // The index of the value in `names`, or def.
 int read_choice(const Reader& r, std::string_view key, std::span<const std::string_view> names,
                 int def);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -243,6 +244,39 @@ IdxPaths fashion_mnist_paths() {
 std::vector<std::string> fashion_mnist_class_names() {
   return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+}
+
+void idx_files_check(DataConfig& d, const std::string& base_dir, std::vector<ConfigIssue>& issues) {
+  if (d.name == DataName::fashion_mnist) {
+    try {
+      fashion_mnist_paths();
+    } catch (const EnvError& e) {
+      issues.push_back({"/data/name", e.what()});
+    }
+    return;
+  }
+  if (d.name != DataName::idx) return;
+  const std::pair<const char*, std::string*> files[] = {{"train_images", &d.train_images},
+                                                        {"train_labels", &d.train_labels},
+                                                        {"test_images", &d.test_images},
+                                                        {"test_labels", &d.test_labels}};
+  for (const auto& [key, path] : files) {
+    if (path->empty()) continue;  // reported by the config reader
+    if (fs::path(*path).is_relative())
+      *path = (fs::path(base_dir) / *path).lexically_normal().string();
+    std::error_code ec;
+    int err = 0;
+    if (fs::is_directory(*path, ec)) {
+      err = EISDIR;
+    } else if (std::FILE* f = std::fopen(path->c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      err = errno;
+    }
+    if (err)
+      issues.push_back({fmt::format("/data/{}", key),
+                        fmt::format("cannot read \"{}\": {}", *path, std::strerror(err))});
+  }
 }
 
 IdxPaths idx_paths(const DataConfig& d) {

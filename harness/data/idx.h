@@ -16,7 +16,8 @@
 
 namespace gl {
 
-struct DataConfig;  // harness/core/config.h
+struct DataConfig;   // harness/core/config.h
+struct ConfigIssue;  // harness/core/json_read.h
 
 constexpr uint32_t idx_magic_images = 0x00000803;  // ubyte, 3 dimensions
 constexpr uint32_t idx_magic_labels = 0x00000801;  // ubyte, 1 dimension
@@ -69,6 +70,13 @@ std::vector<std::string> fashion_mnist_class_names();
 
 // The files of data "idx" (as configured) or "fashion_mnist" (the preset).
 IdxPaths idx_paths(const DataConfig& d);
+
+// Checks the data files of a config before anything runs (docs/reference.md §6). data "idx":
+// a relative path becomes absolute against base_dir (the config file's folder), and each file
+// must be readable, else an issue at its key ("/data/train_images: cannot read \"/abs/x.gz\":
+// No such file or directory"); data "fashion_mnist": the preset's files must exist, else an
+// issue at /data/name naming the package. Other datasets: nothing to do.
+void idx_files_check(DataConfig& d, const std::string& base_dir, std::vector<ConfigIssue>& issues);
 
 // A loaded dataset: the four files, checked against each other. Training examples come from the
 // train files; the probe and test sets from the test files.

@@ -56,6 +56,7 @@ bad too_many_runs 2 '/grid: expected at most 1000000 runs' '{ "model": { "depth"
 # Command-line mistakes on a good config: status, message, nothing written.
 printf '%s\n' "$good" > good.json
 printf '%s\n' '{ "model": { "depth": 2, "width": 4 }, "data": { "dim": 3 }, "probe": { "samples": 4 }, "grid": { "model.depth": [1, 2] } }' > grid.json
+printf '%s\n' '{ "model": { "depth": 2, "width": 4 }, "data": { "dim": 3 }, "probe": { "samples": 4 }, "repeats": 2, "grid": { "variants": [{ "label": "a" }, { "label": "b+c", "seed": 3 }] } }' > variants.json
 bad_args() {  # bad_args NAME STATUS MESSAGE-REGEX CONFIG [args...]: gradlab run CONFIG --out out-NAME args
   local name=$1 status=$2 msg=$3 config=$4; shift 4
   expect_status "$status" "$name" "$GRADLAB" run "$config" --out "out-$name" "$@"
@@ -78,10 +79,42 @@ bad_args set_no_value 2 '--set model.depth: expected KEY=VALUE' good.json --set 
 bad_args set_empty_key 2 '--set : expected KEY as a dotted path' good.json --set =3
 bad_args set_grid_axis 2 '--set model.depth: is a grid axis; set grid.model.depth instead' grid.json --set model.depth=3
 bad_args only_no_match 2 '--only model.depth=5: matches no run' grid.json --only model.depth=5
-bad_args only_unknown_axis 2 '--only width=5: unknown grid axis; expected one of model.depth' grid.json --only width=5
-bad_args only_without_grid 2 '--only depth=2: unknown grid axis \(the config has no grid\)' good.json --only depth=2
+bad_args only_unknown_axis 2 '--only width=5: unknown key; expected one of model.depth, depth, repeat, rep' grid.json --only width=5
+bad_args only_without_grid 2 '--only depth=2: unknown key \(the config has no grid\); expected one of repeat, rep' good.json --only depth=2
+bad_args only_variant_typo 2 '--only variant=a: unknown key \(did you mean "variants"\?\); expected one of variants, repeat, rep' variants.json --only variant=a
+bad_args only_repeat_out_of_range 2 '--only rep=2: expected a repeat in 0\.\.1, found 2' variants.json --only rep=2
 expect_status 2 "unknown option" "$GRADLAB" run good.json --bogus
 check "unknown option named" grep -q -- "--bogus" "$T/last.err"
+
+# --only rep=R (as ids write it) and repeat=R; labels are written the same way in ids and --only.
+expect_status 0 "--only rep=1 variants=b+c" "$GRADLAB" run variants.json --out only-rep --only rep=1 --only variants=b+c --quiet
+check "--only rep=1 variants=b+c: the one run" test "$(ls only-rep/runs)" = "variants=b+c,rep=1"
+expect_status 0 "--only repeat=0" "$GRADLAB" run variants.json --out only-repeat --only repeat=0 --quiet
+check "--only repeat=0: one run per variant" test "$(ls only-repeat/runs | tr '\n' ' ')" = "variants=a,rep=0 variants=b+c,rep=0 "
+
+# Data files (docs/reference.md §6): relative to the config's folder, checked before anything is
+# written, every missing file named as resolved.
+mkdir -p cfgdir/data
+idx='{ "model": { "depth": 2, "width": 4 }, "data": { "name": "idx", "train_images": "data/train-images.gz", "train_labels": "data/train-labels.gz", "test_images": "/nonexistent/t10k-images.gz", "test_labels": "data/t10k-labels.gz" } }'
+printf '%s\n' "$idx" > cfgdir/idx.json
+touch cfgdir/data/train-labels.gz cfgdir/data/t10k-labels.gz
+expect_status 2 "run with missing data files" "$GRADLAB" run cfgdir/idx.json --out out-idx
+check "missing data: no result folder" test ! -e out-idx
+check "missing data: train_images named as resolved" grep -qF "cfgdir/idx.json: /data/train_images: cannot read \"$T/cfgdir/data/train-images.gz\": No such file or directory" "$T/last.err"
+check "missing data: test_images too (all at once)" grep -qF 'cfgdir/idx.json: /data/test_images: cannot read "/nonexistent/t10k-images.gz": No such file or directory' "$T/last.err"
+check "missing data: the present files are not named" test "$(grep -c 'cannot read' "$T/last.err")" = 2
+expect_status 2 "validate with missing data files" "$GRADLAB" validate cfgdir/idx.json
+check "validate: names the file" grep -qF "/data/train_images: cannot read \"$T/cfgdir/data/train-images.gz\"" "$T/last.err"
+expect_status 2 "fashion_mnist without its files" env GRADLAB_FASHION_MNIST_DIR="$T/nowhere" "$GRADLAB" run "$SRC/configs/glorot2010/table1_fashion_reduced.json" --out out-fashion
+check "fashion_mnist: names the package" grep -qE '/data/name: Fashion-MNIST not found: no folder .*nowhere.*dataset-fashion-mnist' "$T/last.err"
+check "fashion_mnist: nothing written" test ! -e out-fashion
+
+# A bare config name is found in the source checkout the binary was built from.
+pushd "$SRC" >/dev/null
+expect_status 0 "validate quickstart.json from the repository root" "$GRADLAB" validate quickstart.json
+popd >/dev/null
+check "bare name: the shipped config" grep -q "quickstart.json: ok, 40 runs" "$T/last.out"
+expect_status 0 "validate he2015/init_depth.json from elsewhere" "$GRADLAB" validate he2015/init_depth.json
 
 # Unwritable output folders: exit 3 (tests run as root, so no chmod: paths no one can create).
 mkdir ro && chmod 555 ro

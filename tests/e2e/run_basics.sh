@@ -129,6 +129,40 @@ check "validate prints the verdict thresholds" \
 check "validate counts runs" grep -q "8 runs" "$T/last.out"
 expect_status 0 "validate --json" "$GRADLAB" validate tiny.json --json
 check "validate --json is JSON" $PY -c "import json,sys; json.load(open('$T/last.out'))"
+# Common random numbers (docs/reference.md §3 Seeds): two learning rates start from the same
+# weights (same seed, same step-0 rows) and part ways when trained; without the key they differ
+# from the start. The manifest records the --set arguments.
+cat > crn.json <<'JSON'
+{ "name": "crn", "seed": 5,
+  "model": { "depth": 3, "width": 8, "activation": "tanh" },
+  "data": { "name": "gaussian", "dim": 6, "classes": 3 },
+  "train": { "steps": 20, "batch_size": 4 },
+  "probe": { "samples": 10, "every": 20 },
+  "grid": { "train.lr": [0.01, 0.5] },
+  "common_random_numbers": ["train.lr"] }
+JSON
+expect_status 0 "run with common random numbers" "$GRADLAB" run crn.json --out crn --quiet
+expect_status 0 "run without them" "$GRADLAB" run crn.json --out nocrn --quiet --set 'common_random_numbers=[]'
+crn_compare() {  # crn_compare DIR: prints "<same seed> <same step-0 rows> <same step-20 rows>" of the two lr runs
+  $PY - "$1" <<'PY'
+import csv, sys
+d = sys.argv[1]
+runs = list(csv.DictReader(open(f"{d}/runs.csv")))
+rows = list(csv.DictReader(open(f"{d}/layers.csv")))
+def at(run, step):
+    got = [{k: v for k, v in r.items() if k not in ("run", "train.lr", "seed")}
+           for r in rows if r["run"] == run and r["step"] == step]
+    assert len(got) == 4, (run, step, len(got))
+    return got
+a, b = runs[0]["run"], runs[1]["run"]
+print(runs[0]["seed"] == runs[1]["seed"], at(a, "0") == at(b, "0"), at(a, "20") == at(b, "20"))
+PY
+}
+check "common random numbers: equal seeds and step-0 rows, different after training" test "$(crn_compare crn)" = "True True False"
+check "without them: seeds and step-0 rows differ" test "$(crn_compare nocrn)" = "False False False"
+check "the manifest records --set" $PY -c "import json,sys; sys.exit(json.load(open('nocrn/manifest.json'))['set'] != ['common_random_numbers=[]'])"
+check "no --set: an empty list" $PY -c "import json,sys; sys.exit(json.load(open('crn/manifest.json'))['set'] != [])"
+
 expect_status 0 "list" "$GRADLAB" list
 check "list names activations" grep -q "leaky_relu" "$T/last.out"
 expect_status 0 "--version" "$GRADLAB" --version

@@ -348,11 +348,11 @@ def case_mlp_overflow(root):
 
 def case_depth_study(root):
     """Dynamical-isometry style depth study: variants x model.depth, jac_io in summary.json."""
-    variants = [{"label": "tanh/gaussian", "model": {"activation": "tanh",
+    variants = [{"label": "tanh+gaussian", "model": {"activation": "tanh",
                                                       "init": {"name": "gaussian", "sigma_w2": 1.0}}},
-                {"label": "tanh/orthogonal", "model": {"activation": "tanh",
+                {"label": "tanh+orthogonal", "model": {"activation": "tanh",
                                                         "init": {"name": "orthogonal", "gain": 1.0}}},
-                {"label": "relu/gaussian", "model": {"activation": "relu",
+                {"label": "relu+gaussian", "model": {"activation": "relu",
                                                       "init": {"name": "gaussian", "sigma_w2": 2.0}}}]
     grid = {"variants": [v["label"] for v in variants], "model.depth": [4, 8, 16, 32]}
     config = {"description": "Gaussian vs orthogonal W: input-output Jacobian moments vs depth.",
