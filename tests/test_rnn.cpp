@@ -288,15 +288,8 @@ TEST(Rnn, NonFiniteTimeStepsHaveEmptyFractions) {
   const Index steps = 5, H = 6, B = 4;
   Chain ch = make_chain(m, 3, H, 2, steps, B, Loss::mse, 5);
   ch.x(1, 2 * B + 0) = NAN;  // t = 3, example 1
-  RnnCache<double> c;
-  rnn_forward(ch.net, ch.x, steps, B, c);
-  Mat<double> dy;
-  loss_backward(Loss::mse, c.yhat, ch.y, dy);
-  RnnGrads<double> g;
-  rnn_backward(ch.net, ch.x, c, dy, g);
-  std::vector<TimestepRow> rows;
-  RnnRowScratch<double> scratch;
-  rnn_timestep_rows(ch.net, c, g, nullptr, 0.05, 0, rows, scratch);
+  const ChainProbe p = chain_probe(ch, false, 0);
+  const std::vector<TimestepRow>& rows = p.rows;
   ASSERT_EQ(rows.size(), static_cast<size_t>(steps));
   for (Index t = 1; t <= steps; ++t) {
     const TimestepRow& r = rows[static_cast<size_t>(t - 1)];
@@ -305,7 +298,7 @@ TEST(Rnn, NonFiniteTimeStepsHaveEmptyFractions) {
       EXPECT_FALSE(r.dead_frac.has_value()) << "t " << t;
       continue;
     }
-    const Mat<double> d = c.dphi.middleCols((t - 1) * B, B);
+    const Mat<double> d = p.c.dphi.middleCols((t - 1) * B, B);
     ASSERT_TRUE(r.saturated_frac && r.dead_frac) << "t " << t;
     EXPECT_DOUBLE_EQ(*r.saturated_frac, (d.array() == 0.0).cast<double>().mean());
     EXPECT_DOUBLE_EQ(*r.dead_frac, (d.array() == 0.0).rowwise().all().cast<double>().mean());
@@ -321,15 +314,10 @@ TEST(Rnn, TimestepRowsMatchTheirDefinitions) {
     const ModelConfig m = model_of(Activation::relu, RnnInputs::every_step, LossAt::every_step, w);
     const Index steps = 6, H = 8;
     const Chain ch = make_chain(m, 3, H, 2, steps, B, Loss::cross_entropy, 21);
-    RnnCache<double> c;
-    rnn_forward(ch.net, ch.x, steps, B, c);
-    Mat<double> dy;
-    loss_backward(Loss::cross_entropy, c.yhat, ch.y, dy);
-    RnnGrads<double> g;
-    rnn_backward(ch.net, ch.x, c, dy, g);
-    std::vector<TimestepRow> rows;
-    RnnRowScratch<double> scratch;
-    rnn_timestep_rows(ch.net, c, g, &g, 0.05, 3, rows, scratch);
+    const ChainProbe p = chain_probe(ch, true, 3);
+    const RnnCache<double>& c = p.c;
+    const RnnGrads<double>& g = p.g;
+    const std::vector<TimestepRow>& rows = p.rows;
     ASSERT_EQ(rows.size(), static_cast<size_t>(steps));
     const double rb = std::sqrt(static_cast<double>(B));
     Mat<double> sum = Mat<double>::Zero(H, H);
