@@ -61,10 +61,11 @@ int collect_dir(const std::string& dir, bool quiet) {
       bodies[k] += body_of(csv);
     }
   }
-  // Each table is replaced atomically; one that no run has (left from before a --force) goes.
+  // Each table is replaced atomically; one that no run has rows for goes (left from before a
+  // --force, or a header-only file of a run folder written by an older gradlab).
   for (size_t k = 0; k < tables.size(); ++k) {
     const std::string f = dir + "/" + std::string(tables[k].second);
-    if (!headers[k].empty())
+    if (!bodies[k].empty())
       file_write_atomic(f, headers[k] + bodies[k]);
     else
       fs::remove(f);

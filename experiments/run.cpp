@@ -41,23 +41,6 @@ std::string verdict_of(double ratio, std::optional<double> factor, double top_no
   return "stable";
 }
 
-std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe) {
-  std::vector<int64_t> s = {0};
-  if (probe.schedule == Schedule::linear) {
-    for (int64_t k = probe.every; k < train.steps; k += probe.every) s.push_back(k);
-  } else {
-    // per_decade log-spaced steps: round(10^(j/per_decade)), j = 0, 1, ...
-    for (int j = 0;; ++j) {
-      const auto k = static_cast<int64_t>(
-          std::llround(std::pow(10.0, j / static_cast<double>(probe.per_decade))));
-      if (k >= train.steps) break;
-      if (k > s.back()) s.push_back(k);
-    }
-  }
-  if (train.steps > 0) s.push_back(train.steps);
-  return s;
-}
-
 // ---- subnormals ----
 // Flush-to-zero + denormals-are-zero for this thread (x86 MXCSR); restored by the guard.
 struct SubnormalGuard {

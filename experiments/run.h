@@ -61,10 +61,6 @@ struct TrainProgress {
 };
 double steady_seconds();
 
-// The probe steps of a run (docs/reference.md §4): 0, the schedule, and train.steps; sorted,
-// unique.
-std::vector<int64_t> probe_schedule(const TrainConfig& train, const ProbeConfig& probe);
-
 // Runs spec in its (temporary) run folder: tensors (probe.dump_tensors) go to run_dir/tensors;
 // a training run with train.checkpoint_every writes run_dir/checkpoint.bin every so many steps,
 // and resumes from it when it is there (the result is the same as an uninterrupted run's).

@@ -75,6 +75,8 @@ static TheoryInput mlp_theory_input(const Mlp<T>& net, const Config& c, const Ma
   return in;
 }
 
+// One probe step's tensors (docs/reference.md §5): the parameters and the gradients of L for
+// l = 1..L+1; per probe example δ_l, z_l and a_l (examples × units) for the hidden layers.
 template <class T>
 static void dump_mlp_tensors(MlpRun<T>& r, const std::string& dir) {
   std::filesystem::create_directories(dir);
@@ -85,8 +87,11 @@ static void dump_mlp_tensors(MlpRun<T>& r, const std::string& dir) {
     npy_write_vector(dir + "/b_" + k + ".npy", net.layers[l].b);
     npy_write_matrix(dir + "/dW_" + k + ".npy", r.grads.dW[l]);
     npy_write_vector(dir + "/db_" + k + ".npy", r.grads.db[l]);
-    if (l + 1 < net.layers.size())
+    if (l + 1 < net.layers.size()) {
       npy_write_examples(dir + "/delta_" + k + ".npy", r.grads.delta[l]);
+      npy_write_examples(dir + "/z_" + k + ".npy", r.cache.z[l]);
+      npy_write_examples(dir + "/a_" + k + ".npy", r.cache.a[l + 1]);
+    }
   }
   npy_write_examples(dir + "/x.npy", r.px);
   if (r.data.info.labels)
@@ -102,8 +107,9 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   mlp_forward(r.net, r.px, r.cache);
   loss_forward(c.loss, r.cache.a.back(), r.pt, r.lossv);
   loss_backward(c.loss, r.cache.a.back(), r.pt, r.dy);
-  // ∂L/∂W itself only for what reads it (histograms, the step-0 dump); its norm comes from δ and a
-  const bool store_dw = c.probe.histograms || (step == 0 && c.probe.dump_tensors);
+  // ∂L/∂W itself only for what reads it (histograms, a dump); its norm comes from δ and a
+  const bool dump = dump_at(c.probe.dump_tensors, step);
+  const bool store_dw = c.probe.histograms || dump;
   mlp_backward(r.net, r.cache, r.dy, r.grads, store_dw);
   const size_t first = r.out.layers.size();
   mlp_layer_rows(r.net, r.cache, r.grads, c.probe, step, r.out.layers, r.scratch);
@@ -159,11 +165,11 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
       const Mat<T>* q[4] = {&r.cache.a[l + 1], &r.cache.z[l], &r.grads.delta[l], &r.grads.dW[l]};
       for (size_t k = 0; k < 4; ++k) {
         HistEdges& e = r.edges[l * 4 + k];
-        if (step == 0) {  // edges fixed for the run: hist_range, else the step-0 range
-          if (c.probe.hist_range)
-            e = {c.probe.hist_range->first, c.probe.hist_range->second};
-          else
-            e = hist_edges_from(q[k]->data(), q[k]->size(), c.probe.hist_scale);
+        // edges fixed for the run: the quantity's hist_range, else its step-0 range
+        if (step == 0) {
+          const auto& fixed = c.probe.hist_range[k];
+          e = fixed ? HistEdges{fixed->first, fixed->second}
+                    : hist_edges_from(q[k]->data(), q[k]->size(), c.probe.hist_scale);
         }
         hist_rows(q[k]->data(), q[k]->size(), e, c.probe.bins, c.probe.hist_scale, step,
                   static_cast<int>(l + 1), static_cast<HistQuantity>(k), r.out.hists);
@@ -181,14 +187,13 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   if (step == 0) {
     summary_gradient<T>(r.out.summary, d1, dL, static_cast<Index>(L), r.grads.delta[0],
                         r.grads.delta[L - 1], c.probe.verdict);
-    if (c.probe.dump_tensors) dump_mlp_tensors(r, tensor_dir);
   }
   summary_final_gradient(r.out.summary, d1, dL, static_cast<Index>(L), c.probe.verdict);
+  if (dump) dump_mlp_tensors(r, tensor_dir + "/step_" + std::to_string(step));
 
-  if (c.train.steps > 0) {      // test error on the held-out set, in chunks of ≤ 1000 examples
-    MlpCache<T>& tc = r.cache;  // the probe's values are taken: no second cache (W4: 63 MB)
-    Index wrong_w = 0;
-    double wrong = 0;
+  if (c.train.steps > 0) {       // test error on the held-out set, in chunks of ≤ 1000 examples
+    MlpCache<T>& tc = r.cache;   // the probe's values are taken: no second cache (W4: 63 MB)
+    Index wrong = 0, total = 0;  // counts: the error rate is one division (0.744, not a sum)
     for (Index i0 = 0; i0 < r.tx.cols(); i0 += 1000) {
       const Index nb = std::min<Index>(1000, r.tx.cols() - i0);
       const Mat<T> xb = r.tx.middleCols(i0, nb);
@@ -198,10 +203,10 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
       else
         tb.y = r.tt.y.middleCols(i0, nb);
       mlp_forward(r.net, xb, tc);
-      wrong += loss_error_rate(c.loss, tc.a.back(), tb, 0.04) * static_cast<double>(nb);
-      wrong_w += nb;
+      wrong += loss_error_count(c.loss, tc.a.back(), tb, 0.04);
+      total += nb;
     }
-    s.test_error = wrong / static_cast<double>(wrong_w);
+    s.test_error = static_cast<double>(wrong) / static_cast<double>(total);
   }
   s.elapsed_s = seconds_since(r.t0);
   r.out.steps.push_back(s);

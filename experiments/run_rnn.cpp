@@ -94,7 +94,8 @@ json locate_nonfinite(const RnnRun<T>& r, size_t first_row, int64_t step, double
 
 // (N, T, F) in C order from a time-major (F, ≥ n·N) matrix holding n ≤ T blocks (the rest 0).
 template <class T>
-std::vector<T> examples_by_step(const Mat<T>& m, Index blocks, Index steps, Index N) {
+std::vector<T> examples_by_step(const Eigen::Ref<const Mat<T>>& m, Index blocks, Index steps,
+                                Index N) {
   const Index F = m.rows();
   std::vector<T> out(static_cast<size_t>(N * steps * F), T(0));
   for (Index i = 0; i < N; ++i)
@@ -104,6 +105,8 @@ std::vector<T> examples_by_step(const Mat<T>& m, Index blocks, Index steps, Inde
   return out;
 }
 
+// One probe step's tensors (docs/reference.md §5): the parameters, the gradients of L, the probe
+// set, and per example h_t, z_t and ∂ℓ_i/∂h_t (examples × T × width).
 template <class T>
 void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
   std::filesystem::create_directories(dir);
@@ -121,10 +124,15 @@ void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
   npy_write_vector(dir + "/dc.npy", g.dc);
   const Index N = r.probe.batch, steps = r.probe.steps, H = net.width();
   const Index xblocks = net.inputs == RnnInputs::every_step ? steps : 1;
-  const std::vector<T> x = examples_by_step(r.probe.x, xblocks, steps, N);
+  const std::vector<T> x = examples_by_step<T>(r.probe.x, xblocks, steps, N);
   npy_write_array(dir + "/x.npy", x.data(), {N, steps, r.probe.x.rows()});
-  const std::vector<T> dh = examples_by_step(g.dh, steps, steps, N);
+  const std::vector<T> dh = examples_by_step<T>(g.dh, steps, steps, N);
   npy_write_array(dir + "/dh.npy", dh.data(), {N, steps, H});
+  const RnnCache<T>& c = r.pcache;  // h: block 0 is h_0 = 0, then h_1..h_T
+  const std::vector<T> h = examples_by_step<T>(c.h.middleCols(N, steps * N), steps, steps, N);
+  npy_write_array(dir + "/h.npy", h.data(), {N, steps, H});
+  const std::vector<T> z = examples_by_step<T>(c.z, steps, steps, N);
+  npy_write_array(dir + "/z.npy", z.data(), {N, steps, H});
   const Targets<T>& y = r.probe.y;
   if (net.loss_at == LossAt::last) {  // (N) labels or (N, outputs)
     if (r.data.labels)
@@ -140,7 +148,7 @@ void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
         l[static_cast<size_t>(i * steps + t)] = y.labels[static_cast<size_t>(t * N + i)];
     npy_write_array(dir + "/y.npy", l.data(), {N, steps});
   } else {  // (N, T, outputs)
-    const std::vector<T> v = examples_by_step(y.y, steps, steps, N);
+    const std::vector<T> v = examples_by_step<T>(y.y, steps, steps, N);
     npy_write_array(dir + "/y.npy", v.data(), {N, steps, y.y.rows()});
   }
 }
@@ -150,16 +158,15 @@ void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
 template <class T>
 double test_error(RnnRun<T>& r) {
   r.data.test_rng = r.test_start;
-  double wrong = 0, total = 0;
+  Index wrong = 0, total = 0;  // counts: the error rate is one division (0.744, not a sum)
   for (int64_t i0 = 0; i0 < r.c.data.test_samples; i0 += 1000) {
     const Index nb = static_cast<Index>(std::min<int64_t>(1000, r.c.data.test_samples - i0));
     seq_sample(r.data, Split::test, nb, r.test);
     rnn_predict(r.net, r.test.x, r.test.steps, nb, r.test_yhat, r.test_h, r.test_hn);
-    const auto n = static_cast<double>(r.test_yhat.cols());
-    wrong += loss_error_rate(r.c.loss, r.test_yhat, r.test.y, 0.04) * n;
-    total += n;
+    wrong += loss_error_count(r.c.loss, r.test_yhat, r.test.y, 0.04);
+    total += r.test_yhat.cols();
   }
-  return wrong / total;
+  return static_cast<double>(wrong) / static_cast<double>(total);
 }
 
 template <class T>
@@ -203,9 +210,10 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   if (step == 0) {
     summary_gradient<T>(r.out.summary, d1, dT, steps, lastg.dz.leftCols(N),
                         lastg.dz.middleCols((steps - 1) * N, N), c.probe.verdict);
-    if (c.probe.dump_tensors) dump_rnn_tensors(r, tensor_dir);
   }
   summary_final_gradient(r.out.summary, d1, dT, steps, c.probe.verdict);
+  if (dump_at(c.probe.dump_tensors, step))
+    dump_rnn_tensors(r, tensor_dir + "/step_" + std::to_string(step));
 
   if (c.train.steps > 0) s.test_error = test_error(r);
   s.elapsed_s = seconds_since(r.t0);

@@ -209,8 +209,10 @@ static RunResult execute_into_folder(const Experiment& e, const RunSpec& r, cons
     };
     put("config.json", r.resolved.dump(2) + "\n");
     put("summary.json", res.summary.dump(2) + "\n");
-    put("layers.csv", table_csv(e, r, res.layers));
-    put("steps.csv", table_csv(e, r, res.steps));
+    // A table only when the run has rows for it (docs/reference.md §5): a chain writes no
+    // layers.csv, an MLP no timesteps.csv, a failed run neither table of its probes.
+    if (!res.layers.empty()) put("layers.csv", table_csv(e, r, res.layers));
+    if (!res.steps.empty()) put("steps.csv", table_csv(e, r, res.steps));
     if (!res.hists.empty()) put("histograms.csv", table_csv(e, r, res.hists));
     if (!res.timesteps.empty()) put("timesteps.csv", table_csv(e, r, res.timesteps));
     put("run.csv", run_csv(e, r, res.summary));

@@ -50,4 +50,22 @@ inline Chain make_chain(const ModelConfig& m, Index inputs, Index H, Index outpu
   return ch;
 }
 
+// A probe of the chain: forward, loss, backward, and the timestep rows of `step` (with the
+// every-loss gradients standing in for the last step's when with_last).
+struct ChainProbe {
+  RnnCache<double> c;
+  RnnGrads<double> g;
+  Mat<double> dy;
+  std::vector<TimestepRow> rows;
+};
+inline ChainProbe chain_probe(const Chain& ch, bool with_last, int64_t step) {
+  ChainProbe p;
+  rnn_forward(ch.net, ch.x, ch.steps, ch.B, p.c);
+  loss_backward(ch.loss, p.c.yhat, ch.y, p.dy);
+  rnn_backward(ch.net, ch.x, p.c, p.dy, p.g);
+  RnnRowScratch<double> scratch;
+  rnn_timestep_rows(ch.net, p.c, p.g, with_last ? &p.g : nullptr, 0.05, step, p.rows, scratch);
+  return p;
+}
+
 }  // namespace gl

@@ -90,7 +90,8 @@ TEST(Config, DefaultsAreFilled) {
   EXPECT_EQ(c.probe.every, 1000);
   EXPECT_EQ(c.probe.schedule, Schedule::linear);
   EXPECT_EQ(c.probe.bins, 50);
-  EXPECT_FALSE(c.probe.hist_range.has_value());
+  for (const auto& range : c.probe.hist_range) EXPECT_FALSE(range.has_value());
+  EXPECT_EQ(c.probe.dump_tensors, TensorDump{});
   EXPECT_EQ(c.probe.saturation_tau, 0.05);
   EXPECT_EQ(c.probe.jacobian_samples, 10);
   EXPECT_FALSE(c.probe.flush_subnormals.has_value());
@@ -347,6 +348,9 @@ TEST(Config, RoundTripThroughResolvedJson) {
                    "test_labels": "d", "test_samples": 10}})",
       R"({"model": {"depth": 2, "width": 8, "activation": "prelu", "init": "lecun_uniform"},
           "data": {"name": "fashion_mnist"}, "loss": "cross_entropy"})",
+      with_model(R"("train": {"steps": 20}, "probe": {"every": 5, "dump_tensors": [20, 0, 5],
+                     "hist_range": {"act": [0, 1], "grad_w": [-0.5, 0.5]}})"),
+      with_model(R"("probe": {"dump_tensors": "all", "hist_range": {"delta": [-1, 1]}})"),
   };
   for (const auto& text : texts) {
     SCOPED_TRACE(text);
@@ -359,6 +363,36 @@ TEST(Config, RoundTripThroughResolvedJson) {
     expect_same(a, b);
     EXPECT_EQ(config_to_json(b), j);
   }
+}
+
+// hist_range and dump_tensors: each form read, and written back in its resolved form.
+TEST(Config, HistRangePerQuantityAndDumpSteps) {
+  Config c = valid(with_model(R"("probe": {"hist_range": [0, 1], "dump_tensors": true})"));
+  for (const auto& range : c.probe.hist_range) EXPECT_EQ(range, std::make_pair(0.0, 1.0));
+  EXPECT_EQ(c.probe.dump_tensors.steps, std::vector<int64_t>{0});
+  json p = config_to_json(c)["probe"];
+  EXPECT_EQ(p["hist_range"].dump(), "[0.0,1.0]");
+  EXPECT_EQ(p["dump_tensors"], true);
+
+  c = valid(with_model(R"("train": {"steps": 20}, "probe": {"every": 5,
+      "hist_range": {"delta": [-1e-3, 1e-3]}, "dump_tensors": [20, 5, 5]})"));
+  for (size_t k = 0; k < 4; ++k)
+    EXPECT_EQ(c.probe.hist_range[k].has_value(), k == static_cast<size_t>(HistQuantity::delta));
+  EXPECT_EQ(*c.probe.hist_range[2], std::make_pair(-1e-3, 1e-3));
+  EXPECT_EQ(c.probe.dump_tensors.steps, (std::vector<int64_t>{5, 20}));
+  EXPECT_FALSE(dump_at(c.probe.dump_tensors, 0));
+  EXPECT_TRUE(dump_at(c.probe.dump_tensors, 20));
+  p = config_to_json(c)["probe"];
+  EXPECT_EQ(p["hist_range"].dump(), R"({"delta":[-0.001,0.001]})");
+  EXPECT_EQ(p["dump_tensors"].dump(), "[5,20]");
+
+  c = valid(with_model(R"("probe": {"dump_tensors": "all"})"));
+  EXPECT_TRUE(c.probe.dump_tensors.all);
+  EXPECT_TRUE(dump_at(c.probe.dump_tensors, 7));
+  EXPECT_EQ(config_to_json(c)["probe"]["dump_tensors"], "all");
+  c = valid(with_model(R"("probe": {"dump_tensors": false, "hist_range": null})"));
+  EXPECT_EQ(config_to_json(c)["probe"]["dump_tensors"], false);
+  EXPECT_TRUE(config_to_json(c)["probe"]["hist_range"].is_null());
 }
 
 TEST(Config, ResolvedJsonHasEveryKey) {

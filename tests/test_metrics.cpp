@@ -3,11 +3,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
+#include "experiments/run.h"
+#include "harness/core/config.h"
 #include "harness/core/io.h"
 #include "harness/core/rng.h"
 #include "harness/measure/metrics.h"
 #include "harness/nn/init.h"
+#include "harness/nn/loss.h"
+#include "tests/test_util.h"
 
 using namespace gl;
 
@@ -121,8 +127,19 @@ TEST(Output, NumbersCsvAndJson) {
   EXPECT_EQ(num_text(NAN, Precision::float64), "nan");
   EXPECT_EQ(num_text(-NAN, Precision::float64), "nan");
   EXPECT_EQ(num_text(-INFINITY, Precision::float32), "-inf");
-  EXPECT_EQ(num_text(0.1, Precision::float64), "0.10000000000000001");
-  EXPECT_EQ(num_text(static_cast<double>(0.1f), Precision::float32), "0.100000001");
+  // The shortest text that reads back to the same number of the run's precision.
+  EXPECT_EQ(num_text(0.1, Precision::float64), "0.1");
+  EXPECT_EQ(num_text(186.0 / 250.0, Precision::float64), "0.744");  // %.17g: 0.74399999999999999
+  EXPECT_EQ(num_text(1.0 / 3.0, Precision::float64), "0.3333333333333333");
+  EXPECT_EQ(num_text(1e-300, Precision::float64), "1e-300");
+  EXPECT_EQ(num_text(static_cast<double>(0.1f), Precision::float32), "0.1");
+  EXPECT_EQ(num_text(186.0 / 250.0, Precision::float32), "0.744");
+  EXPECT_EQ(num_text(1.0 / 3.0, Precision::float32), "0.33333334");
+  // a float32 run's statistic outside float's normal range keeps 9 significant digits
+  EXPECT_EQ(num_text(1.0 / 3.0 * 1e-50, Precision::float32), "3.33333333e-51");
+  EXPECT_EQ(num_text(1.0 / 3.0 * 1e50, Precision::float32), "3.33333333e+49");
+  for (const double v : {0.744, 1.0 / 3.0, 6.02214076e23, -2.5e-310, 123456.0})
+    EXPECT_EQ(std::strtod(num_text(v, Precision::float64).c_str(), nullptr), v);
   EXPECT_EQ(csv_line({"a", "b,c", "d\"e"}), "a,\"b,c\",\"d\"\"e\"\n");
   EXPECT_EQ(json_num(INFINITY), "inf");
   EXPECT_EQ(json_num(2.5), 2.5);
@@ -267,4 +284,106 @@ static void check_large_percentiles(uint64_t seed) {
 TEST(Metrics, LargePercentilesEqualSorting) {
   check_large_percentiles<float>(3);
   check_large_percentiles<double>(4);
+}
+
+// ---- empty cells (docs/reference.md §4.1): what does not apply, and NaN, are not 0 ----
+
+// A ReLU net 2 → 2 → 2 → 1 with W_1 = diag(1, −1), b = 0, on x = (1, 1), (−1, 2): z_1 = [[1, −1],
+// [−1, −2]], so φ'(z_1) = [[1, 0], [0, 0]]: 3 of 4 pairs saturated, unit 2 dead and stuck (½ each).
+// With W_2 = I every row is finite; the output layer's saturation cells are empty (it is affine).
+// With W_2(0, 0) = NaN, z_2 holds NaN: layer 1 keeps its fractions, layer 2 has none.
+TEST(Probe, NonFiniteAndOutputLayersHaveEmptyFractions) {
+  Mlp<double> net;
+  net.act.kind = Activation::relu;
+  net.layers.resize(3);
+  net.layers[0].W = Mat<double>{{1, 0}, {0, -1}};
+  net.layers[1].W = Mat<double>::Identity(2, 2);
+  net.layers[2].W = Mat<double>{{1, 1}};
+  for (Layer<double>& l : net.layers) l.b = Vec<double>::Zero(l.W.rows());
+  const Mat<double> x{{1, -1}, {1, 2}};  // columns are examples
+  std::vector<LayerRow> rows = probe_rows_of(net, x);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].saturated_frac, 0.75);
+  EXPECT_EQ(rows[0].dead_frac, 0.5);
+  EXPECT_EQ(rows[0].stuck_frac, 0.5);
+  EXPECT_TRUE(rows[0].zero_grad_frac.has_value());
+  EXPECT_TRUE(rows[1].saturated_frac.has_value());
+  for (const auto& cell : {rows[2].saturated_frac, rows[2].dead_frac, rows[2].stuck_frac})
+    EXPECT_FALSE(cell.has_value());
+  EXPECT_EQ(rows[2].zero_grad_frac, 0.5);  // ŷ − y = (1, 0): δ_3 is 0 for example 2
+  EXPECT_EQ(rows[2].dphi_mean, 1.0);
+
+  net.layers[1].W(0, 0) = NAN;
+  rows = probe_rows_of(net, x);
+  EXPECT_EQ(rows[0].saturated_frac, 0.75);
+  EXPECT_EQ(rows[0].dead_frac, 0.5);
+  EXPECT_EQ(rows[0].stuck_frac, 0.5);
+  for (size_t l : {1, 2})
+    for (const auto& cell : {rows[l].saturated_frac, rows[l].dead_frac, rows[l].stuck_frac})
+      EXPECT_FALSE(cell.has_value()) << "layer " << l + 1;
+  EXPECT_GT(rows[1].nonfinite_z, 0);
+  // δ_1 = φ'(z_1) ⊙ W_2ᵀ δ_2 is NaN (W_2 holds a NaN): its zero_grad_frac is empty too; a layer's
+  // is empty exactly when its δ is not finite
+  EXPECT_GT(rows[0].nonfinite_delta, 0);
+  for (const LayerRow& r : rows)
+    EXPECT_EQ(r.zero_grad_frac.has_value(), r.nonfinite_delta == 0) << r.layer;
+}
+
+// ---- histogram edges per quantity (docs/reference.md §4.2) ----
+
+// probe.hist_range {"delta": [-1, 1]} fixes exactly the delta histograms' edges: the other three
+// quantities' rows are those of a run without hist_range (their step-0 ranges), bit for bit.
+TEST(Histograms, ARangePerQuantityAppliesToThatQuantityOnly) {
+  const auto hists_of = [](const std::string& range) {
+    const RunSpec s = run_spec_of(R"({"model": {"depth": 2, "width": 6, "activation": "sigmoid"},
+        "data": {"name": "gaussian", "dim": 4, "classes": 3, "test_samples": 10},
+        "train": {"steps": 4, "batch_size": 5}, "probe": {"samples": 9, "every": 2,
+        "histograms": true, "bins": 4, "hist_range": )" +
+                                      range + "}}",
+                                  1, 2);
+    const std::string dir = testing::TempDir() + "gradlab_hist_range";
+    std::filesystem::create_directories(dir);
+    RunResult res = run_execute(s, dir);
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(res.status, "ok") << res.reason;
+    return res.hists;
+  };
+  const std::vector<HistRow> fixed = hists_of(R"({"delta": [-1, 1]})"), free = hists_of("null");
+  ASSERT_EQ(fixed.size(), free.size());
+  ASSERT_EQ(fixed.size(), 3u * 3 * 4 * (4 + 3));  // probes × layers × quantities × rows
+  int delta_rows = 0;
+  for (size_t i = 0; i < fixed.size(); ++i) {
+    const HistRow &a = fixed[i], &b = free[i];
+    ASSERT_EQ(a.quantity, b.quantity);
+    if (a.quantity != HistQuantity::delta) {
+      EXPECT_TRUE(a.lo == b.lo && a.hi == b.hi && a.count == b.count) << i;
+      continue;
+    }
+    ++delta_rows;
+    if (a.nonfinite) continue;  // the NaN/Inf count: no edges
+    if (a.bin == 0) {
+      EXPECT_EQ(a.lo, -1.0);
+    } else if (a.bin == 1) {
+      EXPECT_EQ(a.hi, 0.0);
+    } else if (a.bin == 3) {
+      EXPECT_EQ(a.hi, 1.0);
+    }
+  }
+  EXPECT_EQ(delta_rows, 3 * 3 * 7);
+}
+
+// An error rate is one division of two counts: 186 wrong of 250 is the double nearest 0.744, and
+// steps.csv writes it as 0.744 (not %.17g's 0.74399999999999999).
+TEST(Output, ErrorRateOf186In250Reads0744) {
+  Mat<double> yhat = Mat<double>::Zero(2, 250);
+  Targets<double> t;
+  for (int i = 0; i < 250; ++i) {
+    yhat(1, i) = 1.0;                     // predicts class 1
+    t.labels.push_back(i < 186 ? 0 : 1);  // the first 186 are class 0: wrong
+  }
+  EXPECT_EQ(loss_error_count(Loss::cross_entropy, yhat, t, 0.04), 186);
+  const double rate = loss_error_rate(Loss::cross_entropy, yhat, t, 0.04);
+  EXPECT_EQ(rate, 0.744);
+  EXPECT_EQ(num_text(rate, Precision::float64), "0.744");
+  EXPECT_EQ(num_text(rate, Precision::float32), "0.744");
 }

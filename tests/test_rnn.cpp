@@ -278,6 +278,33 @@ Rows chain_rows(Activation a, double rho, RnnInputs in, Index steps, uint64_t se
   return out;
 }
 
+// NaN is neither saturated nor dead (docs/reference.md §4.2): an input that is NaN at t = 3 (one
+// example) makes z_t non-finite from t = 3 on; those rows have empty saturated_frac and dead_frac,
+// while t = 1, 2 keep theirs (relu: the share of φ' = 0, and the units with φ' = 0 throughout).
+TEST(Rnn, NonFiniteTimeStepsHaveEmptyFractions) {
+  InitSpec w;
+  w.kind = Init::he_normal;
+  const ModelConfig m = model_of(Activation::relu, RnnInputs::every_step, LossAt::last, w);
+  const Index steps = 5, H = 6, B = 4;
+  Chain ch = make_chain(m, 3, H, 2, steps, B, Loss::mse, 5);
+  ch.x(1, 2 * B + 0) = NAN;  // t = 3, example 1
+  const ChainProbe p = chain_probe(ch, false, 0);
+  const std::vector<TimestepRow>& rows = p.rows;
+  ASSERT_EQ(rows.size(), static_cast<size_t>(steps));
+  for (Index t = 1; t <= steps; ++t) {
+    const TimestepRow& r = rows[static_cast<size_t>(t - 1)];
+    if (t >= 3) {
+      EXPECT_FALSE(r.saturated_frac.has_value()) << "t " << t;
+      EXPECT_FALSE(r.dead_frac.has_value()) << "t " << t;
+      continue;
+    }
+    const Mat<double> d = p.c.dphi.middleCols((t - 1) * B, B);
+    ASSERT_TRUE(r.saturated_frac && r.dead_frac) << "t " << t;
+    EXPECT_DOUBLE_EQ(*r.saturated_frac, (d.array() == 0.0).cast<double>().mean());
+    EXPECT_DOUBLE_EQ(*r.dead_frac, (d.array() == 0.0).rowwise().all().cast<double>().mean());
+  }
+}
+
 // Every column of timesteps.csv against its definition, computed directly from the cache and
 // gradients; grad_w_contrib_norm by both of its paths (B < H: Gram matrices; B ≥ H: the product).
 TEST(Rnn, TimestepRowsMatchTheirDefinitions) {
@@ -287,15 +314,10 @@ TEST(Rnn, TimestepRowsMatchTheirDefinitions) {
     const ModelConfig m = model_of(Activation::relu, RnnInputs::every_step, LossAt::every_step, w);
     const Index steps = 6, H = 8;
     const Chain ch = make_chain(m, 3, H, 2, steps, B, Loss::cross_entropy, 21);
-    RnnCache<double> c;
-    rnn_forward(ch.net, ch.x, steps, B, c);
-    Mat<double> dy;
-    loss_backward(Loss::cross_entropy, c.yhat, ch.y, dy);
-    RnnGrads<double> g;
-    rnn_backward(ch.net, ch.x, c, dy, g);
-    std::vector<TimestepRow> rows;
-    RnnRowScratch<double> scratch;
-    rnn_timestep_rows(ch.net, c, g, &g, 0.05, 3, rows, scratch);
+    const ChainProbe p = chain_probe(ch, true, 3);
+    const RnnCache<double>& c = p.c;
+    const RnnGrads<double>& g = p.g;
+    const std::vector<TimestepRow>& rows = p.rows;
     ASSERT_EQ(rows.size(), static_cast<size_t>(steps));
     const double rb = std::sqrt(static_cast<double>(B));
     Mat<double> sum = Mat<double>::Zero(H, H);
@@ -313,8 +335,8 @@ TEST(Rnn, TimestepRowsMatchTheirDefinitions) {
           << "B " << B << " t " << t;
       sum += contrib / static_cast<double>(B);
       const Mat<double> d = c.dphi.middleCols(o, B);
-      EXPECT_DOUBLE_EQ(r.saturated_frac, (d.array() == 0.0).cast<double>().mean());  // relu
-      EXPECT_DOUBLE_EQ(r.dead_frac, (d.array() == 0.0).rowwise().all().cast<double>().mean());
+      EXPECT_DOUBLE_EQ(*r.saturated_frac, (d.array() == 0.0).cast<double>().mean());  // relu
+      EXPECT_DOUBLE_EQ(*r.dead_frac, (d.array() == 0.0).rowwise().all().cast<double>().mean());
     }
     EXPECT_LT((sum - g.dW).norm(), 1e-13 * g.dW.norm());  // the shares add up to ∂L/∂W
   }

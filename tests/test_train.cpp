@@ -545,20 +545,7 @@ void act_absmax_case() {
     }
     want2 = std::max(want2, std::abs(a2));
   }
-  const auto rows_of = [&](const Mat<T>& in) {
-    MlpCache<T> cache;
-    MlpGrads<T> grads;
-    Targets<T> t;
-    t.y = Mat<T>::Zero(1, in.cols());
-    Mat<T> dy;
-    mlp_forward(net, in, cache);
-    loss_backward(Loss::mse, cache.a.back(), t, dy);
-    mlp_backward(net, cache, dy, grads);
-    std::vector<LayerRow> rows;
-    ProbeScratch<T> scratch(1);
-    mlp_layer_rows(net, cache, grads, ProbeConfig{}, 0, rows, scratch);
-    return rows;
-  };
+  const auto rows_of = [&](const Mat<T>& in) { return probe_rows_of(net, in); };
   const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
   std::vector<LayerRow> rows = rows_of(x);
   ASSERT_EQ(rows.size(), 2u);

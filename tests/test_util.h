@@ -10,6 +10,7 @@
 
 #include "experiments/run.h"
 #include "harness/core/config.h"
+#include "harness/nn/loss.h"
 
 namespace gl {
 
@@ -26,6 +27,23 @@ inline RunSpec run_spec_of(const std::string& text, uint64_t seed, uint64_t data
   for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.message;
   s.resolved = config_to_json(s.config);
   return s;
+}
+
+// The probe's layer rows of net on x (columns are examples), with mse against zero targets.
+template <class T>
+std::vector<LayerRow> probe_rows_of(const Mlp<T>& net, const Mat<T>& x) {
+  MlpCache<T> cache;
+  MlpGrads<T> grads;
+  Targets<T> t;
+  t.y = Mat<T>::Zero(net.layers.back().W.rows(), x.cols());
+  Mat<T> dy;
+  mlp_forward(net, x, cache);
+  loss_backward(Loss::mse, cache.a.back(), t, dy);
+  mlp_backward(net, cache, dy, grads);
+  std::vector<LayerRow> rows;
+  ProbeScratch<T> scratch(1);
+  mlp_layer_rows(net, cache, grads, ProbeConfig{}, 0, rows, scratch);
+  return rows;
 }
 
 }  // namespace gl

@@ -415,21 +415,12 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
     p.per_decade = read_int32(r, "per_decade", 1, 1000, 10);
   p.histograms = read_bool(r, "histograms", false);
   p.bins = read_int32(r, "bins", 1, 10000, 50);
-  if (const json* h = r.find("hist_range"); h && !h->is_null()) {
-    double lo = 0, hi = 0;
-    if (!h->is_array() || h->size() != 2 || !num_value((*h)[0], any_number, lo) ||
-        !num_value((*h)[1], any_number, hi))
-      r.bad("hist_range", "null or [lo, hi] (two numbers)", *h);
-    else if (!(lo < hi))
-      r.bad("hist_range", "[lo, hi] with lo < hi", *h);
-    else
-      p.hist_range = std::pair<double, double>(lo, hi);
-  }
+  p.hist_range = read_hist_ranges(r);
   p.hist_scale = read_enum(r, "hist_scale", hist_scale_names, HistScale::linear);
   p.saturation_tau = read_num(r, "saturation_tau", NumRange{0.0, 1.0, true, true}, 0.05);
   p.jacobian = read_bool(r, "jacobian", false);
   p.jacobian_samples = read_int32(r, "jacobian_samples", 1, 10000, 10);
-  p.dump_tensors = read_bool(r, "dump_tensors", false);
+  p.dump_tensors = read_dump_tensors(r);
   p.flush_subnormals = read_opt_bool(r, "flush_subnormals");
   p.verdict = read_verdict(r.find("verdict"), issues);
   return p;
@@ -542,6 +533,7 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
   }
   c.train = read_train(r.find("train"), issues);
   c.probe = read_probe(r.find("probe"), issues);
+  check_dump_steps(c.train, c.probe, Reader{r.find("probe"), "/probe", &issues});
   if (c.model.type == ModelType::rnn) {
     // Per-layer quantities (docs/reference.md §4.1, §4.3): a chain's run does not compute them, so
     // asking for them is an error rather than a silently missing table.
@@ -589,13 +581,12 @@ json config_to_json(const Config& c) {
   if (p.schedule == Schedule::log) pj["per_decade"] = p.per_decade;
   pj["histograms"] = p.histograms;
   pj["bins"] = p.bins;
-  pj["hist_range"] =
-      p.hist_range ? json::array({p.hist_range->first, p.hist_range->second}) : json(nullptr);
+  pj["hist_range"] = hist_ranges_to_json(p.hist_range);
   pj["hist_scale"] = enum_name(hist_scale_names, p.hist_scale);
   pj["saturation_tau"] = p.saturation_tau;
   pj["jacobian"] = p.jacobian;
   pj["jacobian_samples"] = p.jacobian_samples;
-  pj["dump_tensors"] = p.dump_tensors;
+  pj["dump_tensors"] = dump_tensors_to_json(p.dump_tensors);
   pj["flush_subnormals"] = p.flush_subnormals ? json(*p.flush_subnormals) : json(nullptr);
   pj["verdict"] = {{"vanishing_ratio", p.verdict.vanishing_ratio},
                    {"exploding_ratio", p.verdict.exploding_ratio},

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/core/json_read.h"
+#include "harness/core/probe_keys.h"
 #include "harness/core/types.h"
 #include "harness/data/datasets.h"
 #include "harness/measure/metrics.h"
@@ -90,12 +91,12 @@ struct ProbeConfig {
   int per_decade = 10;
   bool histograms = false;
   int bins = 50;
-  std::optional<std::pair<double, double>> hist_range;
+  HistRanges hist_range;  // per quantity (probe_keys.h); none = the step-0 range
   HistScale hist_scale = HistScale::linear;
   double saturation_tau = 0.05;
   bool jacobian = false;
   int jacobian_samples = 10;
-  bool dump_tensors = false;
+  TensorDump dump_tensors;  // the probe steps that write tensors/step_<k>/ (probe_keys.h)
   std::optional<bool> flush_subnormals;  // nullopt = the precision's default
   VerdictThresholds verdict;
 };

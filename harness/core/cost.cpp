@@ -78,7 +78,8 @@ RunCost run_cost(const Config& c) {
     const double caches = (y_every ? 7 : 5) * T * H * N + 5 * Tb * H * B + 2 * H * chunk;
     const double xs = in * ((x_every ? T : 1) * (N + chunk) + (x_every ? Tb : 1) * B);
     const double ys = out * ((y_every ? T : 1) * (3 * N + chunk) + (y_every ? Tb : 1) * 2 * B);
-    const double dump = c.probe.dump_tensors ? N * T * (in + H) : 0;  // (N, T, ·) copies
+    const bool dumps = c.probe.dump_tensors.all || !c.probe.dump_tensors.steps.empty();
+    const double dump = dumps ? N * T * (in + 3 * H) : 0;  // (N, T, ·) copies
     // parameters 5×: net, momentum, gradients of the probe, of its last step, of the batch
     cost.bytes = word * (5 * params + caches + xs + ys + dump);
     // rnn_timestep_rows' scratch (two N×N Gram matrices in double when N < H, else H×H), the

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 #include <cerrno>
+#include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,7 +18,12 @@ namespace gl {
 std::string num_text(double v, Precision p) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return p == Precision::float64 ? fmt::format("{:.17g}", v) : fmt::format("{:.9g}", v);
+  if (p == Precision::float64) return fmt::format("{}", v);  // shortest round trip
+  // float32: the shortest text of the nearest float. A statistic accumulated in double may lie
+  // outside float's normal range; it keeps 9 significant digits (float's round-trip precision).
+  const double a = std::abs(v);
+  if (a == 0.0 || (a >= FLT_MIN && a <= FLT_MAX)) return fmt::format("{}", static_cast<float>(v));
+  return fmt::format("{}", std::strtod(fmt::format("{:.9g}", v).c_str(), nullptr));
 }
 
 std::string csv_cell(std::string_view s) {

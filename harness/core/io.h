@@ -11,7 +11,9 @@
 
 namespace gl {
 
-// %.17g (float64 runs) or %.9g (float32 runs); "nan", "inf", "-inf" (never "-nan").
+// The shortest text that reads back to the same number of the run's precision (float32 runs: the
+// nearest float; outside float's normal range, 9 significant digits); "nan", "inf", "-inf" (never
+// "-nan").
 std::string num_text(double v, Precision p);
 // A CSV cell, RFC 4180-quoted when it holds a comma, quote, CR or LF.
 std::string csv_cell(std::string_view s);

@@ -147,19 +147,22 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
   r.act_p98 = abs_percentile(a.data(), nz, 98.0, s.sorted);
   r.act_absmax = sa.sumsq != sa.sumsq ? nan_v : sa.amax;  // Σa² is NaN iff some a is NaN
   if (l + 1 < n) {
+    const Mat<T>& dphi = c.dphi[l];
     const SaturationCounts sc =
-        saturation_counts<T>(c.dphi[l], probe.saturation_tau, activation_sup_deriv(net.act));
+        saturation_counts<T>(dphi, probe.saturation_tau, activation_sup_deriv(net.act));
     r.dphi_mean = sc.dphi_mean;
-    r.saturated_frac = sc.saturated_frac;
-    r.dead_frac = sc.dead_frac;
-    r.stuck_frac = sc.stuck_frac;
+    if (sz.nonfinite == 0 && count_nonfinite(dphi.data(), dphi.size()) == 0) {
+      r.saturated_frac = sc.saturated_frac;
+      r.dead_frac = sc.dead_frac;
+      r.stuck_frac = sc.stuck_frac;
+    }
   } else {
-    r.dphi_mean = 1.0;  // the output layer is affine
+    r.dphi_mean = 1.0;  // the output layer is affine: saturation does not apply
   }
   const Mat<T>& d = g.delta[l];
   const Mat<T>& W = net.layers[l].W;
   const Scan sd = scan(d.data(), d.size());
-  r.zero_grad_frac = zero_column_frac(d);
+  if (sd.nonfinite == 0) r.zero_grad_frac = zero_column_frac(d);
   r.delta_norm = norm_of(sd, d.data(), d.size()) / std::sqrt(N);
   if (g.has_dw) {
     const Mat<T>& dW = g.dW[l];

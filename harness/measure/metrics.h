@@ -46,7 +46,10 @@ struct LayerRow {
   Index fan_in = 0, fan_out = 0;
   double preact_mean = 0, preact_std = 0, preact_ms = 0;
   double act_mean = 0, act_std = 0, act_p98 = 0;
-  double dphi_mean = 0, saturated_frac = 0, dead_frac = 0, stuck_frac = 0, zero_grad_frac = 0;
+  double dphi_mean = 0;
+  // Empty for the output layer (affine: they do not apply) and where z_l or φ'(z_l) is not finite
+  // (NaN is neither saturated nor dead); zero_grad_frac is empty where δ_l is not finite.
+  std::optional<double> saturated_frac, dead_frac, stuck_frac, zero_grad_frac;
   double delta_norm = 0;
   std::optional<double> delta_factor;
   double grad_w_norm = 0, grad_b_norm = 0, w_norm = 0, grad_w_ratio = 0;
@@ -101,8 +104,8 @@ struct TimestepRow {
   double dh_norm = 0;                  // per-example RMS of ‖∂ℓ/∂h_t‖
   double dz_norm = 0;                  // the same for z_t (comparable with an MLP's delta_norm)
   std::optional<double> dh_last_norm;  // loss_at every_step: the part from the last step's loss
-  double saturated_frac = 0, dead_frac = 0;
-  double grad_w_contrib_norm = 0;  // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
+  std::optional<double> saturated_frac, dead_frac;  // empty where z_t or φ'(z_t) is not finite
+  double grad_w_contrib_norm = 0;                   // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
 };
 
 template <RowOf<TimestepRow> Row, class F>

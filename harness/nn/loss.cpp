@@ -51,9 +51,8 @@ void loss_backward(Loss kind, const Mat<T>& yhat, const Targets<T>& t, Mat<T>& d
 }
 
 template <class T>
-double loss_error_rate(Loss kind, const Mat<T>& yhat, const Targets<T>& t, double err_threshold) {
+Index loss_error_count(Loss kind, const Mat<T>& yhat, const Targets<T>& t, double err_threshold) {
   const Index B = yhat.cols();
-  if (B == 0) return nan_v;
   Index wrong = 0;
   for (Index i = 0; i < B; ++i) {
     if (kind == Loss::cross_entropy) {
@@ -67,12 +66,21 @@ double loss_error_rate(Loss kind, const Mat<T>& yhat, const Targets<T>& t, doubl
       if (!(e <= err_threshold)) ++wrong;
     }
   }
+  return wrong;
+}
+
+template <class T>
+double loss_error_rate(Loss kind, const Mat<T>& yhat, const Targets<T>& t, double err_threshold) {
+  const Index B = yhat.cols();
+  if (B == 0) return nan_v;
+  const Index wrong = loss_error_count(kind, yhat, t, err_threshold);
   return static_cast<double>(wrong) / static_cast<double>(B);
 }
 
 #define GL_LOSS_INST(T)                                                                    \
   template void loss_forward<T>(Loss, const Mat<T>&, const Targets<T>&, Eigen::VectorXd&); \
   template void loss_backward<T>(Loss, const Mat<T>&, const Targets<T>&, Mat<T>&);         \
+  template Index loss_error_count<T>(Loss, const Mat<T>&, const Targets<T>&, double);      \
   template double loss_error_rate<T>(Loss, const Mat<T>&, const Targets<T>&, double);
 GL_LOSS_INST(float)
 GL_LOSS_INST(double)

@@ -39,8 +39,11 @@ void loss_forward(Loss kind, const Mat<T>& yhat, const Targets<T>& t, Eigen::Vec
 template <class T>
 void loss_backward(Loss kind, const Mat<T>& yhat, const Targets<T>& t, Mat<T>& dyhat);
 
-// Fraction of examples predicted wrong: argmax ≠ label (cross_entropy). For mse, the fraction of
-// examples whose squared error Σ_k (ŷ−y)² exceeds err_threshold (Pascanu's addition task: 0.04).
+// Number of examples predicted wrong: argmax ≠ label (cross_entropy). For mse, the examples whose
+// squared error Σ_k (ŷ−y)² exceeds err_threshold (Pascanu's addition task: 0.04).
+template <class T>
+Index loss_error_count(Loss kind, const Mat<T>& yhat, const Targets<T>& t, double err_threshold);
+// Their fraction, count / examples (one division: 186 wrong of 250 is exactly the double 0.744).
 template <class T>
 double loss_error_rate(Loss kind, const Mat<T>& yhat, const Targets<T>& t, double err_threshold);
 

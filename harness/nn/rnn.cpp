@@ -354,9 +354,13 @@ void rnn_timestep_rows(const Rnn<T>& net, const RnnCache<T>& c, const RnnGrads<T
       r.dh_norm = stable_norm(g.dh.data() + o * H, hb) / rb;
       r.dz_norm = stable_norm(g.dz.data() + o * H, hb) / rb;
       if (last) r.dh_last_norm = stable_norm(last->dh.data() + o * H, hb) / rb;
-      const SaturationCounts sc = saturation_counts<T>(c.dphi.middleCols(o, B), tau, sup);
-      r.saturated_frac = sc.saturated_frac;
-      r.dead_frac = sc.dead_frac;
+      // NaN is neither saturated nor dead: the fractions are empty where z_t or φ' is not finite
+      if (count_nonfinite(c.z.data() + o * H, hb) == 0 &&
+          count_nonfinite(c.dphi.data() + o * H, hb) == 0) {
+        const SaturationCounts sc = saturation_counts<T>(c.dphi.middleCols(o, B), tau, sup);
+        r.saturated_frac = sc.saturated_frac;
+        r.dead_frac = sc.dead_frac;
+      }
       // step t's share of ∂L/∂W: ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / B (0 at t = 1: h_0 = 0)
       if (t > 1)
         r.grad_w_contrib_norm =

@@ -34,6 +34,18 @@ PY
 want="run,model.activation,repeat,seed,step,t,h_norm,dh_norm,dz_norm,dh_last_norm,saturated_frac,dead_frac,grad_w_contrib_norm"
 check "timesteps.csv columns are docs/reference.md §4.2's" test "$(head -1 init/timesteps.csv)" = "$want"
 check "timesteps.csv: T rows per run" test "$(($(wc -l < init/timesteps.csv) - 1))" = 1200
+# A table only where a run has rows for it (docs/reference.md §5): chains write no layers.csv,
+# neither in the result folder nor in a run folder.
+check "no layers.csv for chains" test ! -e init/layers.csv -a ! -e init/runs/activation=tanh/layers.csv
+check "nor histograms.csv" test ! -e init/histograms.csv
+check "NaN/inf is neither saturated nor dead: empty cells where the chain overflowed" $PY - init <<'PY'
+import csv, math, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1] + "/timesteps.csv")) if r["run"] == "activation=relu"]
+bad = [r for r in rows if not math.isfinite(float(r["h_norm"]))]
+assert bad, "the relu chain was expected to overflow"
+assert all(r["saturated_frac"] == r["dead_frac"] == "" for r in bad), bad[0]
+assert all(r["saturated_frac"] != "" for r in rows if r["t"] == "1"), rows[0]
+PY
 check "steps.csv has the spectra" $PY - init <<'PY'
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1] + "/steps.csv")):
@@ -102,9 +114,9 @@ check "single rnn run: the verdict names the ratio of docs/reference.md §4.4" \
 check "single rnn run without training: no final verdict" bash -c "! grep -q '^final verdict' '$T/last.out'"
 check "tensors match a NumPy BPTT and the CSV norms" $PY - d <<'PY'
 import csv, sys, numpy as np
-d = sys.argv[1]; t = d + "/runs/run/tensors/"
+d = sys.argv[1]; t = d + "/runs/run/tensors/step_0/"
 L = {k: np.load(t + k + ".npy") for k in
-     "W_rec U b V c dW_rec dU db dV dc x y dh".split()}
+     "W_rec U b V c dW_rec dU db dV dc x y dh h z".split()}
 N, T, H = 6, 5, 7
 assert L["x"].shape == (N, T, 3) and L["dh"].shape == (N, T, H) and L["y"].shape == (N, T, 2)
 assert L["W_rec"].shape == (H, H) and L["U"].shape == (H, 3) and L["V"].shape == (2, H)
@@ -126,6 +138,10 @@ g = {"dW_rec": sum(dz[s].T @ h[s] for s in range(T)) / N,
 for k, v in g.items():
     assert np.allclose(L[k], v, rtol=1e-10, atol=1e-13), k
 assert np.allclose(L["dh"], np.stack(dh, axis=1), rtol=1e-10, atol=1e-13)
+assert L["h"].shape == L["z"].shape == (N, T, H)
+assert np.allclose(L["h"], np.stack(h[1:], axis=1), rtol=1e-12, atol=1e-15)
+assert np.allclose(L["z"], np.stack([h[s] @ W.T + x[:, s] @ U.T + b for s in range(T)], axis=1),
+                   rtol=1e-12, atol=1e-15)
 rows = list(csv.DictReader(open(d + "/timesteps.csv")))
 assert len(rows) == T
 for s, r in enumerate(rows):
@@ -199,5 +215,33 @@ assert len(rows) == 20 * l and list(rows[0]) == ["example", "t", "marker", "valu
 assert abs(float(rows[l - 1]["target"]) - y[0, 0]) < 1e-6 and rows[0]["target"] == ""
 PY
 check "gradlab data addition says what it wrote" grep -q "^addition: 32 training sequences of length 5[0-4], data seed 0$" "$T/last.out"
+
+# A sweep mixing an MLP and a chain (docs/reference.md §5): layers.csv holds the MLP's rows only,
+# timesteps.csv the chain's; each run folder holds only the tables it has rows for; collect and
+# --shard give the same bytes.
+cat > mixed.json <<'JSON'
+{ "name": "mixed", "model": { "depth": 2, "width": 6, "activation": "tanh" },
+  "data": { "name": "gaussian", "dim": 3, "classes": 2, "test_samples": 8 },
+  "train": { "steps": 2, "batch_size": 4 }, "probe": { "samples": 5 },
+  "grid": { "variants": [ { "label": "mlp" },
+                          { "label": "chain", "model": { "type": "rnn", "length": 4, "depth": null } } ] } }
+JSON
+expect_status 0 "mixed sweep" "$GRADLAB" run mixed.json --out mixed --quiet
+check "mixed: layers.csv has the MLP rows only" $PY - mixed <<'PY'
+import csv, sys
+d = sys.argv[1]
+runs = {r["run"] for r in csv.DictReader(open(d + "/layers.csv"))}
+assert runs == {"variant=mlp"}, runs
+runs = {r["run"] for r in csv.DictReader(open(d + "/timesteps.csv"))}
+assert runs == {"variant=chain"}, runs
+PY
+check "mixed: the chain's folder has no layers.csv" test ! -e mixed/runs/variant=chain/layers.csv
+check "mixed: the MLP's folder has no timesteps.csv" test ! -e mixed/runs/variant=mlp/timesteps.csv
+cp -r mixed mixed.before
+expect_status 0 "collect the mixed sweep" "$GRADLAB" collect mixed
+check "collect: the same files and bytes" same_results mixed.before mixed
+expect_status 0 "mixed shard 0/2" "$GRADLAB" run mixed.json --out mshard --quiet --shard 0/2
+expect_status 0 "mixed shard 1/2" "$GRADLAB" run mixed.json --out mshard --quiet --shard 1/2
+check "shards: the same files and bytes" same_results mixed mshard
 
 finish

@@ -49,8 +49,8 @@ check "single run prints its initial verdict" grep -q "^initial verdict (step 0)
 check "the per-layer table has layers.csv's names" \
   grep -qE "^ +layer +delta_norm +grad_w_norm +saturated_frac% +dead_frac% +delta_factor +theory_delta_factor$" "$T/last.out"
 check "tensors match the CSV norms" $PY - d <<'PY'
-import csv, sys, numpy as np
-d = sys.argv[1]; t = d + "/runs/run/tensors/"
+import csv, os, sys, numpy as np
+d = sys.argv[1]; t = d + "/runs/run/tensors/step_0/"
 rows = {int(r["layer"]): r for r in csv.DictReader(open(d + "/layers.csv"))}
 x, y = np.load(t + "x.npy"), np.load(t + "y.npy")
 assert x.shape == (11, 9) and y.shape == (11, 4) and x.dtype == np.float64, (x.shape, y.shape)
@@ -75,8 +75,11 @@ a = x
 for l in range(1, 4):
     z = a @ np.load(t + f"W_{l}.npy").T + np.load(t + f"b_{l}.npy")
     a = np.maximum(z, 0)
+    assert np.allclose(z, np.load(t + f"z_{l}.npy"), rtol=1e-12, atol=1e-15), l
+    assert np.array_equal(np.load(t + f"a_{l}.npy"), np.maximum(np.load(t + f"z_{l}.npy"), 0)), l
 yhat = a @ np.load(t + "W_4.npy").T + np.load(t + "b_4.npy")
 assert np.allclose((yhat - y).T @ a / 11, np.load(t + "dW_4.npy"), rtol=1e-10, atol=1e-14)
+assert not os.path.exists(t + "z_4.npy")  # the output layer: ŷ, not a hidden layer
 PY
 
 # A training run: initial and final verdicts in summary.json, run.csv/runs.csv and the console
@@ -122,6 +125,42 @@ check "training sweep: the summary table has runs.csv's names and the final ones
 expect_status 0 "at-init sweep" "$GRADLAB" run tiny.json --out a
 check "at-init sweep: no final columns" \
   grep -qE "^run +status +verdict +gradient_ratio +per_layer_factor$" "$T/last.out"
+# dump_tensors over training: each listed probe step in tensors/step_<k>/, whose δ_l, z_l, a_l
+# reproduce that step's layers.csv row and whose W differs from the other step's; the other probe
+# steps dump nothing. "all" dumps every probe step.
+cat > dumptrain.json <<'JSON'
+{ "name": "dumptrain", "model": { "hidden": [7, 5], "activation": "tanh" },
+  "data": { "name": "gaussian", "dim": 6, "classes": 3, "test_samples": 20 },
+  "train": { "steps": 6, "batch_size": 4, "lr": 0.5 },
+  "probe": { "samples": 10, "every": 2, "dump_tensors": [2, 6] } }
+JSON
+expect_status 0 "run with dump_tensors [2, 6]" "$GRADLAB" run dumptrain.json --out dt --quiet
+check "tensors of the listed steps only" test "$(ls dt/runs/run/tensors | tr '\n' ' ')" = "step_2 step_6 "
+check "step tensors match that step's layers.csv row" $PY - dt <<'PY'
+import csv, sys, numpy as np
+d = sys.argv[1]
+rows = {(int(r["step"]), int(r["layer"])): r for r in csv.DictReader(open(d + "/layers.csv"))}
+for k in (2, 6):
+    t = f"{d}/runs/run/tensors/step_{k}/"
+    for l in (1, 2):
+        r = rows[(k, l)]
+        delta, z, a = (np.load(t + f"{q}_{l}.npy") for q in ("delta", "z", "a"))
+        assert delta.shape == z.shape == a.shape == (10, int(r["fan_out"]))
+        dn = np.sqrt((delta ** 2).sum(axis=1).mean())
+        assert abs(dn / float(r["delta_norm"]) - 1) < 1e-12, (k, l, dn, r["delta_norm"])
+        assert abs((z ** 2).mean() / float(r["preact_ms"]) - 1) < 1e-12, (k, l)
+        assert abs(a.mean() - float(r["act_mean"])) < 1e-14, (k, l)
+        assert np.allclose(a, np.tanh(z), rtol=1e-14, atol=1e-15)
+        W = np.load(t + f"W_{l}.npy")
+        assert abs(np.linalg.norm(W) / float(r["w_norm"]) - 1) < 1e-12
+w2, w6 = (np.load(f"{d}/runs/run/tensors/step_{k}/W_1.npy") for k in (2, 6))
+assert not np.array_equal(w2, w6), "W_1 did not change between steps 2 and 6"
+PY
+expect_status 0 "run with dump_tensors all" "$GRADLAB" run dumptrain.json --out dta --quiet --set 'probe.dump_tensors="all"'
+check "all: every probe step" test "$(ls dta/runs/run/tensors | sort -t_ -k2 -n | tr '\n' ' ')" = "step_0 step_2 step_4 step_6 "
+check "all: the same tensors at the listed steps" cmp -s dt/runs/run/tensors/step_6/a_2.npy dta/runs/run/tensors/step_6/a_2.npy
+expect_status 2 "a listed step that is not probed" "$GRADLAB" validate dumptrain.json --set 'probe.dump_tensors=[3]'
+check "names the step and the probe steps" grep -qF "dumptrain.json: /probe/dump_tensors/0: expected a probe step (0, 2, 4, 6), found 3" "$T/last.err"
 
 expect_status 0 "validate" "$GRADLAB" validate tiny.json
 check "validate prints the verdict thresholds" \

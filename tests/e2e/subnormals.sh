@@ -27,7 +27,7 @@ import json, sys
 import numpy as np
 d = sys.argv[1] + "/runs/run/"
 s = json.load(open(d + "summary.json"))
-dh = np.abs(np.load(d + "tensors/dh.npy"))
+dh = np.abs(np.load(d + "tensors/step_0/dh.npy"))
 tiny = np.finfo(dh.dtype).tiny
 print(s["provenance"]["flush_subnormals"], int(((dh > 0) & (dh < tiny)).sum()), int((dh == 0).sum()))
 PY

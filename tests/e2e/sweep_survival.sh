@@ -93,9 +93,10 @@ cat > ckpt.json <<'JSON'
   "model": { "depth": 3, "width": 128, "activation": "tanh" },
   "data": { "name": "gaussian", "dim": 16, "classes": 4 },
   "train": { "steps": 3000, "batch_size": 32, "lr": 0.01, "checkpoint_every": 200 },
-  "probe": { "samples": 32, "every": 250 } }
+  "probe": { "samples": 32, "every": 250, "dump_tensors": [0, 1500, 3000] } }
 JSON
 expect_status 0 "uninterrupted training run" "$GRADLAB" run ckpt.json --out cref --quiet
+check "tensors of the listed probe steps" test -e cref/runs/run/tensors/step_1500/a_3.npy
 "$GRADLAB" run ckpt.json --out ckilled --quiet & pid=$!
 wait_for $pid test -e ckilled/runs/.tmp-run/checkpoint.bin
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
@@ -105,7 +106,7 @@ expect_status 0 "rerun after kill -9 of a training run" "$GRADLAB" run ckpt.json
 check "the rerun resumes from the checkpoint" grep -q "run: resuming from its checkpoint" "$T/last.err"
 check "resumed layers.csv = uninterrupted bytes" cmp -s cref/layers.csv ckilled/layers.csv
 check "resumed steps.csv = uninterrupted bytes" cmp -s cref/steps.csv ckilled/steps.csv
-check "resumed run identical in every file" same_results cref ckilled
+check "resumed run identical in every file (tensors/ too)" same_results cref ckilled
 check "checkpoint and lease gone after completion" no_temporaries ckilled
 
 # --force starts over, even from a stale checkpoint.
