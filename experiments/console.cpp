@@ -16,9 +16,6 @@ namespace gl {
 static std::string pct(double v) {
   return std::isfinite(v) ? fmt::format("{:.1f}", 100 * v) : num_text(v, Precision::float64);
 }
-static std::string pct(const std::optional<double>& v) {  // empty cells (layers.csv) as "-"
-  return v ? pct(*v) : "-";
-}
 static std::string sci(double v) {
   return std::isfinite(v) ? fmt::format("{:.3e}", v) : num_text(v, Precision::float64);
 }
