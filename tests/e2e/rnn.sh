@@ -231,12 +231,12 @@ check "mixed: layers.csv has the MLP rows only" $PY - mixed <<'PY'
 import csv, sys
 d = sys.argv[1]
 runs = {r["run"] for r in csv.DictReader(open(d + "/layers.csv"))}
-assert runs == {"variant=mlp"}, runs
+assert runs == {"variants=mlp"}, runs
 runs = {r["run"] for r in csv.DictReader(open(d + "/timesteps.csv"))}
-assert runs == {"variant=chain"}, runs
+assert runs == {"variants=chain"}, runs
 PY
-check "mixed: the chain's folder has no layers.csv" test ! -e mixed/runs/variant=chain/layers.csv
-check "mixed: the MLP's folder has no timesteps.csv" test ! -e mixed/runs/variant=mlp/timesteps.csv
+check "mixed: the chain's folder has no layers.csv" test ! -e mixed/runs/variants=chain/layers.csv
+check "mixed: the MLP's folder has no timesteps.csv" test ! -e mixed/runs/variants=mlp/timesteps.csv
 cp -r mixed mixed.before
 expect_status 0 "collect the mixed sweep" "$GRADLAB" collect mixed
 check "collect: the same files and bytes" same_results mixed.before mixed

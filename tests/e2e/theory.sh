@@ -33,7 +33,7 @@ expect_status 0 "theory on a mixed sweep exits 0" "$GRADLAB" theory mixed.json
 check "mixed: one block for the MLP's 2 lr x 2 repeats" test "$(grep -c '^== block' "$T/last.out")" = 1
 check "mixed: the block lists its 4 runs" grep -q "^   4 runs: " "$T/last.out"
 check "mixed: the chains' 4 runs on stderr" grep -q "no prediction for 4 runs:$" "$T/last.err"
-check "mixed: the chain runs named" grep -q "^    variant=chain,lr=0.1,rep=0, " "$T/last.err"
+check "mixed: the chain runs named" grep -q "^    variants=chain,lr=0.1,rep=0, " "$T/last.err"
 check "mixed: relu at sigma_w2 3 has no finite q*, said in words" \
   grep -q "^q_star        = none: no finite fixed point: V(q) = 1.5\*q + 0" "$T/last.out"
 check "mixed: no inf or nan printed as a value" bash -c "! grep -Eq '= -?(inf|nan)\\b' '$T/last.out'"
