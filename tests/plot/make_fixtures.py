@@ -40,12 +40,17 @@ from fixture_folder import (FINAL_COLUMNS, INF, LAYER_COLUMNS, NAN, RUN_COLUMNS,
                             edit_manifest)
 
 
-def verdict(ratio, top):
+def verdict(ratio, top, factor=None):
+    """docs/reference.md §4.4 with the default thresholds."""
     if top == 0:
         return "dead"
     if not math.isfinite(ratio):
         return "nonfinite"
-    return "vanishing" if ratio < 1e-2 else "exploding" if ratio > 1e2 else "stable"
+    if ratio < 1e-2 or (factor is not None and factor < 0.25):
+        return "vanishing"
+    if ratio > 1e2 or (factor is not None and factor > 4):
+        return "exploding"
+    return "stable"
 
 
 def noise(rng, scale=0.03):
@@ -111,7 +116,7 @@ def run_summary(rows, depth):
     plf = ratio ** (2 / (depth - 1)) if depth > 1 and math.isfinite(ratio) and ratio > 0 else None
     if not math.isfinite(ratio):
         plf = NAN
-    return ratio, plf, verdict(ratio, dL)
+    return ratio, plf, verdict(ratio, dL, plf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,7 +277,7 @@ def case_rnn_radius(root):
         f.add("steps", run, [0, None, 1.386, 0.75, 0.75, 0.1, 0, 0.01, rho, rho, 0.01])
         ratio = dz[0] / dz[-1]
         plf = ratio ** (2 / (T - 1))
-        f.add("runs", run, ["ok", None, verdict(ratio, dz[-1]), ratio, plf, None, 1.386, 0.75, None])
+        f.add("runs", run, ["ok", None, verdict(ratio, dz[-1], plf), ratio, plf, None, 1.386, 0.75, None])
     f.write()
 
 
@@ -461,8 +466,8 @@ def case_rnn_training(root):
                                  0.1, 0, 0.01, rho, rho, 0.01 * s])
             ratios.append(dh[0] / dh[-1])
         plf = [r ** (2 / (T - 1)) for r in ratios]
-        f.add("runs", run, ["ok", None, verdict(ratios[0], 1), ratios[0], plf[0], 1.0, 1.0, 0.75,
-                            0.75, ratios[-1], plf[-1], verdict(ratios[-1], 1)])
+        f.add("runs", run, ["ok", None, verdict(ratios[0], 1, plf[0]), ratios[0], plf[0], 1.0, 1.0, 0.75,
+                            0.75, ratios[-1], plf[-1], verdict(ratios[-1], 1, plf[-1])])
     f.write()
     edit_manifest(f, set=["train.steps=400", "probe.every=100"])
 
