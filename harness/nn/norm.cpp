@@ -26,21 +26,10 @@ static void affine_forward(const NormParams<T>& p, const Mat<T>& xhat, Mat<T>& y
 // dβ = (1/B) Σ_i g_i, dγ = (1/B) Σ_i g_i ⊙ x̂_i, summed in double (grads.sum_g, sum_gx).
 template <class T>
 static void affine_backward(const Mat<T>& xhat, const Mat<T>& g, NormGrads<T>& grads) {
-  const Index n = g.rows(), B = g.cols();
-  grads.sum_g.setZero(n);
-  grads.sum_gx.setZero(n);
-  double* sg = grads.sum_g.data();
-  double* sgx = grads.sum_gx.data();
-  for (Index i = 0; i < B; ++i) {
-    const T* gi = g.col(i).data();
-    const T* xi = xhat.col(i).data();
-    for (Index j = 0; j < n; ++j) {
-      const double gj = static_cast<double>(gi[j]);
-      sg[j] += gj;
-      sgx[j] += gj * static_cast<double>(xi[j]);
-    }
-  }
-  const double inv_b = 1.0 / static_cast<double>(B);
+  const double inv_b = 1.0 / static_cast<double>(g.cols());
+  grads.sum_g = g.template cast<double>().rowwise().sum();
+  grads.sum_gx =
+      g.template cast<double>().cwiseProduct(xhat.template cast<double>()).rowwise().sum();
   grads.dbeta = (grads.sum_g * inv_b).template cast<T>();
   grads.dgamma = (grads.sum_gx * inv_b).template cast<T>();
 }
@@ -60,34 +49,17 @@ static void xhat_by_unit(const Mat<T>& z, NormCache<T>& c) {
   }
 }
 
-// ---- batch, training: per unit over the batch ----
+// ---- batch: per unit over the batch ----
 
-// μ_j, σ²_j (two passes over z, column by column), s_j, x̂, y; then the running statistics.
+// μ_j, σ²_j (two passes over z), s_j, x̂; then the running statistics.
 template <class T>
-static void batch_forward(const NormSpec& spec, const NormParams<T>& p, const Mat<T>& z,
-                          NormCache<T>& c, Mat<T>& y, NormRunning* running) {
-  const Index n = z.rows(), B = z.cols();
-  const double inv_b = 1.0 / static_cast<double>(B);
-  c.mean.setZero(n);
-  c.var.setZero(n);
-  double* mu = c.mean.data();
-  double* var = c.var.data();
-  for (Index i = 0; i < B; ++i) {
-    const T* zi = z.col(i).data();
-    for (Index j = 0; j < n; ++j) mu[j] += static_cast<double>(zi[j]);
-  }
-  c.mean *= inv_b;
-  for (Index i = 0; i < B; ++i) {
-    const T* zi = z.col(i).data();
-    for (Index j = 0; j < n; ++j) {
-      const double d = static_cast<double>(zi[j]) - mu[j];
-      var[j] += d * d;
-    }
-  }
-  c.var *= inv_b;
+static void batch_forward(const NormSpec& spec, const Mat<T>& z, NormCache<T>& c,
+                          NormRunning* running) {
+  const Index B = z.cols();
+  c.mean = z.template cast<double>().rowwise().mean();
+  c.var = (z.template cast<double>().colwise() - c.mean).cwiseAbs2().rowwise().mean();
   c.inv_std = (c.var.array() + spec.eps).sqrt().inverse();
   xhat_by_unit(z, c);
-  affine_forward(p, c.xhat, y);
   if (!running) return;
   if (B < 2)
     throw std::invalid_argument("batch norm: the running variance needs at least 2 examples");
@@ -98,14 +70,24 @@ static void batch_forward(const NormSpec& spec, const NormParams<T>& p, const Ma
   running->var = (1.0 - m) * running->var + (m * unbiased) * c.var;
 }
 
-// dγ, dβ, then dz_i = γ ⊙ s ⊙ (g_i − dβ − x̂_i ⊙ dγ): the batch means of g and g ⊙ x̂ are dβ, dγ.
+// Eval mode: μ_j, σ²_j are the running statistics (its backward: batch_backward, uncoupled).
+template <class T>
+static void batch_eval_forward(const NormSpec& spec, const NormRunning& running, const Mat<T>& z,
+                               NormCache<T>& c) {
+  c.mean = running.mean;
+  c.var = running.var;
+  c.inv_std = (c.var.array() + spec.eps).sqrt().inverse();
+  xhat_by_unit(z, c);
+}
+
+// dz_i = γ ⊙ s ⊙ (g_i − dβ − x̂_i ⊙ dγ) on the batch's statistics (dβ, dγ: the
+// batch means of g and g ⊙ x̂, the paths through μ and σ²), dz_i = γ ⊙ s ⊙ g_i on the running ones
+// (eval mode: no coupling).
 template <class T>
 static void batch_backward(const NormParams<T>& p, const NormCache<T>& c, const Mat<T>& g,
-                           Mat<T>& dz, NormGrads<T>& grads) {
+                           const NormGrads<T>& grads, Mat<T>& dz) {
   const Index n = g.rows(), B = g.cols();
-  affine_backward(c.xhat, g, grads);
-  const double inv_b = 1.0 / static_cast<double>(B);
-  dz.resize(n, B);
+  const double w = c.coupled ? 1.0 / static_cast<double>(B) : 0.0;
   const double* sg = grads.sum_g.data();
   const double* sgx = grads.sum_gx.data();
   const double* s = c.inv_std.data();
@@ -115,48 +97,17 @@ static void batch_backward(const NormParams<T>& p, const NormCache<T>& c, const 
     const T* xi = c.xhat.col(i).data();
     T* di = dz.col(i).data();
     for (Index j = 0; j < n; ++j) {
-      const double centered = static_cast<double>(gi[j]) - sg[j] * inv_b -
-                              static_cast<double>(xi[j]) * (sgx[j] * inv_b);
+      const double centered =
+          static_cast<double>(gi[j]) - sg[j] * w - static_cast<double>(xi[j]) * (sgx[j] * w);
       di[j] = static_cast<T>(static_cast<double>(gamma[j]) * s[j] * centered);
     }
-  }
-}
-
-// ---- batch, eval: the running statistics, no coupling ----
-
-template <class T>
-static void batch_eval_forward(const NormSpec& spec, const NormParams<T>& p,
-                               const NormRunning& running, const Mat<T>& z, NormCache<T>& c,
-                               Mat<T>& y) {
-  c.mean = running.mean;
-  c.var = running.var;
-  c.inv_std = (c.var.array() + spec.eps).sqrt().inverse();
-  xhat_by_unit(z, c);
-  affine_forward(p, c.xhat, y);
-}
-
-// dz_i = γ ⊙ s ⊙ g_i.
-template <class T>
-static void batch_eval_backward(const NormParams<T>& p, const NormCache<T>& c, const Mat<T>& g,
-                                Mat<T>& dz, NormGrads<T>& grads) {
-  const Index n = g.rows(), B = g.cols();
-  affine_backward(c.xhat, g, grads);
-  dz.resize(n, B);
-  const double* s = c.inv_std.data();
-  const T* gamma = p.gamma.data();
-  for (Index i = 0; i < B; ++i) {
-    const T* gi = g.col(i).data();
-    T* di = dz.col(i).data();
-    for (Index j = 0; j < n; ++j)
-      di[j] = static_cast<T>(static_cast<double>(gamma[j]) * s[j] * static_cast<double>(gi[j]));
   }
 }
 
 // ---- layer: per example over the units ----
 
 template <class T>
-static void layer_forward(const NormSpec& spec, const NormParams<T>& p, const Mat<T>& z,
-                          NormCache<T>& c, Mat<T>& y) {
+static void layer_forward(const NormSpec& spec, const Mat<T>& z, NormCache<T>& c) {
   const Index n = z.rows(), B = z.cols();
   const double inv_n = 1.0 / static_cast<double>(n);
   c.mean.resize(B);
@@ -180,17 +131,14 @@ static void layer_forward(const NormSpec& spec, const NormParams<T>& p, const Ma
     c.var[i] = var;
     c.inv_std[i] = s;
   }
-  affine_forward(p, c.xhat, y);
 }
 
-// dγ, dβ, then per example dz_i = s_i (h_i − mean_j h_ji − x̂_i · mean_j h_ji x̂_ji), h_i = γ ⊙ g_i.
+// Per example dz_i = s_i (h_i − mean_j h_ji − x̂_i · mean_j h_ji x̂_ji), h_i = γ ⊙ g_i.
 template <class T>
 static void layer_backward(const NormParams<T>& p, const NormCache<T>& c, const Mat<T>& g,
-                           Mat<T>& dz, NormGrads<T>& grads) {
+                           Mat<T>& dz) {
   const Index n = g.rows(), B = g.cols();
-  affine_backward(c.xhat, g, grads);
   const double inv_n = 1.0 / static_cast<double>(n);
-  dz.resize(n, B);
   const T* gamma = p.gamma.data();
   for (Index i = 0; i < B; ++i) {
     const T* gi = g.col(i).data();
@@ -221,14 +169,17 @@ void norm_forward(const NormSpec& spec, const NormParams<T>& p, const Mat<T>& z,
   c.coupled = spec.kind == NormKind::batch;
   switch (spec.kind) {
     case NormKind::batch:
-      return batch_forward(spec, p, z, c, y, running);
+      batch_forward(spec, z, c, running);
+      break;
     case NormKind::layer:
-      return layer_forward(spec, p, z, c, y);
+      layer_forward(spec, z, c);
+      break;
     case NormKind::none:
     case NormKind::count:
       y = z;
       return;
   }
+  affine_forward(p, c.xhat, y);
 }
 
 template <class T>
@@ -237,25 +188,25 @@ void norm_forward_eval(const NormSpec& spec, const NormParams<T>& p, const NormR
   if (spec.kind != NormKind::batch) return norm_forward(spec, p, z, c, y);
   c.kind = spec.kind;
   c.coupled = false;
-  batch_eval_forward(spec, p, running, z, c, y);
+  batch_eval_forward(spec, running, z, c);
+  affine_forward(p, c.xhat, y);
 }
 
 template <class T>
 void norm_backward(const NormParams<T>& p, const NormCache<T>& c, const Mat<T>& g, Mat<T>& dz,
                    NormGrads<T>& grads) {
-  switch (c.kind) {
-    case NormKind::batch:
-      if (c.coupled) return batch_backward(p, c, g, dz, grads);
-      return batch_eval_backward(p, c, g, dz, grads);
-    case NormKind::layer:
-      return layer_backward(p, c, g, dz, grads);
-    case NormKind::none:
-    case NormKind::count:
-      dz = g;
-      grads.dgamma.setZero(p.gamma.size());
-      grads.dbeta.setZero(p.beta.size());
-      return;
+  if (c.kind == NormKind::none) {
+    dz = g;
+    grads.dgamma.setZero(p.gamma.size());
+    grads.dbeta.setZero(p.beta.size());
+    return;
   }
+  affine_backward(c.xhat, g, grads);  // first: dz may be g
+  dz.resize(g.rows(), g.cols());
+  if (c.kind == NormKind::batch)
+    batch_backward(p, c, g, grads, dz);
+  else
+    layer_backward(p, c, g, dz);
 }
 
 template <class T>
