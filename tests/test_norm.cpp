@@ -137,6 +137,13 @@ MeanVar mean_var(const Eigen::Ref<const Eigen::VectorXd>& v) {
   return {static_cast<double>(mu), static_cast<double>(ss / static_cast<long double>(v.size()))};
 }
 
+// The k-th group normalized together: unit k across the batch (batch) or example k across the
+// units (layer).
+Eigen::VectorXd group(const Mat<double>& m, NormKind kind, Index k) {
+  return kind == NormKind::batch ? Eigen::VectorXd(m.row(k).transpose())
+                                 : Eigen::VectorXd(m.col(k));
+}
+
 }  // namespace
 
 // ---- gradients ----
@@ -245,8 +252,7 @@ TEST(NormClosedForms, NormalizedMeanZeroVarianceSigma2OverSigma2PlusEps) {
     norm_forward(spec, norm_params_init<double>(n), z, c, y);
     EXPECT_EQ(y, c.xhat);  // γ = 1, β = 0 at init
     for (Index k = 0; k < (batch ? n : B); ++k) {
-      const Eigen::VectorXd zk = batch ? Eigen::VectorXd(z.row(k).transpose()) : z.col(k);
-      const Eigen::VectorXd xk = batch ? Eigen::VectorXd(c.xhat.row(k).transpose()) : c.xhat.col(k);
+      const Eigen::VectorXd zk = group(z, kind, k), xk = group(c.xhat, kind, k);
       const MeanVar zs = mean_var(zk), xs = mean_var(xk);
       // μ's rounding (a few ulp of max |z|) shifts every x̂ by as much times s
       EXPECT_NEAR(xs.mean, 0.0, 1e-14 * zk.cwiseAbs().maxCoeff() * c.inv_std(k))
@@ -278,10 +284,8 @@ TEST(NormClosedForms, InputGradientSumsToZeroAndIsOrthogonalToXhatWithoutEps) {
       norm_forward(NormSpec{kind, eps}, p, z, c, y);
       norm_backward(p, c, g, dz, gr);
       for (Index k = 0; k < (batch ? n : B); ++k) {
-        const Eigen::VectorXd d = batch ? Eigen::VectorXd(dz.row(k).transpose()) : dz.col(k);
-        const Eigen::VectorXd x =
-            batch ? Eigen::VectorXd(c.xhat.row(k).transpose()) : c.xhat.col(k);
-        const Eigen::VectorXd h = batch ? Eigen::VectorXd(p.gamma(k) * g.row(k).transpose())
+        const Eigen::VectorXd d = group(dz, kind, k), x = group(c.xhat, kind, k);
+        const Eigen::VectorXd h = batch ? Eigen::VectorXd(p.gamma(k) * group(g, kind, k))
                                         : Eigen::VectorXd(p.gamma.cwiseProduct(g.col(k)));
         const double scale = d.cwiseAbs().sum();
         EXPECT_NEAR(d.sum(), 0.0, 1e-13 * scale) << name << " " << k << " eps " << eps;
