@@ -29,8 +29,10 @@
 // Accuracy: every expectation is within theory.h's bound (1e-10 relative; ≤ 1.2e-14 measured),
 // so q_l and the growth over L blocks are within ~L·1e-10 relative of the exact recursion; the
 // closed forms of tests/test_theory_residual.cpp are met to 1e-12 over 1000 blocks. q = +inf once
-// the stream overflows; the factors are then their q → ∞ limits. Not the "reduced" form h + α φ(W
-// h), whose mask depends on the block's own W (the recursion does not hold there).
+// the stream overflows; the factors are then their q → ∞ limits.
+//
+// Not for the "reduced" form h + α φ(W h): its mask depends on the block's own W, and the
+// recursion does not hold there.
 #pragma once
 
 #include <vector>
