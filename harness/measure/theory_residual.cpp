@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "harness/measure/theory.h"
@@ -14,9 +15,7 @@ namespace {
 bool valid(double v) { return std::isfinite(v) && v >= 0; }
 
 void residual_check(const ResidualTheoryInput& in) {
-  if (!theory_applies(in.act))
-    throw std::invalid_argument(
-        fmt::format("mean-field theory does not apply to {}", activation_name(in.act.kind)));
+  (void)theory_chi(in.act, 1.0, 1.0);  // throws where mean-field theory does not apply
   if (in.k != 1 && in.k != 2)
     throw std::invalid_argument(fmt::format("theory_residual: k must be 1 or 2, found {}", in.k));
   if (in.blocks < 1)
@@ -79,6 +78,16 @@ double theory_residual_growth(const TheoryResidual& t) {
   double g = 1;
   for (double f : t.factor) g *= f;
   return g;
+}
+
+double theory_batchnorm_rate(const ActivationSpec& f) {
+  const double mu = theory_chi(f, 1.0, 1.0);  // E[φ′(u)²]; throws for maxout
+  const GaussRule r = gauss_rule(f, 1.0);
+  const double m = gauss_expect(r, [&](double u) { return activation_value(f, u); });
+  const double m2 =
+      gauss_expect(r, [&](double u) { return activation_value(f, u) * activation_value(f, u); });
+  const double var = m2 - m * m;
+  return var > 0 ? mu / var : std::numeric_limits<double>::infinity();
 }
 
 }  // namespace gl

@@ -1,6 +1,7 @@
 // Mean-field theory of a residual MLP at initialization (Yang & Schoenholz 2017; the blocks of He
 // et al. 2016's pre-activation ResNet): the stream's mean square q_l and its backward factor per
-// block, and each branch layer's own q and χ, by the quadrature of theory.h.
+// block, and each branch layer's own q and χ, by the quadrature of theory.h; and the large-batch
+// gradient growth of a plain BatchNorm net (Yang et al. 2019), at the end.
 //
 // The net: an input layer gives the stream h_1 (width n, mean square q_1 = σ_w,in² q_x +
 // σ_b,in²), then L blocks of k = 1 or 2 weight layers, all n × n, W ~ N(0, σ_w²/n), b ~ N(0, σ_b²),
@@ -69,5 +70,21 @@ TheoryResidual theory_residual(const ResidualTheoryInput& in);
 
 // E‖∂ℓ/∂h_1‖² / E‖∂ℓ/∂h_{L+1}‖²: the product of the factors (+inf on overflow).
 double theory_residual_growth(const TheoryResidual& t);
+
+// ---- BatchNorm, large batch (Yang et al. 2019) ----
+
+// The per-layer growth of E‖δ‖² at initialization in a plain (no skip) net of Linear → BN → φ
+// layers, z_l = W_l x_{l−1}, y_l = BN(z_l) (γ = 1, β = 0, ε ≪ the batch variance), x_l = φ(y_l),
+// in the wide, large-batch limit:
+//   E‖∂ℓ/∂z_l‖² / E‖∂ℓ/∂z_{l+1}‖² = E[φ′(u)²] / Var[φ(u)],  u ~ N(0, 1),
+// for every σ_w² and from the second layer on. Per unit, BN's backward is (1/σ̂) P g with σ̂² the
+// unit's batch variance and P the projection off the batch's constant vector and ẑ: P drops 2 of
+// B directions, so P ≈ I for large B. Then ‖∂ℓ/∂x_l‖² = σ_w² ‖∂ℓ/∂z_{l+1}‖² (fresh Wᵀ),
+// ‖∂ℓ/∂y_l‖² = E[φ′(u)²] ‖∂ℓ/∂x_l‖² (y_l is standardized over the batch: u), and
+// σ̂_l² = σ_w² · (mean over units of the batch variance of x_{l−1} = φ(y_{l−1})) = σ_w² Var[φ(u)]:
+// σ_w² cancels. ReLU: (1/2)/(1/2 − 1/(2π)) = π/(π − 1) ≈ 1.467; identity: 1; tanh ≈ 1.18.
+// Finite batches add O(1/B) (tests/test_theory_residual.cpp: ~1% above at B = 128). +inf where
+// Var[φ(u)] = 0.
+double theory_batchnorm_rate(const ActivationSpec& f);
 
 }  // namespace gl
