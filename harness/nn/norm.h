@@ -1,6 +1,5 @@
-// Normalization layers, the second cure of issue 14 after residual blocks: BatchNorm (Ioffe &
-// Szegedy 2015) and LayerNorm (Ba et al. 2016) on a layer's values z (units, B), one column per
-// example, with PyTorch's conventions: ε = 1e-5, γ = 1 and β = 0 at init, and for BatchNorm running
+// Normalization layers: BatchNorm (Ioffe & Szegedy 2015) and LayerNorm (Ba et al. 2016) on a
+// layer's values z (units, B), one column per example, with PyTorch's conventions: ε = 1e-5, γ = 1 and β = 0 at init, and for BatchNorm running
 // statistics with momentum 0.1 from mean 0 and variance 1, the running variance taking the batch's
 // unbiased variance. A library piece: the MLP and the configs do not call it yet.
 //
