@@ -1,7 +1,8 @@
 // Normalization layers: BatchNorm (Ioffe & Szegedy 2015) and LayerNorm (Ba et al. 2016) on a
 // layer's values z (units, B), one column per example, with PyTorch's conventions: ε = 1e-5, γ = 1
 // and β = 0 at init, and for BatchNorm running statistics with momentum 0.1 from mean 0 and
-// variance 1, the running variance taking the batch's unbiased variance. A library piece: the MLP and the configs do not call it yet.
+// variance 1, the running variance taking the batch's unbiased variance. A library piece: the MLP
+// and the configs do not call it yet.
 //
 //   batch: per unit j over the B examples:   μ_j = mean_i z_ji,  σ²_j = mean_i (z_ji − μ_j)²
 //   layer: per example i over the n units:   μ_i = mean_j z_ji,  σ²_i = mean_j (z_ji − μ_i)²
