@@ -37,6 +37,15 @@ void check_steps(const OptimizerSpec& spec, const std::vector<Vec<double>>& want
   }
 }
 
+// Adagrad's and RMSprop's common form, ε = 0.25 outside the root: θ1 = θ0 − lr1·g1/(√a1 + ε),
+// θ2 = θ1 − lr2·g2/(√a2 + ε), with a1, a2 the accumulator after each step.
+std::vector<Vec<double>> eps_outside_root_steps(const Vec<double>& a1, const Vec<double>& a2,
+                                                double lr1, double lr2) {
+  const Vec<double> t1 = theta0.array() - lr1 * g1.array() / (a1.array().sqrt() + 0.25);
+  const Vec<double> t2 = t1.array() - lr2 * g2.array() / (a2.array().sqrt() + 0.25);
+  return {t1, t2};
+}
+
 }  // namespace
 
 TEST(OptimRules, NamesAndDefaultsArePyTorchs) {
@@ -114,14 +123,9 @@ TEST(OptimRules, AdagradAccumulatesSquaresWithEpsOutsideTheRoot) {
   s.eps = 0.25;
   s.initial_accumulator_value = 0.5;
   s.lr_decay = 0.1;
-  Vec<double> t1(3), t2(3);
-  for (Index i = 0; i < 3; ++i) {
-    const double s1 = 0.5 + g1[i] * g1[i];
-    t1[i] = theta0[i] - 0.1 * g1[i] / (std::sqrt(s1) + 0.25);
-    const double s2 = s1 + g2[i] * g2[i];
-    t2[i] = t1[i] - (0.1 / 1.1) * g2[i] / (std::sqrt(s2) + 0.25);
-  }
-  check_steps(s, {t1, t2});
+  const Vec<double> s1 = 0.5 + g1.array().square();
+  const Vec<double> s2 = s1.array() + g2.array().square();
+  check_steps(s, eps_outside_root_steps(s1, s2, 0.1, 0.1 / 1.1));
 }
 
 TEST(OptimRules, RmspropAveragesSquaresWithEpsOutsideTheRoot) {
@@ -129,14 +133,9 @@ TEST(OptimRules, RmspropAveragesSquaresWithEpsOutsideTheRoot) {
   s.lr = 0.1;
   s.alpha = 0.9;
   s.eps = 0.25;
-  Vec<double> t1(3), t2(3);
-  for (Index i = 0; i < 3; ++i) {
-    const double v1 = 0.1 * g1[i] * g1[i];
-    t1[i] = theta0[i] - 0.1 * g1[i] / (std::sqrt(v1) + 0.25);
-    const double v2 = 0.9 * v1 + 0.1 * g2[i] * g2[i];
-    t2[i] = t1[i] - 0.1 * g2[i] / (std::sqrt(v2) + 0.25);
-  }
-  check_steps(s, {t1, t2});
+  const Vec<double> v1 = 0.1 * g1.array().square();
+  const Vec<double> v2 = 0.9 * v1.array() + 0.1 * g2.array().square();
+  check_steps(s, eps_outside_root_steps(v1, v2, 0.1, 0.1));
 }
 
 TEST(OptimRules, RmspropCenteredWithMomentum) {
