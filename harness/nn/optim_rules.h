@@ -21,11 +21,12 @@
 //
 // PyTorch's defaults (optimizer_spec_default):
 //   kind      lr     momentum  eps     other
-//   sgd       (required; 0.01 here)  0  —  dampening 0, nesterov false, weight_decay 0
+//   sgd       0.01*  0         —       dampening 0, nesterov false, weight_decay 0
 //   adagrad   0.01   —         1e-10   lr_decay 0, initial_accumulator_value 0, weight_decay 0
 //   rmsprop   0.01   0         1e-8    alpha 0.99, centered false, weight_decay 0
 //   adam      0.001  —         1e-8    betas (0.9, 0.999), weight_decay 0
 //   adamw     0.001  —         1e-8    betas (0.9, 0.999), weight_decay 0.01
+//   (* PyTorch's SGD has no default lr: 0.01 here.)
 #pragma once
 
 #include <cmath>
@@ -97,65 +98,73 @@ double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
   const T decay = c(1.0 - spec.lr * spec.weight_decay);  // adamw's θ ← (1 − lr·λ)θ
   const T damp = c(1.0 - spec.dampening), alpha = c(spec.alpha), one_a = c(1.0 - spec.alpha);
   const T b1t = c(b1), b2t = c(b2), one_b1 = c(1.0 - b1), one_b2 = c(1.0 - b2);
+  // The loop over values, once per kind with that kind's rule (p the value, g its gradient with
+  // the L2 term, k its index in the state buffers) inlined into it.
   const Index rows = param.rows();
   double d2 = 0;  // Σ Δθ²
-  for (Index j = 0; j < param.cols(); ++j)
-    for (Index i = 0; i < rows; ++i) {
-      const Index k = j * rows + i;
-      T& p = param.coeffRef(i, j);
-      const T p0 = p;
-      const T g = static_cast<T>(grad.coeff(i, j)) + l2 * p0;
-      switch (spec.kind) {
-        case K::sgd: {
-          T d = g;
-          if (spec.momentum != 0) {
-            T& v = state.m[k];
-            v = t == 1 ? g : mu * v + damp * g;
-            d = spec.nesterov ? g + mu * v : v;
-          }
-          p -= lr * d;
-          break;
-        }
-        case K::adagrad: {
-          T& s = state.v[k];
-          s += g * g;
-          p -= lr_t * (g / (std::sqrt(s) + eps));
-          break;
-        }
-        case K::rmsprop: {
-          T& v = state.v[k];
-          v = alpha * v + one_a * g * g;
-          T den = std::sqrt(v) + eps;
-          if (spec.centered) {
-            T& ga = state.g_avg[k];
-            ga = alpha * ga + one_a * g;
-            den = std::sqrt(v - ga * ga) + eps;
-          }
-          if (spec.momentum != 0) {
-            T& b = state.m[k];
-            b = mu * b + g / den;
-            p -= lr * b;
-          } else {
-            p -= lr * (g / den);
-          }
-          break;
-        }
-        case K::adam:
-        case K::adamw: {
-          if (spec.kind == K::adamw) p *= decay;
-          T& m = state.m[k];
-          T& v = state.v[k];
-          m = b1t * m + one_b1 * g;
-          v = b2t * v + one_b2 * g * g;
-          p -= step_size * (m / (std::sqrt(v) / bc2_sqrt + eps));
-          break;
-        }
-        case K::count:
-          break;
+  const auto each = [&](auto rule) {
+    for (Index j = 0; j < param.cols(); ++j)
+      for (Index i = 0; i < rows; ++i) {
+        T& p = param.coeffRef(i, j);
+        const T p0 = p;
+        rule(p, static_cast<T>(grad.coeff(i, j)) + l2 * p0, j * rows + i);
+        const double d = static_cast<double>(p) - static_cast<double>(p0);
+        d2 += d * d;
       }
-      const double d = static_cast<double>(p) - static_cast<double>(p0);
-      d2 += d * d;
-    }
+  };
+  const bool momentum = spec.momentum != 0;
+  switch (spec.kind) {
+    case K::sgd:
+      if (!momentum) {
+        each([&](T& p, T g, Index) { p -= lr * g; });
+        break;
+      }
+      each([&](T& p, T g, Index k) {
+        T& v = state.m[k];
+        v = t == 1 ? g : mu * v + damp * g;
+        p -= lr * (spec.nesterov ? g + mu * v : v);
+      });
+      break;
+    case K::adagrad:
+      each([&](T& p, T g, Index k) {
+        T& s = state.v[k];
+        s += g * g;
+        p -= lr_t * (g / (std::sqrt(s) + eps));
+      });
+      break;
+    case K::rmsprop:
+      each([&](T& p, T g, Index k) {
+        T& v = state.v[k];
+        v = alpha * v + one_a * g * g;
+        T den = std::sqrt(v) + eps;
+        if (spec.centered) {
+          T& ga = state.g_avg[k];
+          ga = alpha * ga + one_a * g;
+          den = std::sqrt(v - ga * ga) + eps;
+        }
+        if (!momentum) {
+          p -= lr * (g / den);
+          return;
+        }
+        T& b = state.m[k];
+        b = mu * b + g / den;
+        p -= lr * b;
+      });
+      break;
+    case K::adam:
+    case K::adamw:
+      each([&](T& p, T g, Index k) {
+        if (spec.kind == K::adamw) p *= decay;
+        T& m = state.m[k];
+        T& v = state.v[k];
+        m = b1t * m + one_b1 * g;
+        v = b2t * v + one_b2 * g * g;
+        p -= step_size * (m / (std::sqrt(v) / bc2_sqrt + eps));
+      });
+      break;
+    case K::count:
+      break;
+  }
   return std::sqrt(d2);
 }
 
