@@ -1,0 +1,210 @@
+// Gated cells (gated.h): backprop through time against central finite differences (float64) of a
+// reference forward written independently of gated.cpp, for every parameter, the inputs,
+// ∂ℓ_i/∂h_t and ∂ℓ_i/∂c_t; T = 1, 2, 7, inputs every_step and first_step, loss at the last step
+// and at every step. The closed forms of a shut LSTM (i = 0, f = o = 1: constant cell, constant
+// ∂ℓ/∂c_t) and a GRU with z = 1 (h_t = h_{t-1}, constant ∂ℓ/∂h_t); float32 against float64; the
+// init helper; the per-step diagnostics on cases with known answers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness/nn/gated.h"
+
+using namespace gl;
+
+namespace {
+
+constexpr Index I = 2, H = 3, B = 2;
+
+double sig(double v) { return 1 / (1 + std::exp(-v)); }
+
+// Where the reference forward nudges the state: h_t(j, i) or c_t(j, i) (before h_t is formed).
+enum class Nudge { none, h, c };
+struct NudgeAt {
+  Nudge what = Nudge::none;
+  Index t = 0, j = 0, i = 0;
+  double eps = 0;
+};
+
+// A test sequence: inputs, targets of the loss ℓ_i = Σ_{t ∈ S} ½‖h_t,i − y_t,i‖² (S = {T} or
+// every t), so that the seed ∂ℓ_i/∂h_t is h_t − y_t on S and 0 elsewhere.
+struct Seq {
+  Index steps = 0;
+  bool loss_every = false;
+  Mat<double> x, y;  // x: (I, n·B); y: (H, T·B)
+};
+
+struct RefOut {
+  Eigen::VectorXd loss;  // ℓ_i
+  Mat<double> h;         // (H, T·B): h_t per step
+  Mat<double> c;         // (H, T·B): c_t per step (LSTM)
+};
+
+// The equations of gated.h, one step at a time for the whole batch.
+RefOut ref_forward(const Gated<double>& net, const Seq& s, NudgeAt nu = {}) {
+  const bool lstm = net.kind == CellKind::lstm;
+  const bool every_in = net.inputs == RnnInputs::every_step;
+  RefOut r;
+  r.loss = Eigen::VectorXd::Zero(B);
+  r.h.resize(H, s.steps * B);
+  r.c.resize(H, s.steps * B);
+  Mat<double> h = Mat<double>::Zero(H, B), c = Mat<double>::Zero(H, B);
+  for (Index t = 1; t <= s.steps; ++t) {
+    Mat<double> ax = Mat<double>::Zero(net.W_ih.rows(), B);
+    if (every_in || t == 1) ax = net.W_ih * s.x.middleCols((every_in ? t - 1 : 0) * B, B);
+    ax.colwise() += net.b_ih;
+    Mat<double> ah = net.W_hh * h;
+    ah.colwise() += net.b_hh;
+    for (Index i = 0; i < B; ++i)
+      for (Index j = 0; j < H; ++j) {
+        if (lstm) {
+          const auto a = [&](Index k) { return ax(k * H + j, i) + ah(k * H + j, i); };
+          const double ig = sig(a(0)), fg = sig(a(1)), gg = std::tanh(a(2)), og = sig(a(3));
+          c(j, i) = fg * c(j, i) + ig * gg;
+          if (nu.what == Nudge::c && nu.t == t && nu.j == j && nu.i == i) c(j, i) += nu.eps;
+          h(j, i) = og * std::tanh(c(j, i));
+        } else {
+          const double rg = sig(ax(j, i) + ah(j, i)), zg = sig(ax(H + j, i) + ah(H + j, i));
+          const double ng = std::tanh(ax(2 * H + j, i) + rg * ah(2 * H + j, i));
+          h(j, i) = (1 - zg) * ng + zg * h(j, i);
+        }
+      }
+    if (nu.what == Nudge::h && nu.t == t) h(nu.j, nu.i) += nu.eps;
+    r.h.middleCols((t - 1) * B, B) = h;
+    r.c.middleCols((t - 1) * B, B) = c;
+    if (s.loss_every || t == s.steps)
+      r.loss += 0.5 * (h - s.y.middleCols((t - 1) * B, B)).colwise().squaredNorm().transpose();
+  }
+  return r;
+}
+
+Mat<double> seed_of(const Seq& s, const Mat<double>& h) {
+  Mat<double> d = Mat<double>::Zero(H, s.steps * B);
+  for (Index t = 1; t <= s.steps; ++t)
+    if (s.loss_every || t == s.steps)
+      d.middleCols((t - 1) * B, B) =
+          h.middleCols(t * B, B) - s.y.middleCols((t - 1) * B, B);  // h: block 0 = h_0
+  return d;
+}
+
+Gated<double> random_net(CellKind kind, RnnInputs inputs, uint64_t seed) {
+  Rng rng = rng_make(seed);
+  InitSpec w;
+  w.kind = Init::gaussian;
+  w.std = 0.6;
+  BiasSpec b;
+  b.kind = BiasKind::gaussian;
+  b.sigma_b2 = 0.25;
+  return gated_init<double>(kind, {I, H}, gate_inits_shared(w, w, b, 0.0), inputs, rng);
+}
+
+Seq random_seq(Index steps, RnnInputs inputs, bool loss_every, uint64_t seed) {
+  Rng rng = rng_make(seed);
+  Seq s;
+  s.steps = steps;
+  s.loss_every = loss_every;
+  s.x.resize(I, (inputs == RnnInputs::every_step ? steps : 1) * B);
+  s.y.resize(H, steps * B);
+  for (Index k = 0; k < s.x.size(); ++k) s.x(k) = rng_uniform(rng, -1.0, 1.0);
+  for (Index k = 0; k < s.y.size(); ++k) s.y(k) = rng_uniform(rng, -1.0, 1.0);
+  return s;
+}
+
+struct Pass {
+  GatedCache<double> cache;
+  GatedGrads<double> grads;
+};
+
+void run(const Gated<double>& net, const Seq& s, Pass& r) {
+  gated_forward(net, s.x, s.steps, B, r.cache);
+  gated_backward(net, s.x, r.cache, seed_of(s, r.cache.h), r.grads);
+}
+
+constexpr double eps = 1e-6;
+void expect_close(double fd, double an, const std::string& what) {
+  EXPECT_NEAR(fd, an, 1e-8 + 1e-6 * std::abs(an)) << what;
+}
+
+// Every entry of a parameter m (a matrix or vector of net) against grads' g.
+template <class M>
+void check_param(const Gated<double>& net, const Seq& s, M Gated<double>::*m, const M& g,
+                 const char* name) {
+  ASSERT_EQ(g.rows(), (net.*m).rows());
+  ASSERT_EQ(g.cols(), (net.*m).cols());
+  for (Index k = 0; k < g.size(); ++k) {
+    Gated<double> p = net, q = net;
+    (p.*m)(k) += eps;
+    (q.*m)(k) -= eps;
+    const double fd = (ref_forward(p, s).loss.mean() - ref_forward(q, s).loss.mean()) / (2 * eps);
+    expect_close(fd, g(k), std::string(name) + " entry " + std::to_string(k));
+  }
+}
+
+struct FdCase {
+  CellKind kind;
+  Index steps;
+  RnnInputs inputs;
+  bool loss_every;
+};
+
+class GatedFd : public ::testing::TestWithParam<FdCase> {};
+
+TEST_P(GatedFd, EveryGradientMatchesFiniteDifferences) {
+  const FdCase fc = GetParam();
+  const Gated<double> net = random_net(fc.kind, fc.inputs, 11);
+  const Seq s = random_seq(fc.steps, fc.inputs, fc.loss_every, 12);
+  Pass r;
+  run(net, s, r);
+  // the forward itself: h_t of the reference
+  const RefOut ref = ref_forward(net, s);
+  EXPECT_LT((r.cache.h.middleCols(B, s.steps * B) - ref.h).cwiseAbs().maxCoeff(), 1e-14);
+  check_param(net, s, &Gated<double>::W_ih, r.grads.dW_ih, "W_ih");
+  check_param(net, s, &Gated<double>::W_hh, r.grads.dW_hh, "W_hh");
+  check_param(net, s, &Gated<double>::b_ih, r.grads.db_ih, "b_ih");
+  check_param(net, s, &Gated<double>::b_hh, r.grads.db_hh, "b_hh");
+  // per-example ∂ℓ_i/∂x (unscaled)
+  ASSERT_EQ(r.grads.dx.cols(), s.x.cols());
+  for (Index col = 0; col < s.x.cols(); ++col)
+    for (Index j = 0; j < I; ++j) {
+      Seq p = s, q = s;
+      p.x(j, col) += eps;
+      q.x(j, col) -= eps;
+      const Index i = col % B;
+      const double fd = (ref_forward(net, p).loss(i) - ref_forward(net, q).loss(i)) / (2 * eps);
+      expect_close(fd, r.grads.dx(j, col), "dx");
+    }
+  // per-example ∂ℓ_i/∂h_t and (LSTM) ∂ℓ_i/∂c_t, every t
+  for (Nudge what : {Nudge::h, Nudge::c}) {
+    if (what == Nudge::c && fc.kind != CellKind::lstm) continue;
+    const Mat<double>& an = what == Nudge::h ? r.grads.dh : r.grads.dc;
+    for (Index t = 1; t <= s.steps; ++t)
+      for (Index i = 0; i < B; ++i)
+        for (Index j = 0; j < H; ++j) {
+          const double fd = (ref_forward(net, s, {what, t, j, i, eps}).loss(i) -
+                             ref_forward(net, s, {what, t, j, i, -eps}).loss(i)) /
+                            (2 * eps);
+          expect_close(fd, an(j, (t - 1) * B + i),
+                       (what == Nudge::h ? "dh t=" : "dc t=") + std::to_string(t));
+        }
+  }
+}
+
+std::vector<FdCase> fd_cases() {
+  std::vector<FdCase> v;
+  for (CellKind k : {CellKind::lstm, CellKind::gru})
+    for (Index steps : {1, 2, 7})
+      for (RnnInputs in : {RnnInputs::every_step, RnnInputs::first_step})
+        for (bool every : {false, true}) v.push_back({k, steps, in, every});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, GatedFd, ::testing::ValuesIn(fd_cases()),
+                         [](const ::testing::TestParamInfo<FdCase>& p) {
+                           const FdCase& c = p.param;
+                           return std::string(cell_kind_names[static_cast<size_t>(c.kind)]) + "_T" +
+                                  std::to_string(c.steps) + "_" +
+                                  std::string(rnn_inputs_names[static_cast<size_t>(c.inputs)]) +
+                                  (c.loss_every ? "_loss_every" : "_loss_last");
+                         });
+
+}  // namespace
