@@ -351,17 +351,23 @@ TEST(GatedInit, ForgetBiasOnAGruIsAUsageError) {
   }
 }
 
+// The diagnostics (τ = 0.01) of one forward and backward.
+std::vector<GatedStepRow> step_rows(const Gated<double>& net, const Seq& s, Pass& r) {
+  run(net, s, r);
+  std::vector<GatedStepRow> rows;
+  StatScratch<double> scratch;
+  gated_step_rows(net, r.cache, r.grads, 0.01, rows, scratch);
+  return rows;
+}
+
 TEST(GatedStepRows, KnownAnswers) {
-  // shut LSTM: i ≈ 0, f = o = 1 (σ' below τ/4: all saturated); g = tanh(small): mean of the
-  // draw, unsaturated; ‖∂ℓ/∂c_t‖ the same at every t, and ‖∂ℓ/∂h_t‖ 0 before T (no gate open)
+  // shut LSTM: i ≈ 0, f = o = 1 (σ' below τ/4: all saturated); g = tanh(a_g), |a_g| small:
+  // unsaturated; ‖∂ℓ/∂c_t‖ the same at every t, and ‖∂ℓ/∂h_t‖ 0 before T (no gate open)
   {
     const Gated<double> net = pinned_net(CellKind::lstm, {{0, -60.0}, {1, 60.0}, {3, 60.0}});
     const Seq s = random_seq(5, RnnInputs::every_step, false, 41);
     Pass r;
-    run(net, s, r);
-    std::vector<GatedStepRow> rows;
-    StatScratch<double> scratch;
-    gated_step_rows(net, r.cache, r.grads, 0.01, rows, scratch);
+    const std::vector<GatedStepRow> rows = step_rows(net, s, r);
     ASSERT_EQ(rows.size(), 5u);
     const Index n = s.steps * B;
     const double dcT = r.grads.dc.middleCols(n - B, B).norm() / std::sqrt(double(B));
@@ -387,10 +393,7 @@ TEST(GatedStepRows, KnownAnswers) {
     const Gated<double> net = random_net(CellKind::gru, RnnInputs::every_step, 42);
     const Seq s = random_seq(2, RnnInputs::every_step, true, 43);
     Pass r;
-    run(net, s, r);
-    std::vector<GatedStepRow> rows;
-    StatScratch<double> scratch;
-    gated_step_rows(net, r.cache, r.grads, 0.01, rows, scratch);
+    const std::vector<GatedStepRow> rows = step_rows(net, s, r);
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].grad_whh_contrib_norm, 0.0);
     EXPECT_NEAR(rows[1].grad_whh_contrib_norm, r.grads.dW_hh.norm(), 1e-14);

@@ -69,7 +69,6 @@ void gated_forward(const Gated<T>& net, const Mat<T>& x, Index steps, Index B, G
   const bool lstm = net.kind == CellKind::lstm;
   c.steps = steps;
   c.batch = B;
-  fit_cols(c.xp, GH, n);
   fit_cols(c.gate, GH, n);
   fit_cols(c.h, H, n + B);
   fit_cols(c.rec, GH, B);
@@ -81,14 +80,15 @@ void gated_forward(const Gated<T>& net, const Mat<T>& x, Index steps, Index B, G
     fit_cols(c.hn, H, n);
   }
   c.h.leftCols(B).setZero();  // h_0
-  // W_ih x_t + b_ih for every t at once (first_step: x_t = 0 for t > 1)
+  // gate ← W_ih x_t + b_ih for every t at once (first_step: x_t = 0 for t > 1); each step then
+  // turns its block into the gates' activations in place
   if (net.inputs == RnnInputs::every_step) {
-    c.xp.leftCols(n).noalias() = net.W_ih * x.leftCols(n);
+    c.gate.leftCols(n).noalias() = net.W_ih * x.leftCols(n);
   } else {
-    c.xp.leftCols(B).noalias() = net.W_ih * x.leftCols(B);
-    c.xp.middleCols(B, n - B).setZero();
+    c.gate.leftCols(B).noalias() = net.W_ih * x.leftCols(B);
+    c.gate.middleCols(B, n - B).setZero();
   }
-  c.xp.leftCols(n).colwise() += net.b_ih;
+  c.gate.leftCols(n).colwise() += net.b_ih;
   const auto sig = [](T v) { return sigmoid(v); };
   const auto th = [](T v) { return std::tanh(v); };
   for (Index t = 1; t <= steps; ++t) {
@@ -99,13 +99,12 @@ void gated_forward(const Gated<T>& net, const Mat<T>& x, Index steps, Index B, G
     else
       rec.setZero();  // h_0 = 0
     rec.colwise() += net.b_hh;
-    const auto xp = c.xp.middleCols(o, B);
-    auto gate = c.gate.middleCols(o, B);  // (G·H, B)
+    auto gate = c.gate.middleCols(o, B);  // (G·H, B): W_ih x_t + b_ih → activations
     const auto hprev = c.h.middleCols(o, B);
     auto h = c.h.middleCols(o + B, B);
     if (lstm) {
       // i, f, o: σ; g: tanh. c_t = f ⊙ c_{t-1} + i ⊙ g, h_t = o ⊙ tanh(c_t)
-      gate.noalias() = xp + rec;
+      gate += rec;
       gate.topRows(2 * H) = gate.topRows(2 * H).unaryExpr(sig);
       gate.middleRows(2 * H, H) = gate.middleRows(2 * H, H).unaryExpr(th);
       gate.bottomRows(H) = gate.bottomRows(H).unaryExpr(sig);
@@ -116,11 +115,11 @@ void gated_forward(const Gated<T>& net, const Mat<T>& x, Index steps, Index B, G
       tc = ct.unaryExpr(th);
       h.array() = gate.bottomRows(H).array() * tc.array();
     } else {
-      // r, z: σ; n = tanh(xp_n + r ⊙ (W_hn h + b_hn)); h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
-      gate.topRows(2 * H) = (xp.topRows(2 * H) + rec.topRows(2 * H)).unaryExpr(sig);
+      // r, z: σ; n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+      gate.topRows(2 * H) = (gate.topRows(2 * H) + rec.topRows(2 * H)).unaryExpr(sig);
       c.hn.middleCols(o, B) = rec.bottomRows(H);
       gate.bottomRows(H) =
-          (xp.bottomRows(H).array() + gate.topRows(H).array() * rec.bottomRows(H).array())
+          (gate.bottomRows(H).array() + gate.topRows(H).array() * rec.bottomRows(H).array())
               .matrix()
               .unaryExpr(th);
       const auto z = gate.middleRows(H, H).array();

@@ -68,7 +68,6 @@ struct Gated {
 template <class T>
 struct GatedCache {
   Index steps = 0, batch = 0;  // T and B of the last forward
-  Mat<T> xp;                   // (G·H, ≥ T·B): block t-1 = W_ih x_t + b_ih
   Mat<T> gate;                 // (G·H, ≥ T·B): block t-1 = every gate's activation at step t
   Mat<T> h;                    // (H, ≥ (T+1)·B): block 0 = h_0 = 0, block t = h_t
   Mat<T> c;                    // LSTM (H, ≥ (T+1)·B): block 0 = c_0 = 0, block t = c_t
