@@ -1,4 +1,4 @@
-// Gated recurrent cells (issue 15, library only: not yet reachable from configs or runs), with
+// Gated recurrent cells (a library piece: not yet reachable from configs or runs), with
 // PyTorch's equations and gate order (nn.LSTM, nn.GRU). G gates of width H; every weight matrix
 // stacks the gates' blocks in order, rows [k·H, (k+1)·H) for gate k.
 //
@@ -126,9 +126,9 @@ template <class T>
 void gated_backward(const Gated<T>& net, const Mat<T>& x, const GatedCache<T>& cache,
                     const Mat<T>& dh_seed, GatedGrads<T>& grads);
 
-// One step's diagnostics (issue 15's timesteps.csv columns). Norms are per-example RMS over the
-// batch, sqrt(mean_i ‖v_i‖²). Saturated: σ' = s(1−s) < τ/4 for a σ gate, 1 − g² < τ for a tanh
-// gate; mean and saturated share are over the H·B entries (NaN where one is not finite).
+// One step's diagnostics (the gated chains' future timesteps.csv columns). Norms are per-example
+// RMS over the batch, sqrt(mean_i ‖v_i‖²). Saturated: σ' = s(1−s) < τ/4 for a σ gate, 1 − g² < τ
+// for a tanh gate; mean and saturated share are over the H·B entries (NaN where one is not finite).
 struct GateStepStats {
   double mean = nan_v, saturated_frac = nan_v;
 };

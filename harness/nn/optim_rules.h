@@ -1,6 +1,6 @@
 // The update rules of torch.optim, one parameter tensor at a time, with PyTorch's conventions and
 // defaults, so that the same gradients give the same trajectory as PyTorch. Not wired into training
-// yet (issue 16): optim.h's momentum_step is what runs today.
+// yet: optim.h's momentum_step is what runs today.
 //
 // g is the gradient, θ the parameter, t the step count (1 on the first step), λ the weight decay.
 // Every kind but adamw first adds the L2 term to the gradient: g ← g + λθ.
