@@ -67,7 +67,7 @@ bool train_step_end(LoopState& ls, RunResult& out, json& first_nonfinite, const 
   const bool diverged = !std::isfinite(e.loss) || !std::isfinite(e.grad_norm);
   if (diverged || (ls.next_probe < schedule.size() && schedule[ls.next_probe] == e.step)) {
     probe(e.step);
-    step_row_train(out.steps.back(), ls.loss_sum, ls.loss_n, e.grad_norm, e.clipped, train.lr);
+    step_row_train(out.steps.back(), ls.loss_sum, ls.loss_n, e.grad_norm, e.clipped, e.lr);
     ++ls.next_probe;
   }
   if (diverged) {

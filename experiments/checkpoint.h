@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "experiments/run.h"
+#include "harness/nn/optim.h"
 
 namespace gl {
 
@@ -111,6 +112,15 @@ struct LoopState {
 };
 void loop_state_io(Ckpt& ck, LoopState& s, Rng& rng, RunResult& out, json& first_nonfinite);
 
+// The optimizer's state (moments, step counts) and the update-ratio bookkeeping. The gradient
+// noise needs no position: its stream is indexed by the step.
+template <class T>
+void optim_io(Ckpt& ck, Optim<T>& o) {
+  for (auto& s : o.state) ck.io(s.m), ck.io(s.v), ck.io(s.g_avg), ck.io(s.step);
+  for (auto& s : o.scalar_state) ck.io(s.m), ck.io(s.v), ck.io(s.g_avg), ck.io(s.step);
+  ck.io(o.lr), ck.io(o.ratio), ck.io(o.ratio_sum), ck.io(o.ratio_n);
+}
+
 // The start of every training run: resume from ckpt when train.checkpoint_every > 0 and it holds
 // this run's checkpoint (state(ck) reads it), else probe step 0; then starts ls.progress's clock.
 void train_begin(LoopState& ls, const TrainConfig& train, const std::string& ckpt, uint64_t key,
@@ -123,6 +133,7 @@ struct StepEnd {
   double loss = 0;       // the batch's mean loss
   double grad_norm = 0;  // ‖∂L/∂θ‖ (0 when not taken: no clipping and no probe this step)
   bool clipped = false;
+  double lr = 0;  // the step's base rate lr·f(step) (harness/nn/optim.h lr_factor)
 };
 
 // The end of a training step, the same for every model kind: the loss joins the accumulator; a

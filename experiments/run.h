@@ -22,6 +22,9 @@ struct StepRow {
   std::optional<double> lr;
   std::optional<double> spectral_radius, sigma_max;  // RNN
   double elapsed_s = 0;
+  // RNN: the update ratios and effective rates of W (rec) and U (in), as layers.csv's of W_l.
+  std::optional<double> update_ratio_rec, update_ratio_rec_mean, effective_lr_rec;
+  std::optional<double> update_ratio_in, update_ratio_in_mean, effective_lr_in;
 };
 
 template <RowOf<StepRow> Row, class F>
@@ -38,6 +41,12 @@ void row_fields(Row& r, F&& f) {
   f("sigma_max", r.sigma_max);
   f("elapsed_s", r.elapsed_s,
     Cell::blank);  // wall clock: in summary.json timing (bytes reproducible)
+  f("update_ratio_rec", r.update_ratio_rec);
+  f("update_ratio_rec_mean", r.update_ratio_rec_mean);
+  f("effective_lr_rec", r.effective_lr_rec);
+  f("update_ratio_in", r.update_ratio_in);
+  f("update_ratio_in_mean", r.update_ratio_in_mean);
+  f("effective_lr_in", r.effective_lr_in);
 }
 
 struct RunResult {

@@ -21,7 +21,7 @@ struct MlpRun {
   const Config& c;
   Dataset<T> data;
   Mlp<T> net;
-  Mlp<T> velocity;  // momentum buffers (same shapes as net; empty for μ = 0)
+  Optim<T> optim;  // the parameter list and the optimizer's state (harness/nn/optim.h)
   Mat<T> px, tx, bx, dy;
   Targets<T> pt, tt, bt;
   MlpCache<T> cache;
@@ -113,6 +113,14 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   mlp_backward(r.net, r.cache, r.dy, r.grads, store_dw);
   const size_t first = r.out.layers.size();
   mlp_layer_rows(r.net, r.cache, r.grads, c.probe, step, r.out.layers, r.scratch);
+  for (size_t l = 0; l < r.net.layers.size(); ++l) {  // the steps since the previous probe
+    const int k = optim_weight_of(r.optim, static_cast<int>(l));
+    const UpdateStats u = optim_stats(c.train, r.optim, k);
+    LayerRow& row = r.out.layers[first + l];
+    row.update_ratio = u.ratio, row.update_ratio_mean = u.ratio_mean;
+    row.effective_lr = u.effective_lr;
+  }
+  optim_probe_reset(r.optim);
   r.probe_times.push_back(seconds_since(tp));
 
   if (c.probe.jacobian) {  // not part of probe_s (docs/reference.md §4.4): SVDs cost more than the
@@ -212,6 +220,19 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
   r.out.steps.push_back(s);
 }
 
+// The fused SGD step stores no ∂L/∂W: its update ratio at a probe step is lr·‖∂L/∂W_l‖/‖W_l‖
+// (‖ΔW_l‖ in exact arithmetic) from the batch's δ_l and a_{l−1}; no mean over the interval.
+template <class T>
+static void fused_update_ratios(MlpRun<T>& r, double lr) {
+  for (size_t l = 0; l < r.net.layers.size(); ++l) {
+    const int k = optim_weight_of(r.optim, static_cast<int>(l));
+    const Mat<T>& W = r.net.layers[l].W;
+    const double dw = outer_norm<T>(r.grads.delta[l], r.cache.a[l], r.scratch[0]).norm;
+    r.optim.lr[static_cast<size_t>(k)] = lr;
+    r.optim.ratio[static_cast<size_t>(k)] = update_ratio(lr * dw, W.data(), W.size());
+  }
+}
+
 template <class T>
 RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress* progress) {
   const std::string tensor_dir = run_dir + "/tensors";
@@ -232,14 +253,17 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
   if (r.have_theory) r.theory = theory_layers(tin);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  // ---- training: minibatch SGD, momentum v ← μv + g, θ ← θ − lr·v (harness/nn/optim.h) ----
+  // ---- training: the optimizer and the rules of train.* (harness/nn/optim.h) ----
   // Between probes a step allocates nothing (every buffer keeps its size from the first step) and
   // computes no statistics: the gradient norm only when clipping needs it or a probe records it.
-  // Plain SGD (μ = 0, no clipping) takes the fused step, mlp_backward_sgd: ∂L/∂W is not stored,
-  // each W_l is updated by one product as the backward leaves it (W1: 2x fewer passes over W).
-  if (c.train.steps > 0 && c.train.momentum != 0.0) r.velocity = mlp_velocity_make(r.net);
-  const bool fused = c.train.momentum == 0.0 && !c.train.clip_norm &&
-                     c.model.activation.kind != Activation::maxout;
+  // Plain SGD (no momentum, decay, clipping or per-layer rule) takes the fused step,
+  // mlp_backward_sgd: ∂L/∂W is not stored, each W_l is updated by one product as the backward
+  // leaves it (W1: 2x fewer passes over W).
+  if (c.train.steps > 0) {
+    mlp_params(r.net, r.grads, r.optim);
+    optim_make(c.train, r.optim, spec.seed);
+  }
+  const bool fused = fused_sgd(c.train) && c.model.activation.kind != Activation::maxout;
   step_times_reserve(r.step_times, c.train.steps);
   LoopState ls;
   ls.progress = progress;
@@ -249,8 +273,8 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
   const auto state = [&](Ckpt& ck) {
     loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
     ck.io(r.data.train_rng);
-    for (Mlp<T>* net : {&r.net, &r.velocity})
-      for (Layer<T>& layer : net->layers) ck.io(layer.W), ck.io(layer.b), ck.io(layer.slope);
+    for (Layer<T>& layer : r.net.layers) ck.io(layer.W), ck.io(layer.b), ck.io(layer.slope);
+    optim_io(ck, r.optim);
     ck.io(r.edges);
   };
   const auto probe = [&](int64_t step) { mlp_probe(r, step, tensor_dir); };
@@ -264,20 +288,24 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
     loss_backward(c.loss, r.cache.a.back(), r.bt, r.dy);
     const bool probe_now = ls.next_probe < schedule.size() && schedule[ls.next_probe] == step;
     const bool need_norm = c.train.clip_norm.has_value() || probe_now;
-    double gnorm = 0.0;
+    double gnorm = 0.0, lr = c.train.opt.lr * lr_factor(c.train, step);
     bool clip = false;
     if (fused) {
-      mlp_backward_sgd(r.net, r.cache, r.dy, r.grads, c.train.lr);
+      mlp_backward_sgd(r.net, r.cache, r.dy, r.grads, lr);
     } else {
       mlp_backward(r.net, r.cache, r.dy, r.grads);
+      mlp_params(r.net, r.grads, r.optim);
+      grads_perturb(c.train, r.optim, step);
       if (need_norm) gnorm = mlp_grads_norm(r.grads);
       const double scale = clip_scale(gnorm, c.train.clip_norm);  // 1 without clipping
       clip = scale < 1.0;
-      mlp_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum, scale);
+      lr = params_update(c.train, r.optim, step, scale);
     }
     step_time_record(r.step_times, step, seconds_since(ts));
-    if (fused && probe_now)  // the norm the probe records, from this step's δ and a
+    if (fused && probe_now) {  // the norm the probe records, from this step's δ and a
       gnorm = mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]);
+      fused_update_ratios(r, lr);
+    }
     const double batch_loss = r.lossv.mean();
     // A non-finite gradient with a finite loss (no norm taken) makes the parameters non-finite,
     // and the next step's loss shows it; a diverged step's probe records the norm.
@@ -285,7 +313,7 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
       gnorm =
           fused ? mlp_grads_norm_outer(r.cache, r.grads, r.scratch[0]) : mlp_grads_norm(r.grads);
     if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
-                        {step, batch_loss, gnorm, clip}, "layer", probe,
+                        {step, batch_loss, gnorm, clip, lr}, "layer", probe,
                         [&] { checkpoint_save(ckpt, key, state); }))
       break;
   }

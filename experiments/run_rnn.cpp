@@ -1,7 +1,7 @@
 // The RNN run (docs/reference.md §3 RNN keys, §4.2 timesteps.csv, §4.4 summary): the MLP run's
 // structure (experiments/run_mlp.cpp) for a weight-shared chain. Probes on the schedule measure
-// every time step t = 1..T on the fixed probe set; training is minibatch SGD with momentum
-// (harness/nn/optim.h) and global-norm clipping over all parameters (Pascanu's Algorithm 1), with
+// every time step t = 1..T on the fixed probe set; training is the optimizer and rules of train.*
+// (harness/nn/optim.h) with global-norm clipping over all parameters (Pascanu's Algorithm 1), with
 // checkpoints every train.checkpoint_every steps (experiments/checkpoint.h).
 // probe.histograms and probe.jacobian are per-layer (MLP) quantities; a chain does not write them.
 #include <fmt/format.h>
@@ -27,7 +27,7 @@ struct RnnRun {
   SeqData<T> data;
   Rng test_start;  // the test stream before its first draw: the same set every probe
   Rnn<T> net;
-  Rnn<T> velocity;  // momentum buffers (same shapes as net)
+  Optim<T> optim;  // the parameter list and the optimizer's state (harness/nn/optim.h)
   SeqBatch<T> probe, batch, test;
   // One history for the training batches and the probe set: a probe comes after its step's
   // update, and the next step starts afresh (W3: the history is 164 MB; a second one doubled RSS).
@@ -197,6 +197,13 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   s.probe_error = loss_error_rate(c.loss, r.pcache.yhat, r.probe.y, 0.04);
   s.spectral_radius = rnn_spectral_radius(r.net.W);  // not part of probe_s (an O(H³) solve)
   s.sigma_max = rnn_sigma_max(r.net.W);
+  const UpdateStats rec = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 1));
+  const UpdateStats in = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 0));
+  s.update_ratio_rec = rec.ratio, s.update_ratio_rec_mean = rec.ratio_mean;
+  s.effective_lr_rec = rec.effective_lr;
+  s.update_ratio_in = in.ratio, s.update_ratio_in_mean = in.ratio_mean;
+  s.effective_lr_in = in.effective_lr;
+  optim_probe_reset(r.optim);
 
   if (r.first_nonfinite.is_null())
     r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
@@ -232,7 +239,10 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir, TrainProgress
   Rng rng = rng_make(spec.seed);
   r.net = rnn_init<T>({r.data.inputs, c.model.width, r.data.outputs}, c.model, rng);
   seq_sample(r.data, Split::probe, c.probe.samples, r.probe);
-  if (c.train.steps > 0) r.velocity = rnn_velocity_make(r.net);
+  if (c.train.steps > 0) {
+    rnn_params(r.net, r.grads, r.optim);
+    optim_make(c.train, r.optim, spec.seed);
+  }
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
   LoopState ls;
@@ -244,8 +254,9 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir, TrainProgress
   const auto state = [&](Ckpt& ck) {
     loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
     ck.io(r.data.train_rng);
-    for (Rnn<T>* net : {&r.net, &r.velocity})
-      ck.io(net->W), ck.io(net->U), ck.io(net->b), ck.io(net->V), ck.io(net->c), ck.io(net->slope);
+    ck.io(r.net.W), ck.io(r.net.U), ck.io(r.net.b), ck.io(r.net.V), ck.io(r.net.c);
+    ck.io(r.net.slope);
+    optim_io(ck, r.optim);
   };
   const auto probe = [&](int64_t step) { rnn_probe(r, step, tensor_dir); };
   train_begin(ls, c.train, ckpt, key, state, probe);
@@ -259,14 +270,15 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir, TrainProgress
     example_losses(r.lossv, r.batch.batch, r.lossi);
     loss_backward(c.loss, r.cache.yhat, r.batch.y, r.dy);
     rnn_backward(r.net, r.batch.x, r.cache, r.dy, r.grads);
+    rnn_params(r.net, r.grads, r.optim);
+    grads_perturb(c.train, r.optim, step);
     const double gnorm = rnn_grads_norm(r.grads);
     const double scale = clip_scale(gnorm, c.train.clip_norm);
     const bool clip = scale < 1.0;
-    if (clip) rnn_grads_scale(r.grads, scale);
-    rnn_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum);
+    const double lr = params_update(c.train, r.optim, step, scale);
     step_time_record(r.step_times, step, seconds_since(ts));
     if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
-                        {step, r.lossi.mean(), gnorm, clip}, "t", probe,
+                        {step, r.lossi.mean(), gnorm, clip, lr}, "t", probe,
                         [&] { checkpoint_save(ckpt, key, state); }))
       break;
   }

@@ -83,8 +83,8 @@ TEST(Config, DefaultsAreFilled) {
   EXPECT_EQ(c.loss, Loss::cross_entropy);
   EXPECT_EQ(c.train.steps, 0);
   EXPECT_EQ(c.train.batch_size, 10);
-  EXPECT_EQ(c.train.lr, 0.01);
-  EXPECT_EQ(c.train.momentum, 0.0);
+  EXPECT_EQ(c.train.opt.lr, 0.01);
+  EXPECT_EQ(c.train.opt.momentum, 0.0);
   EXPECT_FALSE(c.train.clip_norm.has_value());
   EXPECT_EQ(c.probe.samples, 300);
   EXPECT_EQ(c.probe.every, 1000);
@@ -299,9 +299,9 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.loss, b.loss);
   EXPECT_EQ(a.train.steps, b.train.steps);
   EXPECT_EQ(a.train.batch_size, b.train.batch_size);
-  EXPECT_EQ(a.train.optimizer, b.train.optimizer);
-  EXPECT_EQ(a.train.lr, b.train.lr);
-  EXPECT_EQ(a.train.momentum, b.train.momentum);
+  EXPECT_EQ(a.train.opt.kind, b.train.opt.kind);
+  EXPECT_EQ(a.train.opt.lr, b.train.opt.lr);
+  EXPECT_EQ(a.train.opt.momentum, b.train.opt.momentum);
   EXPECT_EQ(a.train.clip_norm, b.train.clip_norm);
   EXPECT_EQ(a.train.checkpoint_every, b.train.checkpoint_every);
   const ProbeConfig &p = a.probe, &q = b.probe;
@@ -400,7 +400,7 @@ TEST(Config, ResolvedJsonHasEveryKey) {
   for (const char* key : {"name", "description", "seed", "repeats", "precision", "threads", "model",
                           "data", "loss", "train", "probe"})
     EXPECT_TRUE(j.contains(key)) << key;
-  EXPECT_EQ(j["train"].size(), 7u);
+  EXPECT_EQ(j["train"].size(), 17u);  // sgd's keys; another optimizer writes its own
   EXPECT_EQ(j["probe"].size(), 13u);  // 14 keys; per_decade only with the log schedule
   EXPECT_EQ(j["model"]["activation"], json::parse(R"({"name": "tanh"})"));
   const json r =

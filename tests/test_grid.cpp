@@ -48,7 +48,7 @@ TEST_F(Grid, ShorthandsExpandBeforeAxesApply) {
 
 TEST_F(Grid, AxesCreateMissingObjects) {
   const Experiment e = load(cfg(R"("grid": {"train.lr": [0.1, 0.2]})"));
-  EXPECT_EQ(e.runs[1].config.train.lr, 0.2);
+  EXPECT_EQ(e.runs[1].config.train.opt.lr, 0.2);
 }
 
 TEST_F(Grid, NoGridIsOneRunNamedRun) {
@@ -328,8 +328,8 @@ TEST_F(Grid, VariantsDeepMergeAsOneUnit) {
   EXPECT_EQ(e.runs[2].config.model.length, 7);
   EXPECT_EQ(e.runs[4].config.model.activation.kind, Activation::relu);  // a shorthand replaces
   EXPECT_EQ(e.runs[4].config.model.init.kind, Init::he_normal);
-  EXPECT_EQ(e.runs[4].config.train.lr, 0.5);
-  EXPECT_EQ(e.runs[0].config.train.lr, 0.01);
+  EXPECT_EQ(e.runs[4].config.train.opt.lr, 0.5);
+  EXPECT_EQ(e.runs[0].config.train.opt.lr, 0.01);
   EXPECT_EQ(e.axes[0].values.size(), 3u);
   EXPECT_EQ(e.axes[0].values[0]["label"], "steep");
   const Experiment only = load(R"({"model": {"depth": 2, "width": 3},

@@ -13,6 +13,7 @@
 #include "harness/nn/loss.h"
 #include "harness/nn/mlp.h"
 #include "harness/nn/optim.h"
+#include "tests/test_util.h"
 
 using namespace gl;
 
@@ -253,19 +254,20 @@ TEST(MlpThreads, TwoThreadsFlushSubnormalsAsTheCaller) {
   EXPECT_EQ(c2.z[1], c1.z[1]);                   // and on two
 }
 
-// The fused plain-SGD step (mlp_backward_sgd) against mlp_backward followed by mlp_sgd_update
-// with μ = 0, on one and on two threads; and the gradient norm without ∂L/∂W.
+// The fused plain-SGD step (mlp_backward_sgd) against mlp_backward followed by the training
+// path's plain SGD (params_update), on one and on two threads; and the gradient norm without ∂L/∂W.
 template <class T>
 static void check_fused(Activation act, Index B, int threads, double tol) {
   omp_set_num_threads(threads);
   const Net<T> n = net_make<T>(act, B, 11);
   const double lr = 0.05;
-  Mlp<T> a = n.net, b = n.net, no_velocity;
+  Mlp<T> a = n.net, b = n.net;
+  Optim<T> o;
   MlpCache<T> c;
   MlpGrads<T> ga, gb;
   mlp_forward(a, n.x, c);
   mlp_backward(a, c, n.dy, ga);
-  mlp_sgd_update(a, no_velocity, ga, lr, 0.0, 1.0);
+  mlp_update(train_of(OptimizerKind::sgd, lr), a, ga, o, 1);
   mlp_backward_sgd(b, c, n.dy, gb, lr);
   for (size_t l = 0; l < a.layers.size(); ++l) {
     const Mat<T> step_a = a.layers[l].W - n.net.layers[l].W,

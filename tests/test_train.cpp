@@ -108,8 +108,8 @@ TEST(Train, OneStepMatchesTheHandComputedUpdate) {
   mlp_forward(net, xm, c);
   loss_backward(Loss::mse, c.a.back(), t, dy);
   mlp_backward(net, c, dy, g);
-  Mlp<double> v = mlp_velocity_make(net);
-  mlp_sgd_update(net, v, g, lr, 0.0, 1.0);
+  Optim<double> o;
+  mlp_update(train_of(OptimizerKind::sgd, lr), net, g, o, 1);
 
   for (int j = 0; j < 2; ++j) {
     EXPECT_NEAR(net.layers[0].b(j), b1[j], 1e-15);
@@ -128,11 +128,15 @@ TEST(Train, MomentumOverThreeStepsMatchesTheClosedForm) {
   const double lr = 0.05, mu = 0.9;
   const MlpGrads<double> g[3] = {grads_of(1, 2, 3), grads_of(-0.5, 0.25, 4), grads_of(2, -1, 0.5)};
   Mlp<double> net = tiny_net();
+  net.act.kind = Activation::prelu;  // the slope is a parameter (the update is tanh's otherwise)
   net.layers[0].slope = 0.25;
   const Mlp<double> n0 = net;
-  Mlp<double> v = mlp_velocity_make(net);
-  EXPECT_EQ(v.layers[0].W.norm() + v.layers[1].b.norm() + std::abs(v.layers[0].slope), 0.0);
-  for (const auto& gk : g) mlp_sgd_update(net, v, gk, lr, mu, 1.0);
+  Optim<double> o;
+  const TrainConfig tc = train_of(OptimizerKind::sgd, lr, mu);
+  for (int64_t k = 0; k < 3; ++k) {
+    MlpGrads<double> gk = g[k];
+    mlp_update(tc, net, gk, o, k + 1);
+  }
 
   const double c1 = 1 + mu + mu * mu, c2 = 1 + mu, c3 = 1;
   for (size_t l = 0; l < 2; ++l) {
@@ -143,7 +147,8 @@ TEST(Train, MomentumOverThreeStepsMatchesTheClosedForm) {
     const Mat<double> vW = mu * mu * g[0].dW[l] + mu * g[1].dW[l] + g[2].dW[l];
     EXPECT_LT((net.layers[l].W - W).cwiseAbs().maxCoeff(), 1e-14) << "layer " << l;
     EXPECT_LT((net.layers[l].b - b).cwiseAbs().maxCoeff(), 1e-14) << "layer " << l;
-    EXPECT_LT((v.layers[l].W - vW).cwiseAbs().maxCoeff(), 1e-14) << "layer " << l;
+    const Eigen::Map<const Mat<double>> v(o.state[2 * l].m.data(), vW.rows(), vW.cols());
+    EXPECT_LT((v - vW).cwiseAbs().maxCoeff(), 1e-14) << "layer " << l;
   }
   const double slope =
       0.25 - lr * (c1 * g[0].dslope[0] + c2 * g[1].dslope[0] + c3 * g[2].dslope[0]);
@@ -228,13 +233,14 @@ TEST(Train, ClippingScalesTheWholeUpdate) {
 
   const double lr = 0.5;
   Mlp<double> net = tiny_net();
+  net.act.kind = Activation::prelu;
   const Mlp<double> n0 = net;
-  Mlp<double> v = mlp_velocity_make(net);
-  mlp_sgd_update(net, v, g, lr, 0.9, s);
+  Optim<double> o;
+  mlp_update(train_of(OptimizerKind::sgd, lr, 0.9), net, g, o, 1, s);
   EXPECT_NEAR(net.layers[0].W(0, 0), n0.layers[0].W(0, 0) - lr * 3.0 / 13.0, 1e-15);
   EXPECT_NEAR(net.layers[1].b(0), n0.layers[1].b(0) - lr * 4.0 / 13.0, 1e-15);
   EXPECT_NEAR(net.layers[0].slope, n0.layers[0].slope - lr * 12.0 / 13.0, 1e-15);
-  EXPECT_NEAR(v.layers[0].W(0, 0), 3.0 / 13.0, 1e-15);  // the buffer holds the clipped gradient
+  EXPECT_NEAR(o.state[0].m(0), 3.0 / 13.0, 1e-15);  // the buffer holds the clipped gradient
   double step2 =
       (net.layers[0].slope - n0.layers[0].slope) * (net.layers[0].slope - n0.layers[0].slope);
   for (size_t l = 0; l < 2; ++l)

@@ -11,6 +11,7 @@
 #include "experiments/run.h"
 #include "harness/core/config.h"
 #include "harness/nn/loss.h"
+#include "harness/nn/optim.h"
 
 namespace gl {
 
@@ -27,6 +28,26 @@ inline RunSpec run_spec_of(const std::string& text, uint64_t seed, uint64_t data
   for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.message;
   s.resolved = config_to_json(s.config);
   return s;
+}
+
+// One update of net through the training path (harness/nn/optim.h) with gradients g (which it
+// may scale in place): the state of o is made at the first call. Returns the step's base rate.
+template <class T>
+double mlp_update(const TrainConfig& tc, Mlp<T>& net, MlpGrads<T>& g, Optim<T>& o, int64_t step,
+                  double scale = 1.0) {
+  mlp_params(net, g, o);
+  if (o.state.empty()) optim_make(tc, o, 0);
+  return params_update(tc, o, step, scale);
+}
+
+// A TrainConfig with the optimizer of kind (PyTorch's defaults), lr and momentum.
+inline TrainConfig train_of(OptimizerKind kind, double lr, double momentum = 0) {
+  TrainConfig tc;
+  tc.steps = 100;
+  tc.opt = optimizer_spec_default(kind);
+  tc.opt.lr = lr;
+  tc.opt.momentum = momentum;
+  return tc;
 }
 
 // The probe's layer rows of net on x (columns are examples), with mse against zero targets.

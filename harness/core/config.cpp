@@ -364,23 +364,6 @@ std::string data_text(const DataConfig& d) {
 
 // ---- train, probe ----
 
-TrainConfig read_train(const json* v, Issues& issues) {
-  TrainConfig t;
-  const std::string path = "/train";
-  if (!block_ok(v, path, issues)) return t;
-  const Reader r{v, path, &issues};
-  check_keys(
-      r, {"steps", "batch_size", "optimizer", "lr", "momentum", "clip_norm", "checkpoint_every"});
-  t.steps = read_int(r, "steps", 0, int_max, 0);
-  t.batch_size = read_int32(r, "batch_size", 1, 1'000'000, 10);
-  t.optimizer = read_enum(r, "optimizer", optimizer_names, Optimizer::sgd);
-  t.lr = read_num(r, "lr", positive, 0.01);
-  t.momentum = read_num(r, "momentum", NumRange{0.0, 1.0, false, true}, 0.0);
-  t.clip_norm = read_opt_num(r, "clip_norm", positive);
-  t.checkpoint_every = read_int(r, "checkpoint_every", 0, int_max, 0);
-  return t;
-}
-
 // probe.verdict: every threshold optional; a vanishing one in (0, 1), an exploding one > 1, so
 // that a ratio or factor is never both.
 VerdictThresholds read_verdict(const json* v, Issues& issues) {
@@ -531,7 +514,8 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
   } else {
     c.loss = data_gives_labels(c.data) ? Loss::cross_entropy : Loss::mse;
   }
-  c.train = read_train(r.find("train"), issues);
+  if (const json* t = r.find("train"); block_ok(t, "/train", issues))
+    read_train(Reader{t, "/train", &issues}, c.model, c.train);  // config_optim.cpp
   c.probe = read_probe(r.find("probe"), issues);
   check_dump_steps(c.train, c.probe, Reader{r.find("probe"), "/probe", &issues});
   if (c.model.type == ModelType::rnn) {
@@ -565,14 +549,7 @@ json config_to_json(const Config& c) {
   j["data"] = data_to_json(c.data);
   j["loss"] = loss_table[static_cast<size_t>(c.loss)].name;
 
-  const TrainConfig& t = c.train;
-  j["train"] = {{"steps", t.steps},
-                {"batch_size", t.batch_size},
-                {"optimizer", enum_name(optimizer_names, t.optimizer)},
-                {"lr", t.lr},
-                {"momentum", t.momentum},
-                {"clip_norm", t.clip_norm ? json(*t.clip_norm) : json(nullptr)},
-                {"checkpoint_every", t.checkpoint_every}};
+  j["train"] = train_to_json(c.train);
 
   const ProbeConfig& p = c.probe;
   json pj = {{"samples", p.samples},

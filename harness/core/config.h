@@ -21,6 +21,7 @@
 #include "harness/nn/activations.h"
 #include "harness/nn/init.h"
 #include "harness/nn/loss.h"
+#include "harness/nn/optim_rules.h"
 #include "harness/nn/rnn.h"
 
 namespace gl {
@@ -28,9 +29,6 @@ namespace gl {
 enum class ModelType { mlp, rnn, count };
 inline constexpr std::string_view model_type_names[] = {"mlp", "rnn"};
 static_assert(std::size(model_type_names) == count_of<ModelType>);
-enum class Optimizer { sgd, count };
-inline constexpr std::string_view optimizer_names[] = {"sgd"};
-static_assert(std::size(optimizer_names) == count_of<Optimizer>);
 enum class Schedule { linear, log, count };  // of the probe steps
 inline constexpr std::string_view schedule_names[] = {"linear", "log"};
 static_assert(std::size(schedule_names) == count_of<Schedule>);
@@ -65,13 +63,33 @@ struct DataConfig {
 // ≥ 1), so temporal_order and addition need data.length ≥ 10.
 inline constexpr int task_min_length = 10;
 
+// The learning-rate schedule over the steps t = 1..steps (harness/nn/optim.h lr_factor).
+enum class LrSchedule { constant, step, cosine, count };
+inline constexpr std::string_view lr_schedule_names[] = {"constant", "step", "cosine"};
+static_assert(std::size(lr_schedule_names) == count_of<LrSchedule>);
+
+struct LrScheduleSpec {
+  LrSchedule kind = LrSchedule::constant;
+  int64_t step_size = 1;  // step: lr·gamma^⌊(t − 1)/step_size⌋
+  double gamma = 0.1;
+  double eta_min = 0;  // cosine: eta_min + (lr − eta_min)(1 + cos(π(t − 1)/steps))/2
+};
+
+// The training-time rules of docs/reference.md §3 (train), beyond the optimizer's own (opt).
+// Every "off" is 0 (or empty).
 struct TrainConfig {
   int64_t steps = 0;  // 0 = a study at initialization only
   int batch_size = 10;
-  Optimizer optimizer = Optimizer::sgd;
-  double lr = 0.01;
-  double momentum = 0.0;
+  OptimizerSpec opt;                // train.optimizer, lr and the optimizer's keys
   std::optional<double> clip_norm;  // global-norm clipping threshold (Pascanu's Algorithm 1)
+  double clip_value = 0;            // element-wise gradient clipping to [−c, c]
+  double max_norm = 0;              // per-unit incoming weight-vector norm ≤ c after each step
+  std::vector<double> lr_layers;    // per-layer multipliers (weight layers l = 1..L+1)
+  double lr_ramp = 0;               // or layer l gets lr_ramp^(L+1−l)
+  double lars = 0;                  // LARS trust coefficient η
+  double noise_eta = 0, noise_gamma = 0.55;  // gradient noise N(0, η/(1 + t)^γ)
+  int64_t warmup = 0;                        // linear warm-up over this many steps
+  LrScheduleSpec schedule;
   int64_t checkpoint_every = 0;
 };
 
@@ -119,6 +137,11 @@ struct Config {
 // "activation": "relu" → {"name": "relu"}, "init": "he_normal" → {"name": "he_normal"},
 // "bias_init": 0.1 → {"name": "constant", "value": 0.1}, "data": {"name": ...} stays.
 json config_normalize(const json& j);
+
+// The train block (harness/core/config_optim.cpp): read into t, checked against the model (lr_layers'
+// length is L + 1 of an mlp; chains have no per-layer rates).
+void read_train(const Reader& r, const ModelConfig& model, TrainConfig& t);
+json train_to_json(const TrainConfig& t);
 
 // Validate and fill defaults. Issues are appended (with JSON-pointer paths); on any issue the
 // returned Config is unspecified.

@@ -56,6 +56,8 @@ struct LayerRow {
   int64_t nonfinite = 0;
   std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
   double act_absmax = 0;
+  // Training (harness/nn/optim.h), of W_l; empty at step 0 and where not measured.
+  std::optional<double> update_ratio, update_ratio_mean, effective_lr;
   // Where non-finite values are (not written as columns; they locate first_nonfinite).
   int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
 };
@@ -90,6 +92,12 @@ void row_fields(Row& r, F&& f) {
   // max over units and probe examples of |a_l|: NaN if some a is NaN (as act_p98), else inf if
   // some a is ±inf.
   f("act_absmax", r.act_absmax);
+  // ‖ΔW_l‖/‖W_l‖ of the probe step's update (‖W_l‖ after it); its mean over the steps since the
+  // previous probe (empty for plain SGD's fused step); the rate of W_l's last step (sgd) or the
+  // median over W_l's weights of lr/(√v̂ + ε) (adaptive optimizers).
+  f("update_ratio", r.update_ratio);
+  f("update_ratio_mean", r.update_ratio_mean);
+  f("effective_lr", r.effective_lr);
   f("nonfinite_z", r.nonfinite_z, Cell::none);
   f("nonfinite_a", r.nonfinite_a, Cell::none);
   f("nonfinite_delta", r.nonfinite_delta, Cell::none);

@@ -1,6 +1,6 @@
 // The update rules of torch.optim, one parameter tensor at a time, with PyTorch's conventions and
-// defaults, so that the same gradients give the same trajectory as PyTorch. Not wired into training
-// yet: optim.h's momentum_step is what runs today.
+// defaults, so that the same gradients give the same trajectory as PyTorch. Training runs them
+// through harness/nn/optim.h (the list of a model's parameter tensors and the rules around them).
 //
 // g is the gradient, θ the parameter, t the step count (1 on the first step), λ the weight decay.
 // Every kind but adamw first adds the L2 term to the gradient: g ← g + λθ.
@@ -81,10 +81,12 @@ OptimizerState<T> optimizer_state_make(const OptimizerSpec& spec, Index n);
 // One step of spec's rule on param (a matrix or vector of T) with gradient grad (the same shape;
 // any Eigen expression, read once per value). Every value is updated in T, the per-step scalars
 // (bias corrections, lr_t) in double then rounded to T. Allocates nothing. Returns ‖Δθ‖, the
-// norm of the change actually applied, accumulated in double.
+// norm of the change actually applied, accumulated in double; param_norm (if given) receives ‖θ‖
+// after the step from the same pass (naive sum of squares in double).
 template <class P, class G, class T>
 double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
-                      const Eigen::MatrixBase<G>& grad, OptimizerState<T>& state) {
+                      const Eigen::MatrixBase<G>& grad, OptimizerState<T>& state,
+                      double* param_norm = nullptr) {
   using K = OptimizerKind;
   const int64_t t = ++state.step;
   const auto c = [](double x) { return static_cast<T>(x); };
@@ -101,15 +103,18 @@ double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
   // The loop over values, once per kind with that kind's rule (p the value, g its gradient with
   // the L2 term, k its index in the state buffers) inlined into it.
   const Index rows = param.rows();
-  double d2 = 0;  // Σ Δθ²
+  double d2 = 0, p2 = 0;  // Σ Δθ², Σ θ² after the step
+  // Without decay g is the gradient itself (not g + 0·θ, which is NaN where θ is infinite).
   const auto each = [&](auto rule) {
     for (Index j = 0; j < param.cols(); ++j)
       for (Index i = 0; i < rows; ++i) {
         T& p = param.coeffRef(i, j);
         const T p0 = p;
-        rule(p, static_cast<T>(grad.coeff(i, j)) + l2 * p0, j * rows + i);
+        const T g = static_cast<T>(grad.coeff(i, j));
+        rule(p, l2 != T(0) ? g + l2 * p0 : g, j * rows + i);
         const double d = static_cast<double>(p) - static_cast<double>(p0);
         d2 += d * d;
+        p2 += static_cast<double>(p) * static_cast<double>(p);
       }
   };
   const bool momentum = spec.momentum != 0;
@@ -121,7 +126,7 @@ double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
       }
       each([&](T& p, T g, Index k) {
         T& v = state.m[k];
-        v = t == 1 ? g : mu * v + damp * g;
+        v = t == 1 ? g : damp == T(1) ? mu * v + g : mu * v + damp * g;
         p -= lr * (spec.nesterov ? g + mu * v : v);
       });
       break;
@@ -165,6 +170,7 @@ double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
     case K::count:
       break;
   }
+  if (param_norm) *param_norm = std::sqrt(p2);
   return std::sqrt(d2);
 }
 

@@ -18,7 +18,10 @@ using namespace gl;
 namespace {
 
 struct GlorotNet {
-  Mlp<float> net, velocity;
+  Mlp<float> net;
+  Optim<float> optim;
+  TrainConfig tc;  // plain SGD; a small lr keeps the net near its init over millions of steps
+  int64_t t = 0;
   Mat<float> x, dy;
   Targets<float> t;
   MlpCache<float> cache;
@@ -31,7 +34,7 @@ struct GlorotNet {
     init.kind = Init::glorot_uniform;
     Rng r = rng_make(2010);
     net = mlp_init<float>({1024, std::vector<int>(5, 1000), 9}, act, init, init, BiasSpec{}, r);
-    velocity = mlp_velocity_make(net);
+    tc.opt.lr = 1e-6;
     x.resize(1024, batch);
     for (Index i = 0; i < x.size(); ++i) x(i) = static_cast<float>(rng_uniform(r, -1.0, 1.0));
     for (Index i = 0; i < batch; ++i) t.labels.push_back(static_cast<int32_t>(i % 9));
@@ -43,8 +46,9 @@ struct GlorotNet {
     mlp_backward(net, cache, dy, grads);
     const double n = norm ? mlp_grads_norm(grads) : 1.0;
     benchmark::DoNotOptimize(n);
-    // A small lr keeps the net near its init over millions of iterations.
-    mlp_sgd_update(net, velocity, grads, 1e-6, 0.0, 1.0);
+    mlp_params(net, grads, optim);
+    if (optim.state.empty()) optim_make(tc, optim, 0);
+    params_update(tc, optim, ++t, 1.0);
   }
 };
 
