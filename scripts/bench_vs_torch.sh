@@ -7,7 +7,9 @@
 # repetition) and probe/step costs.
 #
 #   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4"] [--no-f64] [--torch-threads "2 1"]
-#                             [--no-build] [--quick]
+#                             [--no-build] [--quick] [--optimizer adam]
+# --optimizer adam: both sides train with Adam (gradlab train.optimizer=adam, PyTorch
+# torch.optim.Adam, lr 0.001 on both) instead of plain SGD.
 # --quick: fewer steps on both sides (PyTorch 50/20/4/6 timed steps for W1..W4, gradlab's configs
 # shortened to match), and W3's PyTorch on 1 thread only: for
 # a loaded machine, where PyTorch's 2-thread runs can take ~40x longer than on an idle one.
@@ -29,6 +31,7 @@ F64=1
 TORCH_THREADS="2 1"
 BUILD=1
 QUICK=0
+OPTIMIZER=sgd
 [ -n "${GRADLAB:-}" ] && BUILD=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --torch-threads) TORCH_THREADS="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --quick) QUICK=1; shift ;;
+    --optimizer) OPTIMIZER="$2"; shift 2 ;;
     -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench_vs_torch.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -105,6 +109,7 @@ peer_name() {
 run_gradlab() {  # w rep dtype
   local w=$1 r=$2 dt=$3 dir="$OUT/g_$1_$2_$3"
   local sets=(--set "precision=$dt")
+  [ "$OPTIMIZER" = sgd ] || sets+=(--set "train.optimizer=$OPTIMIZER" --set "train.lr=0.001")
   if [ "$QUICK" = 1 ]; then for kv in $(quick_sets "$w"); do sets+=(--set "$kv"); done; fi
   /usr/bin/time -v -o "$dir.time" "$BIN" run "$ROOT/configs/bench/$w.json" --out "$dir" \
     --jobs 1 --force --quiet "${sets[@]}" >/dev/null
@@ -126,6 +131,7 @@ run_torch() {  # w rep threads stats(1/0) flush(1/0)
   [ "$st" = 0 ] && extra+=(--no-stats)
   [ "$fl" = 1 ] && extra+=(--flush-denormal)
   [ "$QUICK" = 1 ] && extra+=(--steps "$(quick_steps "$w")")
+  [ "$OPTIMIZER" = sgd ] || extra+=(--optimizer "$OPTIMIZER" --lr 0.001)
   env "${TORCH_ENV[@]}" /usr/bin/time -v -o "$f.time" /usr/bin/python3 "$PEER" \
     --workload "$(peer_name "$w")" --threads "$th" "${extra[@]}" >"$f.json"
   /usr/bin/python3 - "$w" "$r" "$th" "$st" "$fl" "$f" >>"$OUT/torch.jsonl" <<'EOF'

@@ -138,8 +138,8 @@ struct Config {
 // "bias_init": 0.1 → {"name": "constant", "value": 0.1}, "data": {"name": ...} stays.
 json config_normalize(const json& j);
 
-// The train block (harness/core/config_optim.cpp): read into t, checked against the model (lr_layers'
-// length is L + 1 of an mlp; chains have no per-layer rates).
+// The train block (harness/core/config_optim.cpp): read into t, checked against the model
+// (lr_layers' length is L + 1 of an mlp; chains have no per-layer rates).
 void read_train(const Reader& r, const ModelConfig& model, TrainConfig& t);
 json train_to_json(const TrainConfig& t);
 

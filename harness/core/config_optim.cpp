@@ -31,9 +31,10 @@ const OptKey opt_keys[] = {
     {"lr_decay", {K::adagrad}},
     {"initial_accumulator_value", {K::adagrad}},
 };
-const Names common_keys = {"steps",     "batch_size", "optimizer", "lr",       "weight_decay",
-                           "clip_norm", "clip_value", "max_norm",  "lr_layers", "lars",
-                           "grad_noise", "warmup",    "schedule",  "checkpoint_every"};
+const Names common_keys = {
+    "steps",      "batch_size",      "optimizer", "lr",   "weight_decay", "clip_norm",
+    "clip_value", "max_norm",        "lr_layers", "lars", "grad_noise",   "warmup",
+    "schedule",   "checkpoint_every"};
 
 bool applies(const OptKey& k, K kind) {
   for (K x : k.kinds)
@@ -61,9 +62,9 @@ void read_betas(const Reader& r, OptimizerSpec& o) {
   double* b[2] = {&o.beta1, &o.beta2};
   for (size_t i = 0; i < 2; ++i)
     if (!num_value((*v)[i], unit_open, *b[i]))
-      r.issues->push_back({at(r.path, "betas") + "/" + std::to_string(i),
-                           fmt::format("expected {}, found {}", num_text(unit_open),
-                                       config_value_text((*v)[i]))});
+      r.issues->push_back(
+          {at(r.path, "betas") + "/" + std::to_string(i),
+           fmt::format("expected {}, found {}", num_text(unit_open), config_value_text((*v)[i]))});
 }
 
 void read_optimizer(const Reader& r, OptimizerSpec& o) {
@@ -102,8 +103,9 @@ void read_lr_layers(const Reader& r, const ModelConfig& model, TrainConfig& t) {
   if (!v || v->is_null()) return;
   const std::string path = at(r.path, "lr_layers");
   if (model.type == ModelType::rnn) {
-    r.add("lr_layers", "not available for model.type \"rnn\": a chain's steps share one weight "
-                       "matrix (use lr, or lars)");
+    r.add("lr_layers",
+          "not available for model.type \"rnn\": a chain's steps share one weight "
+          "matrix (use lr, or lars)");
     return;
   }
   const size_t n = model.hidden.size() + 1;  // weight layers 1..L+1
@@ -114,7 +116,8 @@ void read_lr_layers(const Reader& r, const ModelConfig& model, TrainConfig& t) {
     return;
   }
   if (!v->is_array()) {
-    r.bad("lr_layers", "a list of positive multipliers (one per weight layer) or {\"ramp\": r}", *v);
+    r.bad("lr_layers", "a list of positive multipliers (one per weight layer) or {\"ramp\": r}",
+          *v);
     return;
   }
   if (v->size() != n) {
@@ -126,9 +129,9 @@ void read_lr_layers(const Reader& r, const ModelConfig& model, TrainConfig& t) {
   t.lr_layers.resize(n);
   for (size_t i = 0; i < n; ++i)
     if (!num_value((*v)[i], positive, t.lr_layers[i]))
-      r.issues->push_back({path + "/" + std::to_string(i),
-                           fmt::format("expected {}, found {}", num_text(positive),
-                                       config_value_text((*v)[i]))});
+      r.issues->push_back(
+          {path + "/" + std::to_string(i),
+           fmt::format("expected {}, found {}", num_text(positive), config_value_text((*v)[i]))});
 }
 
 void read_schedule(const Reader& r, TrainConfig& t) {
@@ -178,12 +181,14 @@ void read_train(const Reader& r, const ModelConfig& model, TrainConfig& t) {
   t.clip_value = read_opt_num(r, "clip_value", positive).value_or(0.0);
   t.max_norm = read_opt_num(r, "max_norm", positive).value_or(0.0);
   read_lr_layers(r, model, t);
-  if (const json* v = r.find("lars"); v && !v->is_null() && block_ok(v, at(r.path, "lars"), *r.issues)) {
+  if (const json* v = r.find("lars");
+      v && !v->is_null() && block_ok(v, at(r.path, "lars"), *r.issues)) {
     const Reader o{v, at(r.path, "lars"), r.issues};
     check_keys(o, {"eta"});
     t.lars = read_num(o, "eta", positive, 0.001);
   }
-  if (const json* v = r.find("grad_noise"); v && !v->is_null() && block_ok(v, at(r.path, "grad_noise"), *r.issues)) {
+  if (const json* v = r.find("grad_noise");
+      v && !v->is_null() && block_ok(v, at(r.path, "grad_noise"), *r.issues)) {
     const Reader o{v, at(r.path, "grad_noise"), r.issues};
     check_keys(o, {"eta", "gamma"});
     t.noise_eta = read_num(o, "eta", positive, 0.0, true);

@@ -106,16 +106,15 @@ double lr_factor(const TrainConfig& tc, int64_t t) {
       break;
     }
   }
-  if (tc.warmup > 0 && t < tc.warmup)
-    f *= static_cast<double>(t) / static_cast<double>(tc.warmup);
+  if (tc.warmup > 0 && t < tc.warmup) f *= static_cast<double>(t) / static_cast<double>(tc.warmup);
   return f;
 }
 
 bool fused_sgd(const TrainConfig& tc) {
   const OptimizerSpec& o = tc.opt;
-  return o.kind == OptimizerKind::sgd && o.momentum == 0 && o.weight_decay == 0 &&
-         !tc.clip_norm && tc.clip_value == 0 && tc.max_norm == 0 && tc.lr_layers.empty() &&
-         tc.lr_ramp == 0 && tc.lars == 0 && tc.noise_eta == 0;
+  return o.kind == OptimizerKind::sgd && o.momentum == 0 && o.weight_decay == 0 && !tc.clip_norm &&
+         tc.clip_value == 0 && tc.max_norm == 0 && tc.lr_layers.empty() && tc.lr_ramp == 0 &&
+         tc.lars == 0 && tc.noise_eta == 0;
 }
 
 double lr_multiplier(const TrainConfig& tc, size_t l, size_t n) {
@@ -151,8 +150,7 @@ void grads_perturb(const TrainConfig& tc, Optim<T>& o, int64_t step) {
     const T c = static_cast<T>(tc.clip_value);
     for (const ParamTensor<T>& t : o.tensors)
       for (Index k = 0; k < t.rows * t.cols; ++k) t.g[k] = std::clamp(t.g[k], -c, c);
-    for (const ParamScalar& s : o.scalars)
-      *s.g = std::clamp(*s.g, -tc.clip_value, tc.clip_value);
+    for (const ParamScalar& s : o.scalars) *s.g = std::clamp(*s.g, -tc.clip_value, tc.clip_value);
   }
 }
 
@@ -245,15 +243,15 @@ double mlp_grads_norm(const MlpGrads<T>& g) {
   return std::sqrt(s);
 }
 
-#define GL_OPTIM_INST(T)                                                        \
-  template void mlp_params<T>(Mlp<T>&, MlpGrads<T>&, Optim<T>&);                \
-  template void rnn_params<T>(Rnn<T>&, RnnGrads<T>&, Optim<T>&);                \
-  template void optim_make<T>(const TrainConfig&, Optim<T>&, uint64_t);         \
-  template void grads_perturb<T>(const TrainConfig&, Optim<T>&, int64_t);       \
+#define GL_OPTIM_INST(T)                                                            \
+  template void mlp_params<T>(Mlp<T>&, MlpGrads<T>&, Optim<T>&);                    \
+  template void rnn_params<T>(Rnn<T>&, RnnGrads<T>&, Optim<T>&);                    \
+  template void optim_make<T>(const TrainConfig&, Optim<T>&, uint64_t);             \
+  template void grads_perturb<T>(const TrainConfig&, Optim<T>&, int64_t);           \
   template double params_update<T>(const TrainConfig&, Optim<T>&, int64_t, double); \
-  template int optim_weight_of<T>(const Optim<T>&, int);                        \
-  template UpdateStats optim_stats<T>(const TrainConfig&, Optim<T>&, int);      \
-  template void optim_probe_reset<T>(Optim<T>&);                                \
+  template int optim_weight_of<T>(const Optim<T>&, int);                            \
+  template UpdateStats optim_stats<T>(const TrainConfig&, Optim<T>&, int);          \
+  template void optim_probe_reset<T>(Optim<T>&);                                    \
   template double mlp_grads_norm<T>(const MlpGrads<T>&);
 GL_OPTIM_INST(float)
 GL_OPTIM_INST(double)

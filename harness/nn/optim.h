@@ -46,13 +46,13 @@ struct Optim {
   std::vector<ParamScalar> scalars;
   std::vector<OptimizerState<T>> state;  // per tensor (optim_make)
   std::vector<OptimizerState<double>> scalar_state;
-  std::vector<double> lr;            // per tensor: the rate of its last step
-  std::vector<double> ratio;         // per tensor: ‖Δθ‖/‖θ‖ of its last step
-  std::vector<double> ratio_sum;     // per tensor: Σ of ratio since the last probe
-  int64_t ratio_n = 0;               // steps in ratio_sum
-  std::vector<double> trust;         // per layer: the LARS trust ratio of this step
-  uint64_t noise_key = 0;            // the gradient-noise stream (from the run's seed)
-  std::vector<double> scratch;       // max-norm row norms, effective_lr_median
+  std::vector<double> lr;         // per tensor: the rate of its last step
+  std::vector<double> ratio;      // per tensor: ‖Δθ‖/‖θ‖ of its last step
+  std::vector<double> ratio_sum;  // per tensor: Σ of ratio since the last probe
+  int64_t ratio_n = 0;            // steps in ratio_sum
+  std::vector<double> trust;      // per layer: the LARS trust ratio of this step
+  uint64_t noise_key = 0;         // the gradient-noise stream (from the run's seed)
+  std::vector<double> scratch;    // max-norm row norms, effective_lr_median
 };
 
 // The lists of a model: W_l, b_l (layer l − 1) for l = 1..L+1 and, for prelu, each layer's

@@ -60,7 +60,9 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (default 3)")
     p.add_argument("--no-stats", action="store_true",
                    help="skip retain_grad and all statistics (plain training step)")
-    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help="torch.optim.SGD (default) or torch.optim.Adam with its defaults")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flush-denormal", action="store_true",
                    help="torch.set_flush_denormal(True) (FTZ/DAZ); off by default")
@@ -70,6 +72,13 @@ def parse_args():
 
 
 args = parse_args()
+
+
+def make_optimizer(params):
+    if args.optimizer == "adam":
+        return torch.optim.Adam(params, lr=args.lr)
+    return torch.optim.SGD(params, lr=args.lr)
+
 # Must happen before torch (and its OpenBLAS / libgomp) are loaded.
 if args.threads > 0:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -109,7 +118,7 @@ class MLPWorkload:
                 nn.init.kaiming_normal_(lin.weight, mode="fan_in", nonlinearity="relu")
             nn.init.zeros_(lin.bias)
         self.act = torch.tanh if act == "tanh" else torch.relu
-        self.opt = torch.optim.SGD(self.layers.parameters(), lr=args.lr)
+        self.opt = make_optimizer(self.layers.parameters())
         self.x = torch.randn(batch, sizes[0])
         if loss == "ce":
             self.y = torch.randint(0, sizes[-1], (batch,))
@@ -178,7 +187,7 @@ class RNNWorkload:
         self.W = (torch.randn(H, H) / H ** 0.5).requires_grad_()
         self.U = (torch.randn(H, I) / I ** 0.5).requires_grad_()
         self.b = torch.zeros(H, requires_grad=True)
-        self.opt = torch.optim.SGD([self.W, self.U, self.b], lr=args.lr)
+        self.opt = make_optimizer([self.W, self.U, self.b])
         self.x = torch.randn(T, B, I)
         fwd = 2.0 * B * H * H + 2.0 * B * I * H           # W h_{t-1}, U x_t
         bwd = 2.0 * B * H * H + 2.0 * B * I * H           # dW, dU contributions

@@ -59,6 +59,17 @@ for f in sorted(fa):
 PY
 }
 
+# wait_for PID TEST...: polls (up to 60 s) until the test holds or the process has ended.
+wait_for() {
+  local pid=$1; shift
+  for _ in $(seq 600); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # no_temporaries DIR: no run in progress or half-written file is left in a result folder.
 no_temporaries() {
   [ -z "$(find "$1" -name '.tmp-*' -o -name '*.tmp' -o -name 'lease.json' -o -name 'checkpoint.bin')" ]

@@ -15,16 +15,6 @@ cat > sweep.json <<'JSON'
 JSON
 complete_runs() { find "$1/runs" -mindepth 1 -maxdepth 1 -type d ! -name '.*' 2>/dev/null | wc -l; }
 
-# wait_for PID TEST...: polls (up to 60 s) until the test holds or the process has ended.
-wait_for() {
-  local pid=$1; shift
-  for _ in $(seq 600); do
-    "$@" && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 expect_status 0 "uninterrupted sweep" "$GRADLAB" run sweep.json --out ref --quiet --jobs 2
 

@@ -201,3 +201,18 @@ def fig_saturation_over_training(ctx):
                "Means over repeats.")
     return layer_step_figure(ctx, "saturation_over_training", "Saturation and dead units during training",
                              SATURATION_PANELS, caption)
+
+
+UPDATE_PANELS = [("update_ratio", "update ratio", "‖ΔW_l‖/‖W_l‖ (last step)", True, False),
+                 ("effective_lr", "effective rate", "effective learning rate", True, False)]
+
+
+def fig_update_ratio_over_training(ctx):
+    caption = ("One row per configuration, against the training step: the update ratio "
+               "‖ΔW_l‖/‖W_l‖ of the step before each probe, for every weight layer (the output "
+               "layer L+1 included), and the layer's effective learning rate (the median over its "
+               "weights of lr/(√v̂ + ε) for an adaptive optimizer, the rate itself for SGD). A "
+               "layer whose ratio stays orders of magnitude below the others is not learning, "
+               "whatever its gradient. Means over repeats (geometric).")
+    return layer_step_figure(ctx, "update_ratio_over_training", "Per-layer update ratio during training",
+                             UPDATE_PANELS, caption)

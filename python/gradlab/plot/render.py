@@ -16,6 +16,7 @@ from gradlab.plot.report import write_report  # noqa: E402
 
 FIGURES = [layers.fig_grad_norm_by_layer, layers.fig_saturation_by_layer,
            evolution.fig_gradients_over_training, evolution.fig_saturation_over_training,
+           evolution.fig_update_ratio_over_training,
            layers.fig_activations_over_training, histograms.fig_histograms, chains.fig_rnn_dh_by_t,
            chains.fig_rnn_dh_over_training, training.fig_test_error, training.fig_summary_table, depth.fig_phase_diagram,
            depth.fig_gradient_ratio_vs_depth, jacobian.fig_jacobian_spectrum]
