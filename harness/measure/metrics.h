@@ -56,6 +56,10 @@ struct LayerRow {
   int64_t nonfinite = 0;
   std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
   double act_absmax = 0;
+  // Residual / norm nets (empty elsewhere): the stream's gradient at the stream value the row
+  // reads, and the row's norm layer.
+  std::optional<double> stream_grad_norm, prenorm_mean, prenorm_std, grad_gamma_norm,
+      grad_beta_norm;
   // Where non-finite values are (not written as columns; they locate first_nonfinite).
   int64_t nonfinite_z = 0, nonfinite_a = 0, nonfinite_delta = 0, nonfinite_dw = 0;
 };
@@ -90,6 +94,15 @@ void row_fields(Row& r, F&& f) {
   // max over units and probe examples of |a_l|: NaN if some a is NaN (as act_p98), else inf if
   // some a is ±inf.
   f("act_absmax", r.act_absmax);
+  // residual: RMS over examples of ‖∂ℓ/∂h‖ for the stream value h the row reads (the input
+  // projection: its output h_1; a block's first layer: the block's input; the output layer: the
+  // last h)
+  f("stream_grad_norm", r.stream_grad_norm);
+  // norm: mean and std over units and examples of the values entering the row's norm layer
+  f("prenorm_mean", r.prenorm_mean);
+  f("prenorm_std", r.prenorm_std);
+  f("grad_gamma_norm", r.grad_gamma_norm);  // ‖∂L/∂γ‖ of the row's norm layer
+  f("grad_beta_norm", r.grad_beta_norm);    // ‖∂L/∂β‖
   f("nonfinite_z", r.nonfinite_z, Cell::none);
   f("nonfinite_a", r.nonfinite_a, Cell::none);
   f("nonfinite_delta", r.nonfinite_delta, Cell::none);

@@ -1,5 +1,6 @@
 // The optimizer: minibatch SGD with momentum in PyTorch's convention, on every parameter of an MLP
-// (W_l, b_l and, for prelu, the learned negative slope of each hidden layer) or of an RNN chain
+// (W_l, b_l, for prelu the learned negative slope of each hidden layer, and for residual / norm
+// nets γ, β and a learned α) or of an RNN chain
 // (W, U, b, V, c and the prelu slope):
 //   v ← μ·v + s·g,   θ ← θ − lr·v
 // s is the global-norm clipping factor (clip_scale in experiments/run.h; 1 without clipping).
@@ -35,6 +36,15 @@ double mlp_grads_norm(const MlpGrads<T>& g);
 template <class T>
 void mlp_sgd_update(Mlp<T>& net, Mlp<T>& velocity, const MlpGrads<T>& g, double lr, double momentum,
                     double scale);
+
+// Residual / norm nets: Σ_l ‖∂L/∂γ_l‖² + ‖∂L/∂β_l‖² + (∂L/∂α_l)² (0 for grads without them), a
+// term of mlp_grads_norm; and their step, as mlp_sgd_update's for b (γ, β in T, α in double; α
+// moves only where it is learned: its gradient is 0 elsewhere). mlp_sgd_update calls it.
+template <class T>
+double mlp_blocks_grads_sumsq(const MlpGrads<T>& g);
+template <class T>
+void mlp_blocks_update(Mlp<T>& net, Mlp<T>& velocity, const MlpGrads<T>& g, double lr,
+                       double momentum, double scale);
 
 // Momentum buffers of a chain: the shapes of net, every value 0.
 template <class T>
