@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "experiments/run.h"
 #include "harness/core/io.h"
 #include "harness/data/data.h"
 
@@ -35,16 +36,10 @@ TheoryInput theory_input_of(const RunSpec& r) {
     fan_in = fan_out;
   }
   in.q0 = px.squaredNorm() / static_cast<double>(px.size());
+  const ResidualSpec& res = c.model.blocks.residual;
+  in.residual_block = res.block;
+  if (res.block > 0) in.residual_alpha = residual_alpha(res, static_cast<int>(L - 1) / res.block);
   return in;
-}
-
-constexpr const char* reason_chain = "mean-field theory here is for MLPs";
-
-// Why no theory applies to the run's config, or "" (an init without a σ_w² is found later).
-std::string theory_reason(const Config& c) {
-  if (c.model.type != ModelType::mlp) return reason_chain;
-  if (!theory_applies(c.model.activation)) return "mean-field theory does not apply to maxout";
-  return "";
 }
 
 // Every input the theory reads except q0, exactly (shortest round-trip decimals).
@@ -55,6 +50,8 @@ std::string theory_key(const TheoryInput& in, double weight_s1) {
                   static_cast<int>(a.convention), a.alpha, a.beta, a.pieces, weight_s1);
   for (size_t l = 0; l < in.sigma_w2.size(); ++l)
     k += fmt::format("{},{};", in.sigma_w2[l], in.sigma_b2[l]);
+  if (in.residual_block > 0)
+    k += fmt::format("|residual {} {}", in.residual_block, in.residual_alpha);
   return k;
 }
 
@@ -166,7 +163,7 @@ void skipped_print(const TheoryPlan& p) {
     it->second.push_back(t.run->id);
   }
   for (const auto& [reason, ids] : by_reason) {
-    const char* detail = reason == reason_chain ? " (these are chains, model.type rnn)" : "";
+    const char* detail = reason == theory_reason_chain ? " (these are chains, model.type rnn)" : "";
     fmt::print(stderr, "gradlab theory: {}{}; no prediction for {} run{}:\n    {}\n", reason,
                detail, ids.size(), ids.size() == 1 ? "" : "s", list_text(ids, 4));
   }

@@ -78,6 +78,11 @@ double steady_seconds();
 RunResult run_execute(const RunSpec& spec, const std::string& run_dir,
                       TrainProgress* progress = nullptr);
 
+// Why mean-field theory gives no theory_q / theory_delta_factor for the config, or "" (an init
+// without a σ_w² is found later): chains, maxout, norm layers, a residual α of 0 (ReZero).
+inline constexpr const char* theory_reason_chain = "mean-field theory here is for MLPs";
+std::string theory_reason(const Config& c);
+
 // The two model kinds' runs (experiments/run_mlp.cpp, run_rnn.cpp), with run_execute's contract;
 // the RNN run writes timesteps instead of layers and histograms.
 template <class T>

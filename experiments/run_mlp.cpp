@@ -61,6 +61,17 @@ static json locate_nonfinite(const std::vector<LayerRow>& rows, size_t first, in
   return nullptr;
 }
 
+std::string theory_reason(const Config& c) {
+  if (c.model.type != ModelType::mlp) return theory_reason_chain;
+  if (!theory_applies(c.model.activation)) return "mean-field theory does not apply to maxout";
+  if (c.model.blocks.norm.kind != NormKind::none)
+    return "no mean-field theory here for nets with norm layers";
+  const ResidualSpec& res = c.model.blocks.residual;
+  if (res.block > 0 && (res.alpha_kind == AlphaKind::rezero || res.alpha == 0.0))
+    return "a residual net with alpha 0 (rezero at init) is its input projection";
+  return "";
+}
+
 template <class T>
 static TheoryInput mlp_theory_input(const Mlp<T>& net, const Config& c, const Mat<T>& px) {
   TheoryInput in;
@@ -72,6 +83,8 @@ static TheoryInput mlp_theory_input(const Mlp<T>& net, const Config& c, const Ma
     in.sigma_b2.push_back(bias_sigma_b2(c.model.bias_init));
   }
   in.q0 = px.template cast<double>().squaredNorm() / static_cast<double>(px.size());
+  in.residual_block = net.blocks.residual.block;
+  in.residual_alpha = residual_alpha(net.blocks.residual, mlp_block_count(net));
   return in;
 }
 
@@ -104,7 +117,7 @@ template <class T>
 static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir) {
   const Config& c = r.c;
   const auto tp = Clock::now();
-  mlp_forward(r.net, r.px, r.cache);
+  mlp_forward(r.net, r.px, r.cache, nullptr, NormUse{false, probe_norm_group(c)});
   loss_forward(c.loss, r.cache.a.back(), r.pt, r.lossv);
   loss_backward(c.loss, r.cache.a.back(), r.pt, r.dy);
   // ∂L/∂W itself only for what reads it (histograms, a dump); its norm comes from δ and a
@@ -210,7 +223,7 @@ static void mlp_probe(MlpRun<T>& r, int64_t step, const std::string& tensor_dir)
         tb.labels.assign(r.tt.labels.begin() + i0, r.tt.labels.begin() + i0 + nb);
       else
         tb.y = r.tt.y.middleCols(i0, nb);
-      mlp_forward(r.net, xb, tc);
+      mlp_forward(r.net, xb, tc, nullptr, NormUse{true, 0});  // BatchNorm: running statistics
       wrong += loss_error_count(c.loss, tc.a.back(), tb, 0.04);
       total += nb;
     }
@@ -243,13 +256,14 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
   const MlpShape shape{r.data.info.inputs, c.model.hidden, r.data.info.outputs};
   r.net = mlp_init<T>(shape, c.model.activation, c.model.init, c.model.output_init,
                       c.model.bias_init, rng);
+  mlp_blocks_init(r.net, c.model.blocks);
   dataset_sample(r.data, Split::probe, c.probe.samples, r.px, r.pt);
   if (c.train.steps > 0) dataset_sample(r.data, Split::test, c.data.test_samples, r.tx, r.tt);
 
   const TheoryInput tin = mlp_theory_input(r.net, c, r.px);
   r.have_theory =
-      theory_applies(c.model.activation) && std::all_of(tin.sigma_w2.begin(), tin.sigma_w2.end(),
-                                                        [](double v) { return std::isfinite(v); });
+      theory_reason(c).empty() && std::all_of(tin.sigma_w2.begin(), tin.sigma_w2.end(),
+                                              [](double v) { return std::isfinite(v); });
   if (r.have_theory) r.theory = theory_layers(tin);
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
@@ -263,7 +277,8 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
     mlp_params(r.net, r.grads, r.optim);
     optim_make(c.train, r.optim, spec.seed);
   }
-  const bool fused = fused_sgd(c.train) && c.model.activation.kind != Activation::maxout;
+  const bool fused = fused_sgd(c.train) && c.model.activation.kind != Activation::maxout &&
+                     !r.net.has_blocks();
   step_times_reserve(r.step_times, c.train.steps);
   LoopState ls;
   ls.progress = progress;
@@ -275,6 +290,10 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
     ck.io(r.data.train_rng);
     for (Layer<T>& layer : r.net.layers) ck.io(layer.W), ck.io(layer.b), ck.io(layer.slope);
     optim_io(ck, r.optim);
+    if (r.net.has_blocks())  // residual / norm nets: α, γ, β, BatchNorm's running statistics
+      for (Layer<T>& layer : r.net.layers)
+        ck.io(layer.alpha), ck.io(layer.norm.gamma), ck.io(layer.norm.beta),
+            ck.io(layer.running.mean), ck.io(layer.running.var);
     ck.io(r.edges);
   };
   const auto probe = [&](int64_t step) { mlp_probe(r, step, tensor_dir); };
@@ -283,7 +302,7 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
   for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
     const auto ts = Clock::now();
     dataset_sample(r.data, Split::train, c.train.batch_size, r.bx, r.bt);
-    mlp_forward(r.net, r.bx, r.cache, &rng);  // rng: rrelu's training-time slopes
+    mlp_forward_train(r.net, r.bx, r.cache, rng);  // rng: rrelu's training-time slopes
     loss_forward(c.loss, r.cache.a.back(), r.bt, r.lossv);
     loss_backward(c.loss, r.cache.a.back(), r.bt, r.dy);
     const bool probe_now = ls.next_probe < schedule.size() && schedule[ls.next_probe] == step;

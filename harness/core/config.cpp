@@ -24,8 +24,8 @@ InitSpec init_of(Init k) {
   return s;
 }
 
-const Names mlp_keys = {"type",       "depth", "width",       "hidden",
-                        "activation", "init",  "output_init", "bias_init"};
+const Names mlp_keys = {"type", "depth",       "width",     "hidden",   "activation",
+                        "init", "output_init", "bias_init", "residual", "norm"};
 const Names rnn_keys = {"type",       "width",       "length",    "activation", "recurrent_init",
                         "input_init", "output_init", "bias_init", "inputs",     "loss_at"};
 const Names teacher_keys = {"depth", "width",       "hidden",   "activation",
@@ -388,7 +388,7 @@ ProbeConfig read_probe(const json* v, Issues& issues) {
   const Reader r{v, path, &issues};
   check_keys(r, {"samples", "every", "schedule", "per_decade", "histograms", "bins", "hist_range",
                  "hist_scale", "saturation_tau", "jacobian", "jacobian_samples", "dump_tensors",
-                 "flush_subnormals", "verdict"});
+                 "flush_subnormals", "verdict", "norm_batch"});
   p.samples = read_int32(r, "samples", 1, 1'000'000, 300);
   p.every = read_int(r, "every", 1, int_max, 1000);
   p.schedule = read_enum(r, "schedule", schedule_names, Schedule::linear);
@@ -518,6 +518,7 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
     read_train(Reader{t, "/train", &issues}, c.model, c.train);  // config_optim.cpp
   c.probe = read_probe(r.find("probe"), issues);
   check_dump_steps(c.train, c.probe, Reader{r.find("probe"), "/probe", &issues});
+  config_read_blocks(j, c, issues);
   if (c.model.type == ModelType::rnn) {
     // Per-layer quantities (docs/reference.md §4.1, §4.3): a chain's run does not compute them, so
     // asking for them is an error rather than a silently missing table.
@@ -570,6 +571,7 @@ json config_to_json(const Config& c) {
                    {"vanishing_factor", p.verdict.vanishing_factor},
                    {"exploding_factor", p.verdict.exploding_factor}};
   j["probe"] = pj;
+  config_write_blocks(c, j);
   return j;
 }
 

@@ -46,6 +46,7 @@ struct ModelConfig {
   BiasSpec bias_init;
   RnnInputs inputs = RnnInputs::every_step;
   LossAt loss_at = LossAt::last;
+  BlocksSpec blocks;  // mlp: model.residual, model.norm (config_blocks.cpp)
 };
 
 struct DataConfig {
@@ -117,6 +118,9 @@ struct ProbeConfig {
   TensorDump dump_tensors;  // the probe steps that write tensors/step_<k>/ (probe_keys.h)
   std::optional<bool> flush_subnormals;  // nullopt = the precision's default
   VerdictThresholds verdict;
+  // model.norm.kind "batch": the probe's normalization group size (0 = "all"); resolved to
+  // min(train.batch_size, samples) when not given. Unset otherwise.
+  std::optional<int> norm_batch;
 };
 
 struct Config {
@@ -148,5 +152,13 @@ json train_to_json(const TrainConfig& t);
 Config config_from_json(const json& j, std::vector<ConfigIssue>& issues);
 // The resolved config: every key present with its value or default, objects in canonical form.
 json config_to_json(const Config& c);
+
+// config_blocks.cpp: model.residual, model.norm and probe.norm_batch, read from the normalized
+// root after the sections (issues appended), and written into the resolved form (only when set,
+// so plain configs resolve as before).
+void config_read_blocks(const json& root, Config& c, std::vector<ConfigIssue>& issues);
+void config_write_blocks(const Config& c, json& j);
+// The probe's BatchNorm group size for NormUse (0: the whole probe set as one batch).
+int probe_norm_group(const Config& c);
 
 }  // namespace gl

@@ -11,6 +11,7 @@
 
 #include "harness/core/threads.h"
 #include "harness/measure/scan.h"
+#include "harness/nn/mlp_blocks.h"
 
 namespace gl {
 
@@ -122,10 +123,44 @@ double mlp_grads_norm_outer(const MlpCache<T>& c, const MlpGrads<T>& g, StatScra
 
 // ---- the probe ----
 
+// What row l reports on: z_l, the activation (plain: a_l = the layer's output; residual branch
+// layer: the activation feeding W_l; input projection: h_1 = z_1; output: ŷ) and φ' of that
+// activation (none where the layer has no φ).
+template <class T>
+struct RowTensors {
+  const Mat<T>* act;
+  const Mat<T>* dphi;
+};
+template <class T>
+static RowTensors<T> row_tensors(const Mlp<T>& net, const MlpCache<T>& c, size_t l) {
+  const size_t n = net.layers.size();
+  if (net.blocks.residual.block == 0) return {&c.a[l + 1], l + 1 < n ? &c.dphi[l] : nullptr};
+  if (l == 0) return {&c.z[0], nullptr};
+  if (l + 1 == n) return {&c.a[l + 1], nullptr};
+  return {&c.a[l], &c.dphi[l]};
+}
+
+// The columns of residual and norm nets (metrics.h, LayerRow).
+template <class T>
+static void block_columns(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& g, size_t l,
+                          LayerRow& r) {
+  if (const int b = mlp_stream_of(net, l); b >= 0) {
+    const Mat<T>& dh = g.dh[static_cast<size_t>(b)];
+    r.stream_grad_norm =
+        stable_norm(dh.data(), dh.size()) / std::sqrt(static_cast<double>(dh.cols()));
+  }
+  if (net.blocks.norm.kind == NormKind::none || !mlp_has_act(net, l)) return;
+  const bool before = net.blocks.placement == NormPlacement::before;
+  const Moments m = moments_of(before ? mlp_act_input(net, c, l) : c.y[l]);
+  r.prenorm_mean = m.mean;
+  r.prenorm_std = m.std;
+  r.grad_gamma_norm = stable_norm(g.dnorm[l].dgamma.data(), g.dnorm[l].dgamma.size());
+  r.grad_beta_norm = stable_norm(g.dnorm[l].dbeta.data(), g.dnorm[l].dbeta.size());
+}
+
 template <class T>
 static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrads<T>& g,
                           const ProbeConfig& probe, int64_t step, size_t l, StatScratch<T>& s) {
-  const size_t n = net.layers.size();
   const double N = static_cast<double>(c.a[0].cols());
   LayerRow r;
   r.step = step;
@@ -134,20 +169,21 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
   r.fan_out = net.fan_out(l);
   // One scan per tensor gives its sum, norm and non-finite count; mean and std of z and a take a
   // second pass each.
+  const RowTensors<T> t = row_tensors(net, c, l);
   const Mat<T>& z = c.z[l];
-  const Mat<T>& a = c.a[l + 1];
-  const Index nz = z.size();
-  const Scan sz = scan(z.data(), nz), sa = scan(a.data(), nz);
+  const Mat<T>& a = *t.act;
+  const Index nz = z.size(), na = a.size();
+  const Scan sz = scan(z.data(), nz), sa = scan(a.data(), na);
   r.preact_mean = sz.sum / static_cast<double>(nz);
   r.preact_std = std_around(z.data(), nz, r.preact_mean);
   const double zn = norm_of(sz, z.data(), nz);
   r.preact_ms = zn * zn / static_cast<double>(nz);
-  r.act_mean = sa.sum / static_cast<double>(nz);
-  r.act_std = std_around(a.data(), nz, r.act_mean);
-  r.act_p98 = abs_percentile(a.data(), nz, 98.0, s.sorted);
+  r.act_mean = sa.sum / static_cast<double>(na);
+  r.act_std = std_around(a.data(), na, r.act_mean);
+  r.act_p98 = abs_percentile(a.data(), na, 98.0, s.sorted);
   r.act_absmax = sa.sumsq != sa.sumsq ? nan_v : sa.amax;  // Σa² is NaN iff some a is NaN
-  if (l + 1 < n) {
-    const Mat<T>& dphi = c.dphi[l];
+  if (t.dphi) {
+    const Mat<T>& dphi = *t.dphi;
     const SaturationCounts sc =
         saturation_counts<T>(dphi, probe.saturation_tau, activation_sup_deriv(net.act));
     r.dphi_mean = sc.dphi_mean;
@@ -157,7 +193,7 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
       r.stuck_frac = sc.stuck_frac;
     }
   } else {
-    r.dphi_mean = 1.0;  // the output layer is affine: saturation does not apply
+    r.dphi_mean = 1.0;  // the output layer (and an input projection) is affine: no saturation
   }
   const Mat<T>& d = g.delta[l];
   const Mat<T>& W = net.layers[l].W;
@@ -181,6 +217,7 @@ static LayerRow layer_row(const Mlp<T>& net, const MlpCache<T>& c, const MlpGrad
   r.nonfinite_a = sa.nonfinite;
   r.nonfinite_delta = sd.nonfinite;
   r.nonfinite = r.nonfinite_z + r.nonfinite_a + r.nonfinite_delta + r.nonfinite_dw;
+  if (net.has_blocks()) block_columns(net, c, g, l, r);
   return r;
 }
 

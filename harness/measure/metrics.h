@@ -56,6 +56,10 @@ struct LayerRow {
   int64_t nonfinite = 0;
   std::optional<double> jac_sv_mean, theory_q, theory_delta_factor;
   double act_absmax = 0;
+  // Residual / norm nets (empty elsewhere): the stream's gradient at the stream value the row
+  // reads, and the row's norm layer.
+  std::optional<double> stream_grad_norm, prenorm_mean, prenorm_std, grad_gamma_norm,
+      grad_beta_norm;
   // Training (harness/nn/optim.h), of W_l; empty at step 0 and where not measured.
   std::optional<double> update_ratio, update_ratio_mean, effective_lr;
   // Where non-finite values are (not written as columns; they locate first_nonfinite).
@@ -92,6 +96,15 @@ void row_fields(Row& r, F&& f) {
   // max over units and probe examples of |a_l|: NaN if some a is NaN (as act_p98), else inf if
   // some a is ±inf.
   f("act_absmax", r.act_absmax);
+  // residual: RMS over examples of ‖∂ℓ/∂h‖ for the stream value h the row reads (the input
+  // projection: its output h_1; a block's first layer: the block's input; the output layer: the
+  // last h)
+  f("stream_grad_norm", r.stream_grad_norm);
+  // norm: mean and std over units and examples of the values entering the row's norm layer
+  f("prenorm_mean", r.prenorm_mean);
+  f("prenorm_std", r.prenorm_std);
+  f("grad_gamma_norm", r.grad_gamma_norm);  // ‖∂L/∂γ‖ of the row's norm layer
+  f("grad_beta_norm", r.grad_beta_norm);    // ‖∂L/∂β‖
   // ‖ΔW_l‖/‖W_l‖ of the probe step's update (‖W_l‖ after it); its mean over the steps since the
   // previous probe (empty for plain SGD's fused step); the rate of W_l's last step (sgd) or the
   // median over W_l's weights of lr/(√v̂ + ε) (adaptive optimizers).

@@ -287,6 +287,7 @@ double gauss_expect2(const ActivationSpec& f, double q11, double q22, double c,
 bool theory_applies(const ActivationSpec& f) { return f.kind != Activation::maxout; }
 
 TheoryLayers theory_layers(const TheoryInput& in) {
+  if (in.residual_block > 0) return theory_residual_layers(in);
   check_applies(in.act);
   const size_t n = in.sigma_w2.size();  // L + 1
   if (n == 0 || in.sigma_b2.size() != n)

@@ -72,6 +72,10 @@ struct TheoryInput {
   std::vector<double> sigma_w2;
   std::vector<double> sigma_b2;
   double q0 = 1.0;  // mean ‖x‖²/fan_in over the probe set
+  // A residual net (mlp.h): k weight layers per block (0: a plain net) and the branch scale α
+  // (> 0); theory_layers then takes theory_residual_layers.
+  int residual_block = 0;
+  double residual_alpha = 1.0;
 };
 
 struct TheoryLayers {
@@ -82,6 +86,11 @@ struct TheoryLayers {
 // Throws std::invalid_argument on sizes that differ, an empty input, or negative/non-finite
 // values. q_l = +inf once the length map overflows; χ_l is then its q → ∞ limit.
 TheoryLayers theory_layers(const TheoryInput& in);
+// A residual net's rows in the same form (theory_residual.h): q[l-1] the mean square of z_l
+// (layer 1: h_1; branch layers: before α; the output layer: from the last stream value), and
+// chi[l-1] = E‖δ_l‖² / E‖δ_{l+1}‖², the prediction of layers.csv's delta_factor. Needs
+// residual_block ≥ 1 dividing L − 1 ≥ 1 and α > 0 (std::invalid_argument otherwise).
+TheoryLayers theory_residual_layers(const TheoryInput& in);
 
 // ---- i.i.d. layers with one (σ_w², σ_b²) ----
 

@@ -90,4 +90,45 @@ double theory_batchnorm_rate(const ActivationSpec& f) {
   return var > 0 ? mu / var : std::numeric_limits<double>::infinity();
 }
 
+// Relative E‖δ‖² of every row, from the output's (1) down: the last stream value gets
+// σ_w,out² (a fresh Wᵀ), each block multiplies it by its factor, a block's last layer gets α²
+// times the stream's above it, and a k = 2 block's first layer its branch χ times the second's.
+TheoryLayers theory_residual_layers(const TheoryInput& in) {
+  const size_t n = in.sigma_w2.size(), L = n - 1;  // n = L + 1 weight layers
+  const int k = in.residual_block;
+  if (n < 2 || in.sigma_b2.size() != n || k < 1 || (L - 1) % static_cast<size_t>(k) != 0 ||
+      L < 1 + static_cast<size_t>(k) || !(in.residual_alpha > 0))
+    throw std::invalid_argument(
+        "theory_residual_layers: needs L - 1 = k·blocks >= k, matching sigma sizes and alpha > 0");
+  const size_t kk = static_cast<size_t>(k), blocks = (L - 1) / kk;
+  ResidualTheoryInput rin;
+  rin.act = in.act;
+  rin.k = k;
+  rin.blocks = static_cast<int>(blocks);
+  rin.alpha = in.residual_alpha;
+  rin.sigma_w2.assign(in.sigma_w2.begin() + 1, in.sigma_w2.end() - 1);
+  rin.sigma_b2.assign(in.sigma_b2.begin() + 1, in.sigma_b2.end() - 1);
+  rin.q1 = in.sigma_w2[0] * in.q0 + in.sigma_b2[0];
+  const TheoryResidual t = theory_residual(rin);
+  TheoryLayers out;
+  out.q.resize(n);
+  out.q[0] = rin.q1;
+  for (size_t l = 1; l < L; ++l) out.q[l] = t.branch_q[l - 1];
+  out.q[L] = in.sigma_w2[L] * t.q.back() + in.sigma_b2[L];
+  std::vector<double> d(n);
+  d[L] = 1.0;
+  double stream = in.sigma_w2[L];  // E‖∂ℓ/∂h_{blocks+1}‖²
+  const double a2 = in.residual_alpha * in.residual_alpha;
+  for (size_t b = blocks; b-- > 0;) {
+    const size_t last = (b + 1) * kk;
+    d[last] = a2 * stream;
+    if (kk == 2) d[last - 1] = d[last] * t.branch_chi[last - 2];
+    stream *= t.factor[b];
+  }
+  d[0] = stream;
+  out.chi.resize(L);
+  for (size_t l = 0; l < L; ++l) out.chi[l] = d[l] / d[l + 1];
+  return out;
+}
+
 }  // namespace gl

@@ -4,6 +4,9 @@
 
 #include "harness/core/threads.h"
 #include "harness/nn/blas.h"
+#include "harness/nn/mlp_blocks.h"
+
+#include <stdexcept>
 
 namespace gl {
 
@@ -192,18 +195,28 @@ static void dense_params_backward(const Mlp<T>& net, Mlp<T>* sgd, T lr, const Ml
   }
 }
 
-// rrelu in training: a random negative slope per (unit, example) of layer l, in storage order —
-// U(lower, upper), or 1/U(1/upper, 1/lower) in the paper's convention.
+// rrelu in training: a random negative slope per (unit, example) of z, in storage order —
+// U(lower, upper), or 1/U(1/upper, 1/lower) in the paper's convention — into a = φ(z) and φ'.
 template <class T>
-static void rrelu_draw(const Mlp<T>& net, MlpCache<T>& c, size_t l, Rng& rng) {
-  const bool paper = net.act.convention == RreluConvention::paper;
-  for (Index e = 0; e < c.z[l].size(); ++e) {
-    if (c.z[l](e) > T(0)) continue;
-    const double u = paper ? 1.0 / rng_uniform(rng, 1.0 / net.act.upper, 1.0 / net.act.lower)
-                           : rng_uniform(rng, net.act.lower, net.act.upper);
-    c.dphi[l](e) = static_cast<T>(u);
-    c.a[l + 1](e) = static_cast<T>(u) * c.z[l](e);
+void rrelu_draw(const ActivationSpec& f, const Mat<T>& z, Mat<T>& a, Mat<T>& dphi, Rng& rng) {
+  const bool paper = f.convention == RreluConvention::paper;
+  for (Index e = 0; e < z.size(); ++e) {
+    if (z(e) > T(0)) continue;
+    const double u = paper ? 1.0 / rng_uniform(rng, 1.0 / f.upper, 1.0 / f.lower)
+                           : rng_uniform(rng, f.lower, f.upper);
+    dphi(e) = static_cast<T>(u);
+    a(e) = static_cast<T>(u) * z(e);
   }
+}
+
+// prelu: a = slope·z for z ≤ 0, so ∂L/∂slope = (1/B) Σ_{i,j} [z ≤ 0] z · ∂ℓ_i/∂a (ga: (units, B)).
+template <class T>
+double prelu_slope_grad(const Mat<T>& z, const Mat<T>& ga) {
+  double sum = 0;
+  for (Index j = 0; j < z.cols(); ++j)
+    for (Index i = 0; i < z.rows(); ++i)
+      if (z(i, j) <= T(0)) sum += static_cast<double>(z(i, j)) * static_cast<double>(ga(i, j));
+  return sum / static_cast<double>(z.cols());
 }
 
 // activation: a_l = φ(z_l), dphi_l = φ'(z_l) on this thread's tile (prelu: layer l's learned
@@ -216,23 +229,16 @@ static void activation_forward(const Mlp<T>& net, MlpCache<T>& c, size_t l, cons
   activation_apply<T>(f, c.z[l].block(k.r0, k.c0, k.nr, k.nc),
                       c.a[l + 1].block(k.r0, k.c0, k.nr, k.nc),
                       c.dphi[l].block(k.r0, k.c0, k.nr, k.nc));
-  if (train_rng) rrelu_draw(net, c, l, *train_rng);
+  if (train_rng) rrelu_draw(net.act, c.z[l], c.a[l + 1], c.dphi[l], *train_rng);
 }
 
-// activation: δ_l = φ'(z_l) ⊙ ∂ℓ/∂a_l on this thread's tile. prelu (one thread): a = slope·z for
-// z ≤ 0, so ∂L/∂slope_l = (1/B) Σ_{i,j} [z ≤ 0] z · ∂ℓ_i/∂a.
+// activation: δ_l = φ'(z_l) ⊙ ∂ℓ/∂a_l on this thread's tile; prelu (one thread): ∂L/∂slope_l.
 template <class T>
 static void activation_backward(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T>& g, size_t l,
                                 const Tile& k) {
   g.delta[l].block(k.r0, k.c0, k.nr, k.nc) =
       c.dphi[l].block(k.r0, k.c0, k.nr, k.nc).cwiseProduct(g.back.block(k.r0, k.c0, k.nr, k.nc));
-  if (net.act.kind != Activation::prelu) return;
-  const Mat<T>& z = c.z[l];
-  double sum = 0;
-  for (Index j = 0; j < z.cols(); ++j)
-    for (Index i = 0; i < z.rows(); ++i)
-      if (z(i, j) <= T(0)) sum += static_cast<double>(z(i, j)) * static_cast<double>(g.back(i, j));
-  g.dslope[l] = sum / static_cast<double>(z.cols());
+  if (net.act.kind == Activation::prelu) g.dslope[l] = prelu_slope_grad(c.z[l], g.back);
 }
 
 // maxout (one thread): z(j, i) = max_p zk(p·fo + j, i), ties to the lowest piece; a = z, φ' = 1.
@@ -312,7 +318,8 @@ static void forward_share(const Mlp<T>& net, MlpCache<T>& c, Rng* train_rng, Lay
 }
 
 template <class T>
-void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_rng) {
+void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_rng, NormUse use) {
+  if (net.has_blocks()) return mlp_blocks_forward<T>(net, nullptr, x, c, train_rng, use);
   const bool random_slopes = train_rng && net.act.kind == Activation::rrelu;
   cache_size(net, x.cols(), c);
   c.a[0] = x;
@@ -323,6 +330,12 @@ void mlp_forward(const Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng* train_
   } else {
     forward_share(net, c, random_slopes ? train_rng : nullptr, LayerSplit::units, 0, 1);
   }
+}
+
+template <class T>
+void mlp_forward_train(Mlp<T>& net, const Mat<T>& x, MlpCache<T>& c, Rng& rng) {
+  if (net.has_blocks()) return mlp_blocks_forward(net, &net, x, c, &rng, NormUse{});
+  mlp_forward(net, x, c, &rng);
 }
 
 // ---- backward ----
@@ -403,12 +416,15 @@ static void backward_run(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>
 template <class T>
 void mlp_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
                   bool store_dw) {
+  if (net.has_blocks()) return mlp_blocks_backward(net, c, dyhat, g, store_dw);
   backward_run<T>(net, nullptr, T(0), c, dyhat, store_dw || net.act.kind == Activation::maxout, g);
 }
 
 template <class T>
 void mlp_backward_sgd(Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& dyhat, MlpGrads<T>& g,
                       double lr) {
+  if (net.has_blocks())
+    throw std::logic_error("mlp_backward_sgd: residual and norm nets take mlp_backward");
   backward_run<T>(net, &net, static_cast<T>(lr), c, dyhat, false, g);
   for (size_t l = 0; l < net.layers.size(); ++l) net.layers[l].slope -= lr * g.dslope[l];
 }
@@ -444,7 +460,10 @@ void mlp_io_jacobian(const Mlp<T>& net, const MlpCache<T>& c, Index i, Mat<doubl
   template struct Mlp<T>;                                                                       \
   template Mlp<T> mlp_init<T>(const MlpShape&, const ActivationSpec&, const InitSpec&,          \
                               const InitSpec&, const BiasSpec&, Rng&);                          \
-  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*);               \
+  template void mlp_forward<T>(const Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng*, NormUse);      \
+  template void mlp_forward_train<T>(Mlp<T>&, const Mat<T>&, MlpCache<T>&, Rng&);               \
+  template void rrelu_draw<T>(const ActivationSpec&, const Mat<T>&, Mat<T>&, Mat<T>&, Rng&);    \
+  template double prelu_slope_grad<T>(const Mat<T>&, const Mat<T>&);                            \
   template void mlp_backward<T>(const Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&, \
                                 bool);                                                          \
   template void mlp_backward_sgd<T>(Mlp<T>&, const MlpCache<T>&, const Mat<T>&, MlpGrads<T>&,   \

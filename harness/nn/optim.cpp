@@ -52,6 +52,27 @@ void mlp_params(Mlp<T>& net, MlpGrads<T>& grads, Optim<T>& o) {
       o.scalars.push_back({&net.layers[l].slope,
                            grads.dslope.size() > l ? &grads.dslope[l] : nullptr,
                            static_cast<int>(l)});
+  // residual / norm nets: each norm layer's γ and β (units), each block's learned α (ReZero)
+  const bool has_gn = has_g && grads.dnorm.size() == net.layers.size();
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    NormParams<T>& n = net.layers[l].norm;
+    const int li = static_cast<int>(l);
+    if (n.gamma.size() > 0) {
+      tensor_add(o, n.gamma.data(), has_gn ? grads.dnorm[l].dgamma.data() : nullptr,
+                 n.gamma.size(), Index(1), li, false);
+      tensor_add(o, n.beta.data(), has_gn ? grads.dnorm[l].dbeta.data() : nullptr, n.beta.size(),
+                 Index(1), li, false);
+    }
+  }
+  // (layer index l ends a block when 1 ≤ l ≤ L − 1 and k divides l: blocks are indices 1..k,
+  // k+1..2k, …)
+  const size_t k = static_cast<size_t>(net.blocks.residual.block);
+  if (k > 0 && net.blocks.residual.alpha_kind == AlphaKind::rezero)
+    for (size_t l = 1; l + 1 < net.layers.size(); ++l)
+      if (l % k == 0)
+        o.scalars.push_back({&net.layers[l].alpha,
+                             grads.dalpha.size() > l ? &grads.dalpha[l] : nullptr,
+                             static_cast<int>(l)});
 }
 
 template <class T>
@@ -233,6 +254,18 @@ void optim_probe_reset(Optim<T>& o) {
 }
 
 template <class T>
+double mlp_blocks_grads_sumsq(const MlpGrads<T>& g) {
+  double s = 0;
+  for (size_t l = 0; l < g.dnorm.size(); ++l) {
+    const double a = stable_norm(g.dnorm[l].dgamma.data(), g.dnorm[l].dgamma.size());
+    const double b = stable_norm(g.dnorm[l].dbeta.data(), g.dnorm[l].dbeta.size());
+    s += a * a + b * b;
+  }
+  for (const double da : g.dalpha) s += da * da;
+  return s;
+}
+
+template <class T>
 double mlp_grads_norm(const MlpGrads<T>& g) {
   double s = 0;
   for (size_t l = 0; l < g.dW.size(); ++l) {
@@ -240,7 +273,7 @@ double mlp_grads_norm(const MlpGrads<T>& g) {
     const double b = stable_norm(g.db[l].data(), g.db[l].size());
     s += a * a + b * b + g.dslope[l] * g.dslope[l];
   }
-  return std::sqrt(s);
+  return std::sqrt(s + mlp_blocks_grads_sumsq(g));
 }
 
 #define GL_OPTIM_INST(T)                                                            \
@@ -252,6 +285,7 @@ double mlp_grads_norm(const MlpGrads<T>& g) {
   template int optim_weight_of<T>(const Optim<T>&, int);                            \
   template UpdateStats optim_stats<T>(const TrainConfig&, Optim<T>&, int);          \
   template void optim_probe_reset<T>(Optim<T>&);                                    \
+  template double mlp_blocks_grads_sumsq<T>(const MlpGrads<T>&);                    \
   template double mlp_grads_norm<T>(const MlpGrads<T>&);
 GL_OPTIM_INST(float)
 GL_OPTIM_INST(double)

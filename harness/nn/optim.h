@@ -103,5 +103,9 @@ void optim_probe_reset(Optim<T>& o);
 // each term a stable (scaled) norm accumulated in double.
 template <class T>
 double mlp_grads_norm(const MlpGrads<T>& g);
+// Residual / norm nets: Σ_l ‖∂L/∂γ_l‖² + ‖∂L/∂β_l‖² + (∂L/∂α_l)² (0 for grads without them), a
+// term of mlp_grads_norm.
+template <class T>
+double mlp_blocks_grads_sumsq(const MlpGrads<T>& g);
 
 }  // namespace gl
