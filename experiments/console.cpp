@@ -67,6 +67,34 @@ static bool timestep_shown(int t, int T) {
   return T <= timestep_rows_all || t <= 5 || t > T - 5 || t % timestep_stride(T) == 0;
 }
 
+// A gated chain's rows: ‖∂ℓ/∂h_t‖, the LSTM's ‖∂ℓ/∂c_t‖, and each gate's mean (saturated %).
+static void print_gated_rows(const RunResult& res, int T, int64_t last_step, bool has_last) {
+  const TimestepRow& r0 = res.timesteps.front();
+  const bool lstm = r0.gate_mean[0].has_value();
+  const size_t g0 = lstm ? 0 : 4, g1 = lstm ? 4 : 7;
+  for (int64_t step : {int64_t{0}, last_step}) {
+    fmt::print("step {}\n{:>6} {:>12} {:>12}", step, "t", "h_norm", "dh_norm");
+    if (lstm) fmt::print(" {:>12}", "dc_norm");
+    if (has_last) fmt::print(" {:>12}", "dh_last_norm");
+    for (size_t k = g0; k < g1; ++k)
+      fmt::print(" {:>15}", fmt::format("{} mean (sat%)", chain_gate_names[k]));
+    fmt::print("\n");
+    for (const TimestepRow& x : res.timesteps) {
+      if (x.step != step || !timestep_shown(x.t, T)) continue;
+      fmt::print("{:>6} {:>12} {:>12}", x.t, sci(x.h_norm), sci(x.dh_norm));
+      if (lstm) fmt::print(" {:>12}", x.dc_norm ? sci(*x.dc_norm) : "-");
+      if (has_last) fmt::print(" {:>12}", x.dh_last_norm ? sci(*x.dh_last_norm) : "-");
+      for (size_t k = g0; k < g1; ++k)
+        fmt::print(" {:>15}",
+                   x.gate_mean[k] && x.gate_saturated_frac[k] && std::isfinite(*x.gate_mean[k])
+                       ? fmt::format("{:.3f} ({})", *x.gate_mean[k], pct(*x.gate_saturated_frac[k]))
+                       : "-");
+      fmt::print("\n");
+    }
+    if (last_step == 0) break;
+  }
+}
+
 // The chain's counterpart of print_layer_table: per time step at step 0 and the last probe, with
 // timesteps.csv's names. dz_norm is what gradient_ratio compares; dh_last_norm (loss_at
 // every_step) is the long-range part.
@@ -84,6 +112,10 @@ void print_timestep_table(const RunResult& res) {
         "T = {}: rows elided, showing t = 1..5, every {} steps, t = {}..{} "
         "(timesteps.csv has every row)\n",
         T, timestep_stride(T), T - 4, T);
+  if (res.timesteps.front().gate_mean[0] || res.timesteps.front().gate_mean[4]) {
+    print_gated_rows(res, T, last_step, has_last);
+    return;
+  }
   for (int64_t step : {int64_t{0}, last_step}) {
     fmt::print("step {}\n{:>6} {:>12} {:>12} {:>12}", step, "t", "h_norm", "dh_norm", "dz_norm");
     if (has_last) fmt::print(" {:>12}", "dh_last_norm");
@@ -127,15 +159,15 @@ json theory_per_layer_factor(const std::vector<LayerRow>& layers) {
 }
 
 // summary.json's verdicts (docs/reference.md §4.4) and what their numbers compare: for a chain,
-// δ_t = ∂ℓ/∂z_t at t = 1 vs T, seeded by the last step's loss only (run_rnn.cpp), and the factor
-// is per time step.
+// δ_t = ∂ℓ/∂z_t at t = 1 vs T (lstm, gru: ∂ℓ/∂h_t, and the LSTM's cell path ∂ℓ/∂c_t), seeded by
+// the last step's loss only (run_rnn.cpp, run_gated.cpp), and the factor is per time step.
 void print_verdict(const RunResult& res, ModelType type) {
   const json& sm = res.summary;
   if (summary_field(sm, "status") == "failed") {
     fmt::print("run failed: {}\n", summary_field(sm, "reason"));
     return;
   }
-  const bool rnn = type == ModelType::rnn;
+  const bool rnn = is_chain(type), gated = is_gated(type);
   const int64_t last_step = res.steps.empty() ? 0 : res.steps.back().step;
   const json theory = rnn ? json(nullptr) : theory_per_layer_factor(res.layers);
   for (const char* prefix : {"", "final_"}) {
@@ -148,10 +180,12 @@ void print_verdict(const RunResult& res, ModelType type) {
         "{} verdict (step {}): {} (gradient_ratio {} = {}, a norm ratio{}; per_layer_factor {}, "
         "the squared-norm factor per {}",
         initial ? "initial" : "final", initial ? 0 : last_step, field("verdict"),
-        rnn ? "|dz_1|/|dz_T|" : "|delta_1|/|delta_L|", field("gradient_ratio"),
-        rnn ? ", from the last step's loss" : "", field("per_layer_factor"),
-        rnn ? "time step" : "layer");
+        gated ? "|dh_1|/|dh_T|" : (rnn ? "|dz_1|/|dz_T|" : "|delta_1|/|delta_L|"),
+        field("gradient_ratio"), rnn ? ", from the last step's loss" : "",
+        field("per_layer_factor"), rnn ? "time step" : "layer");
     if (initial && !theory.is_null()) fmt::print(", theory {}", summary_text(theory));
+    if (type == ModelType::lstm)
+      fmt::print("; cell path |dc_1|/|dc_T| {}", field("cell_gradient_ratio"));
     fmt::print(")");
     if (summary_field(sm, "status") != "ok" && (!initial || last_step == 0))  // the last line
       fmt::print(" [status {}: {}]", summary_field(sm, "status"), summary_field(sm, "reason"));

@@ -224,6 +224,9 @@ RunResult run_execute(const RunSpec& spec, const std::string& run_dir, TrainProg
     if (c.model.type == ModelType::rnn)
       res =
           f32 ? run_rnn<float>(spec, run_dir, progress) : run_rnn<double>(spec, run_dir, progress);
+    else if (is_gated(c.model.type))
+      res = f32 ? run_gated<float>(spec, run_dir, progress)
+                : run_gated<double>(spec, run_dir, progress);
     else
       res =
           f32 ? run_mlp<float>(spec, run_dir, progress) : run_mlp<double>(spec, run_dir, progress);

@@ -55,7 +55,7 @@ struct RunResult {
   std::vector<LayerRow> layers;
   std::vector<StepRow> steps;
   std::vector<HistRow> hists;
-  std::vector<TimestepRow> timesteps;  // RNN only
+  std::vector<TimestepRow> timesteps;  // chains only
   json summary;                        // summary.json
 };
 
@@ -91,6 +91,10 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir,
 template <class T>
 RunResult run_rnn(const RunSpec& spec, const std::string& run_dir,
                   TrainProgress* progress = nullptr);
+// lstm and gru (experiments/run_gated.cpp): as run_rnn.
+template <class T>
+RunResult run_gated(const RunSpec& spec, const std::string& run_dir,
+                    TrainProgress* progress = nullptr);
 
 using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point t0) {

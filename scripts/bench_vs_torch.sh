@@ -6,7 +6,7 @@
 # RSS (/usr/bin/time -v) and gradlab's float64/float32 (float64 run right after float32, every
 # repetition) and probe/step costs.
 #
-#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4"] [--no-f64] [--torch-threads "2 1"]
+#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4 W7"] [--no-f64] [--torch-threads "2 1"]
 #                             [--no-build] [--quick] [--optimizer adam]
 # --optimizer adam: both sides train with Adam (gradlab train.optimizer=adam, PyTorch
 # torch.optim.Adam, lr 0.001 on both) instead of plain SGD.
@@ -95,14 +95,17 @@ quick_sets() {
     W2) echo "train.steps=40 probe.every=10" ;;
     W3) echo "train.steps=6 probe.every=2" ;;
     W4) echo "train.steps=8 probe.every=2" ;;
+    W7) echo "train.steps=4 probe.every=2" ;;
   esac
 }
 quick_steps() {
-  case "$1" in W1) echo 50 ;; W2) echo 20 ;; W3) echo 4 ;; W4) echo 6 ;; esac
+  case "$1" in W1) echo 50 ;; W2) echo 20 ;; W3) echo 4 ;; W4) echo 6 ;; W7) echo 3 ;; esac
 }
 
 peer_name() {
-  case "$1" in W1) echo glorot5 ;; W2) echo deep_narrow ;; W3) echo rnn_chain ;; W4) echo wide ;; esac
+  case "$1" in
+    W1) echo glorot5 ;; W2) echo deep_narrow ;; W3) echo rnn_chain ;; W4) echo wide ;; W7) echo lstm_chain ;;
+  esac
 }
 
 # One gradlab run: its summary.json and /usr/bin/time output, tagged with (workload, rep, dtype).
@@ -162,7 +165,7 @@ run_torch_all() {  # w rep
 # gradlab in float32 and, right after it (so that both see the same machine), in float64.
 run_gradlab_pair() {  # w rep
   run_gradlab "$1" "$2" float32
-  if [ "$F64" = 1 ] && [ "$1" != W3 ]; then run_gradlab "$1" "$2" float64; fi
+  if [ "$F64" = 1 ] && [ "$1" != W3 ] && [ "$1" != W7 ]; then run_gradlab "$1" "$2" float64; fi
 }
 
 echo "== raw results in $OUT; load: $(cut -d' ' -f1-3 /proc/loadavg); PyTorch env: ${TORCH_ENV[*]}"

@@ -261,7 +261,7 @@ std::vector<BadCase> bad_cases() {
        {R"(x.json: /model/init/mode: expected "fan_in" or "fan_out", found "fan-in" (did you mean "fan_in"?))"}},
       {"value typo: model type",
        R"({"model": {"type": "RNN", "width": 3, "length": 4}})",
-       {R"(x.json: /model/type: expected "mlp" or "rnn", found "RNN" (did you mean "rnn"?))"}},
+       {R"(x.json: /model/type: expected one of "mlp", "rnn", "lstm", "gru", found "RNN" (did you mean "rnn"?))"}},
       {"value typo: inputs and loss_at",
        R"({"model": {"type": "rnn", "width": 3, "length": 4, "inputs": "every-step", "loss_at": "Last"}})",
        {R"(x.json: /model/inputs: expected "every_step" or "first_step", found "every-step" (did you mean "every_step"?))",
@@ -354,6 +354,48 @@ std::vector<BadCase> bad_cases() {
       {"verdict not an object",
        with_model(R"("probe": {"verdict": 0.01})"),
        {"x.json: /probe/verdict: expected an object, found 0.01"}},
+      // gated chains (docs/reference.md §3 "LSTM and GRU")
+      {"gated: an activation other than tanh",
+       R"({"model": {"type": "lstm", "width": 8, "length": 4, "activation": "relu"}})",
+       {R"(x.json: /model/activation: model.type "lstm" takes only "tanh" (or no activation): its )"
+        R"(gates are σ by definition and its candidate and cell nonlinearity is tanh; other )"
+        R"(activations are for model.type "rnn")"}},
+      {"gated: maxout",
+       R"({"model": {"type": "gru", "width": 8, "length": 4, "activation": "maxout"}})",
+       {R"(x.json: /model/activation: model.type "gru" takes only "tanh" (or no activation): its )"
+        R"(gates are σ by definition and its candidate nonlinearity is tanh; other activations )"
+        R"(are for model.type "rnn")"}},
+      {"gated: forget_bias on a gru",
+       R"({"model": {"type": "gru", "width": 8, "length": 4, "forget_bias": 1}})",
+       {R"(x.json: /model/forget_bias: only for model.type "lstm" (its forget gate); a GRU has )"
+        R"(none (0 or absent))"}},
+      {"gated: forget_bias not a number",
+       R"({"model": {"type": "lstm", "width": 8, "length": 4, "forget_bias": "1"}})",
+       {R"(x.json: /model/forget_bias: expected a number, found "1")"}},
+      {"gated keys on an rnn and an mlp",
+       R"({"model": {"type": "rnn", "width": 8, "length": 4, "forget_bias": 1,
+                     "recurrent_init_gates": {}}})",
+       {R"(x.json: /model/forget_bias: only for model.type "lstm" or "gru")",
+        R"(x.json: /model/recurrent_init_gates: only for model.type "lstm" or "gru")"}},
+      {"gated: unknown gate and bad per-gate init",
+       R"({"model": {"type": "gru", "width": 8, "length": 4,
+                     "recurrent_init_gates": {"f": "orthogonal", "z": "orthogonl"},
+                     "input_init_gates": ["r"]}})",
+       {R"(x.json: /model/input_init_gates: expected an object keyed by gate name (gru: gates r, z, )"
+        R"(n), found ["r"])",
+        R"(x.json: /model/recurrent_init_gates/f: unknown gate; model.type "gru" has gates r, z, n)",
+        R"(x.json: /model/recurrent_init_gates/z: unknown initializer "orthogonl" ...)"}},
+      {"gated: tensor dumps",
+       R"({"model": {"type": "lstm", "width": 8, "length": 4}, "probe": {"dump_tensors": "all"}})",
+       {R"(x.json: /probe/dump_tensors: not available for model.type "lstm" (the rnn and mlp runs )"
+        R"(write tensors); use timesteps.csv)"}},
+      {"gated: per-layer probes",
+       R"({"model": {"type": "gru", "width": 8, "length": 4}, "probe": {"histograms": true}})",
+       {R"(x.json: /probe/histograms: not available for model.type "gru": histograms are per )"
+        R"(layer (an mlp's); a chain's per-step view is timesteps.csv)"}},
+      {"gated: a dataset for chains",
+       R"({"model": {"type": "lstm", "width": 8, "length": 4}, "data": {"name": "shapeset3x2"}})",
+       {R"(x.json: /data/name: expected a dataset for model.type "lstm" (gaussian, temporal_order ...)"}},
   };
 }
 

@@ -355,7 +355,7 @@ TEST(GatedInit, ForgetBiasOnAGruIsAUsageError) {
 std::vector<GatedStepRow> step_rows(const Gated<double>& net, const Seq& s, Pass& r) {
   run(net, s, r);
   std::vector<GatedStepRow> rows;
-  StatScratch<double> scratch;
+  ProbeScratch<double> scratch;
   gated_step_rows(net, r.cache, r.grads, 0.01, rows, scratch);
   return rows;
 }

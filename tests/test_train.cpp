@@ -391,9 +391,16 @@ TEST(Tables, HeadersComeFromTheFieldLists) {
             (std::vector<std::string>{"step", "loss", "probe_loss", "probe_error", "test_error",
                                       "grad_norm", "clipped", "lr", "spectral_radius", "sigma_max",
                                       "elapsed_s"}));
-  EXPECT_EQ(strings_of(row_columns<TimestepRow>()),
-            (std::vector<std::string>{"step", "t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm",
-                                      "saturated_frac", "dead_frac", "grad_w_contrib_norm"}));
+  std::vector<std::string> timestep_columns = {"step",           "t",         "h_norm",
+                                               "dh_norm",        "dz_norm",   "dh_last_norm",
+                                               "saturated_frac", "dead_frac", "grad_w_contrib_norm",
+                                               "dc_norm"};
+  for (const char* g : {"i", "f", "g", "o", "r", "z", "n"})
+    for (const std::string& c :
+         {"gate_" + std::string(g) + "_mean", "gate_" + std::string(g) + "_saturated_frac",
+          "grad_whh_" + std::string(g) + "_contrib_norm"})
+      timestep_columns.push_back(c);
+  EXPECT_EQ(strings_of(row_columns<TimestepRow>()), timestep_columns);
   EXPECT_EQ(strings_of(row_columns<HistRow>()),
             (std::vector<std::string>{"step", "layer", "quantity", "bin", "lo", "hi", "count"}));
 }
@@ -434,7 +441,8 @@ TEST(Checkpoint, RowsAndLoopStateRoundTrip) {
   a.steps = {s};
   a.hists = {HistRow{4, 1, HistQuantity::grad_w, -1, true, 0.0, 0.0, 6}};
   TimestepRow t;
-  t.t = 9, t.dh_last_norm = 0.125, t.grad_w_contrib_norm = 7;
+  t.t = 9, t.dh_last_norm = 0.125, t.grad_w_contrib_norm = 7, t.dc_norm = 0.5;
+  t.gate_mean[5] = 0.25, t.gate_saturated_frac[1] = 0.75, t.gate_whh_contrib_norm[6] = 3;
   a.timesteps = {t};
   a.summary = {{"gradient_ratio", 0.5}};
   json fn = {{"step", 4}};

@@ -3,6 +3,7 @@
 // Closed sets (datasets, losses, the enumerated values, and through config_sets.h activations and
 // initializers) are read and written from their tables.
 #include "harness/core/config.h"
+#include "harness/core/config_gated.h"
 #include "harness/core/config_sets.h"
 
 #include <fmt/format.h>
@@ -111,24 +112,28 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
     m.type = read_enum(r, "type", model_type_names, ModelType::mlp);
   }
   // Keys: those of another type are named as such; the rest are unknown.
-  const bool rnn = m.type == ModelType::rnn;
-  const Names& own = teacher ? teacher_keys : (rnn ? rnn_keys : mlp_keys);
+  const bool rnn = is_chain(m.type), gated = is_gated(m.type);
+  Names own = teacher ? teacher_keys : (rnn ? rnn_keys : mlp_keys);
+  if (gated) own.insert(own.end(), gated_keys.begin(), gated_keys.end());
   const Names& other = rnn ? mlp_keys : rnn_keys;
   Names all = own;
   if (!teacher)
-    for (auto k : other)
-      if (!contains(all, k)) all.push_back(k);
+    for (const Names* o : {&other, &gated_keys})
+      for (auto k : *o)
+        if (!contains(all, k)) all.push_back(k);
   for (const auto& [key, value] : v->items()) {
     if (contains(own, key)) continue;
     if (!teacher && contains(other, key))
       r.add(key, fmt::format("only for model.type \"{}\"",
                              enum_name(model_type_names, rnn ? ModelType::mlp : ModelType::rnn)));
+    else if (!teacher && contains(gated_keys, key))
+      r.add(key, "only for model.type \"lstm\" or \"gru\"");
     else
       r.add(key, unknown_key_message(key, all));
   }
 
   m.activation = read_activation_key(r, "activation");
-  if (rnn && m.activation.kind == Activation::maxout)
+  if (m.type == ModelType::rnn && m.activation.kind == Activation::maxout)
     r.add("activation",
           "\"maxout\" is not supported for model.type \"rnn\": a maxout unit has k affine pieces, "
           "so the shared W could not map the hidden state to itself; use another activation, or "
@@ -170,6 +175,7 @@ ModelConfig read_model(const json* v, const std::string& path, const DataFacts& 
                         data_name_text(*data.name)),
             *r.find("loss_at"));
   }
+  if (gated) read_gated_model(r, m);
   return m;
 }
 
@@ -202,6 +208,7 @@ json model_to_json(const ModelConfig& m, const DataConfig& d, bool teacher) {
   j["bias_init"] = bias_to_json(m.bias_init);
   j["inputs"] = enum_name(rnn_inputs_names, m.inputs);
   j["loss_at"] = enum_name(loss_at_names, m.loss_at);
+  if (is_gated(m.type)) gated_model_to_json(m, j);
   return j;
 }
 
@@ -281,7 +288,7 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
           const ModelConfig tm = read_model(t, at(path, "teacher"), facts, true, issues);
           d.teacher = model_to_json(tm, d, true);
         }
-        if (model_type == ModelType::rnn) r.add("teacher", "only for model.type \"mlp\"");
+        if (is_chain(model_type)) r.add("teacher", "only for model.type \"mlp\"");
       }
       break;
     }
@@ -318,8 +325,10 @@ DataConfig read_data(const json* v, const DataFacts& facts, ModelType model_type
   if (model_type == ModelType::mlp && is_sequence_task(d.name))
     r.add("name", fmt::format("\"{}\" is a sequence task; it needs model.type \"rnn\"",
                               data_name_text(d.name)));
-  if (model_type == ModelType::rnn && !is_sequence_task(d.name) && d.name != DataName::gaussian)
-    r.bad("name", "a dataset for model.type \"rnn\" (gaussian, temporal_order or addition)",
+  if (is_chain(model_type) && !is_sequence_task(d.name) && d.name != DataName::gaussian)
+    r.bad("name",
+          fmt::format("a dataset for model.type \"{}\" (gaussian, temporal_order or addition)",
+                      enum_name(model_type_names, model_type)),
           *r.find("name"));
   return d;
 }
@@ -433,6 +442,7 @@ void normalize_model(json& m) {
   }
   auto b = m.find("bias_init");
   if (b != m.end() && b->is_number()) *b = json{{"name", "constant"}, {"value", *b}};
+  normalize_gate_inits(m);
 }
 
 }  // namespace
@@ -519,18 +529,22 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
   c.probe = read_probe(r.find("probe"), issues);
   check_dump_steps(c.train, c.probe, Reader{r.find("probe"), "/probe", &issues});
   config_read_blocks(j, c, issues);
-  if (c.model.type == ModelType::rnn) {
+  check_gated_probe(c, issues);
+  if (is_chain(c.model.type)) {
+    const std::string type(enum_name(model_type_names, c.model.type));
     // Per-layer quantities (docs/reference.md §4.1, §4.3): a chain's run does not compute them, so
     // asking for them is an error rather than a silently missing table.
     const Reader pr{r.find("probe"), "/probe", &issues};
     if (c.probe.histograms)
-      pr.add("histograms",
-             "not available for model.type \"rnn\": histograms are per layer (an mlp's); a "
-             "chain's per-step view is timesteps.csv");
+      pr.add("histograms", fmt::format("not available for model.type \"{}\": histograms are per "
+                                       "layer (an mlp's); a chain's per-step view is timesteps.csv",
+                                       type));
     if (c.probe.jacobian)
       pr.add("jacobian",
-             "not available for model.type \"rnn\": the Jacobian spectra are per layer (an "
-             "mlp's); a chain's per-step view is timesteps.csv");
+             fmt::format("not available for model.type \"{}\": the Jacobian spectra are "
+                         "per layer (an mlp's); a chain's per-step view is "
+                         "timesteps.csv",
+                         type));
   }
   return c;
 }

@@ -19,6 +19,7 @@
 #include "harness/data/datasets.h"
 #include "harness/measure/metrics.h"
 #include "harness/nn/activations.h"
+#include "harness/nn/gated.h"
 #include "harness/nn/init.h"
 #include "harness/nn/loss.h"
 #include "harness/nn/optim_rules.h"
@@ -26,9 +27,16 @@
 
 namespace gl {
 
-enum class ModelType { mlp, rnn, count };
-inline constexpr std::string_view model_type_names[] = {"mlp", "rnn"};
+enum class ModelType { mlp, rnn, lstm, gru, count };
+inline constexpr std::string_view model_type_names[] = {"mlp", "rnn", "lstm", "gru"};
 static_assert(std::size(model_type_names) == count_of<ModelType>);
+// A weight-shared chain over t = 1..T (rnn, lstm, gru): the chain keys, tasks and timesteps.csv.
+constexpr bool is_chain(ModelType t) { return t != ModelType::mlp; }
+// A gated chain (harness/nn/gated.h, experiments/run_gated.cpp).
+constexpr bool is_gated(ModelType t) { return t == ModelType::lstm || t == ModelType::gru; }
+constexpr CellKind cell_kind_of(ModelType t) {
+  return t == ModelType::gru ? CellKind::gru : CellKind::lstm;
+}
 enum class Schedule { linear, log, count };  // of the probe steps
 inline constexpr std::string_view schedule_names[] = {"linear", "log"};
 static_assert(std::size(schedule_names) == count_of<Schedule>);
@@ -36,8 +44,8 @@ static_assert(std::size(schedule_names) == count_of<Schedule>);
 struct ModelConfig {
   ModelType type = ModelType::mlp;
   std::vector<int> hidden;  // mlp: hidden widths l = 1..L (from depth × width, or "hidden")
-  int width = 0;            // rnn: hidden size
-  int length = 0;           // rnn: chain length T (sequence tasks: from data.length)
+  int width = 0;            // chains: hidden size
+  int length = 0;           // chains: chain length T (sequence tasks: from data.length)
   ActivationSpec activation;
   InitSpec init;            // mlp hidden layers
   InitSpec output_init;     // the output layer (default: = init)
@@ -47,6 +55,10 @@ struct ModelConfig {
   RnnInputs inputs = RnnInputs::every_step;
   LossAt loss_at = LossAt::last;
   BlocksSpec blocks;  // mlp: model.residual, model.norm (config_blocks.cpp)
+  // lstm, gru (config_gated.cpp): per-gate overrides of input_init / recurrent_init, by gate in
+  // the cell's order (gated.h), and the LSTM's forget-gate bias (added to b_ih's f slice).
+  std::array<std::optional<InitSpec>, max_gates> input_init_gates, recurrent_init_gates;
+  double forget_bias = 0;
 };
 
 struct DataConfig {

@@ -102,10 +102,10 @@ void read_lr_layers(const Reader& r, const ModelConfig& model, TrainConfig& t) {
   const json* v = r.find("lr_layers");
   if (!v || v->is_null()) return;
   const std::string path = at(r.path, "lr_layers");
-  if (model.type == ModelType::rnn) {
-    r.add("lr_layers",
-          "not available for model.type \"rnn\": a chain's steps share one weight "
-          "matrix (use lr, or lars)");
+  if (is_chain(model.type)) {
+    r.add("lr_layers", fmt::format("not available for model.type \"{}\": a chain's steps share "
+                                   "one weight matrix (use lr, or lars)",
+                                   enum_name(model_type_names, model.type)));
     return;
   }
   const size_t n = model.hidden.size() + 1;  // weight layers 1..L+1

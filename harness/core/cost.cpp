@@ -35,6 +35,39 @@ static void data_sizes(const Config& c, double& in, double& out) {
   }
 }
 
+// A gated chain (harness/nn/gated_net.h, experiments/run_gated.cpp): one history shared by the
+// probe set, the training batch and the test chunks (≤ max(N, B) sequences), each sequence step
+// holding per unit the gates and h (LSTM also c, tanh c; GRU W_hn h) and in the backward ∂ℓ/∂h,
+// the seed, ∂ℓ/∂a (LSTM also ∂ℓ/∂c; GRU ∂ℓ/∂r): 14·H values (LSTM) or 13·H (GRU), and 7·H or 8·H
+// more for loss_at every_step's second backward. Parameters 4×: net, momentum, two gradients.
+static RunCost gated_cost(const Config& c, double in, double out, double word, double probes,
+                          double test) {
+  const double G = c.model.type == ModelType::lstm ? 4 : 3;
+  const double H = c.model.width, N = c.probe.samples, B = c.train.batch_size;
+  const double T = c.model.length > 0 ? c.model.length : c.data.length;
+  const double Tb = c.data.name == DataName::addition ? T + std::floor(T / 10.0) : T;
+  const bool x_every = c.model.inputs == RnnInputs::every_step;
+  const bool y_every = c.model.loss_at == LossAt::every_step;
+  const double per = G == 4 ? 14 : 13, back = G == 4 ? 7 : 8;
+  const double rows = std::max(N * T * (per + (y_every ? back : 0)),
+                               std::max(B * Tb, std::min(test, N > B ? N : B) * T) * per);
+  const double params = G * H * (H + in + 2) + out * (H + 1);
+  const double xs = in * ((x_every ? T : 1) * (N + std::max(N, B)) + (x_every ? Tb : 1) * B);
+  const double ys =
+      out * ((y_every ? T : 1) * 3 * (N + std::max(N, B)) + (y_every ? Tb : 1) * 2 * B);
+  RunCost cost;
+  cost.bytes = word * (4 * params + H * rows + xs + ys);
+  cost.bytes += N < H ? 8.0 * (2 * N * N + 2 * H * N) : word * G * H * H;  // outer_norm scratch
+  cost.bytes += 500.0 * T * probes;                                        // rows and their text
+  const double steps = static_cast<double>(c.train.steps);
+  const double in_steps = x_every ? 1.0 : 1.0 / std::max(T, 1.0);
+  const double step_flops = 6.0 * G * H * (H + in * in_steps) + 6.0 * out * H;
+  const double share_flops = T * G * std::min(4.0 * N * N * H, 2.0 * H * H * N);
+  cost.flops = step_flops * (probes * T * N + steps * Tb * B) +
+               probes * (share_flops + 2.0 * G * H * (H + in) * T * test);
+  return cost;
+}
+
 RunCost run_cost(const Config& c) {
   double in = 0, out = 0;
   data_sizes(c, in, out);
@@ -46,6 +79,7 @@ RunCost run_cost(const Config& c) {
       2.0 + (c.probe.schedule == Schedule::linear ? steps / static_cast<double>(c.probe.every)
                                                   : c.probe.per_decade * 7.0);
   const double test = steps > 0 ? static_cast<double>(c.data.test_samples) : 0.0;
+  if (is_gated(c.model.type)) return gated_cost(c, in, out, word, probes, test);
   RunCost cost;
   if (c.model.type == ModelType::mlp) {
     double params = 0, units = 0, prev = in;

@@ -3,6 +3,7 @@
 // reads neither 0 nor inf where every entry is finite.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -127,7 +128,25 @@ struct TimestepRow {
   std::optional<double> dh_last_norm;  // loss_at every_step: the part from the last step's loss
   std::optional<double> saturated_frac, dead_frac;  // empty where z_t or φ'(z_t) is not finite
   double grad_w_contrib_norm = 0;                   // ‖Σ_i δ_t,i h_{t-1,i}ᵀ‖_F / N
+  // Gated chains (lstm, gru; empty for an rnn): the LSTM's RMS ‖∂ℓ/∂c_t‖, and per gate (slots
+  // chain_gate_names) its mean value, saturated share and share of ∂L/∂W_hh's gate block.
+  std::optional<double> dc_norm;
+  std::array<std::optional<double>, 7> gate_mean, gate_saturated_frac, gate_whh_contrib_norm;
 };
+
+// The gate slots of TimestepRow: the LSTM's i, f, g, o, then the GRU's r, z, n, and their columns.
+inline constexpr std::string_view chain_gate_names[] = {"i", "f", "g", "o", "r", "z", "n"};
+inline constexpr std::string_view gate_mean_columns[] = {
+    "gate_i_mean", "gate_f_mean", "gate_g_mean", "gate_o_mean",
+    "gate_r_mean", "gate_z_mean", "gate_n_mean"};
+inline constexpr std::string_view gate_saturated_columns[] = {
+    "gate_i_saturated_frac", "gate_f_saturated_frac", "gate_g_saturated_frac",
+    "gate_o_saturated_frac", "gate_r_saturated_frac", "gate_z_saturated_frac",
+    "gate_n_saturated_frac"};
+inline constexpr std::string_view gate_whh_columns[] = {
+    "grad_whh_i_contrib_norm", "grad_whh_f_contrib_norm", "grad_whh_g_contrib_norm",
+    "grad_whh_o_contrib_norm", "grad_whh_r_contrib_norm", "grad_whh_z_contrib_norm",
+    "grad_whh_n_contrib_norm"};
 
 template <RowOf<TimestepRow> Row, class F>
 void row_fields(Row& r, F&& f) {
@@ -140,6 +159,12 @@ void row_fields(Row& r, F&& f) {
   f("saturated_frac", r.saturated_frac);
   f("dead_frac", r.dead_frac);
   f("grad_w_contrib_norm", r.grad_w_contrib_norm);
+  f("dc_norm", r.dc_norm);
+  for (size_t k = 0; k < std::size(chain_gate_names); ++k) {
+    f(gate_mean_columns[k], r.gate_mean[k]);
+    f(gate_saturated_columns[k], r.gate_saturated_frac[k]);
+    f(gate_whh_columns[k], r.gate_whh_contrib_norm[k]);
+  }
 }
 
 // ---- building blocks (tested on hand-built cases) ----

@@ -1,6 +1,9 @@
 #include "harness/nn/gated.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "harness/nn/chain_team.h"
 
 namespace gl {
 
@@ -83,7 +86,7 @@ void gated_forward(const Gated<T>& net, const Mat<T>& x, Index steps, Index B, G
   // gate ← W_ih x_t + b_ih for every t at once (first_step: x_t = 0 for t > 1); each step then
   // turns its block into the gates' activations in place
   if (net.inputs == RnnInputs::every_step) {
-    c.gate.leftCols(n).noalias() = net.W_ih * x.leftCols(n);
+    split_product(net.W_ih, x.leftCols(n), c.gate.leftCols(n));
   } else {
     c.gate.leftCols(B).noalias() = net.W_ih * x.leftCols(B);
     c.gate.middleCols(B, n - B).setZero();
@@ -91,41 +94,47 @@ void gated_forward(const Gated<T>& net, const Mat<T>& x, Index steps, Index B, G
   c.gate.leftCols(n).colwise() += net.b_ih;
   const auto sig = [](T v) { return sigmoid(v); };
   const auto th = [](T v) { return std::tanh(v); };
-  for (Index t = 1; t <= steps; ++t) {
-    const Index o = (t - 1) * B;   // first column of step t's block
-    auto rec = c.rec.leftCols(B);  // (G·H, B): W_hh h_{t-1} + b_hh
-    if (t > 1)
-      rec.noalias() = net.W_hh * c.h.middleCols(o, B);
-    else
-      rec.setZero();  // h_0 = 0
-    rec.colwise() += net.b_hh;
-    auto gate = c.gate.middleCols(o, B);  // (G·H, B): W_ih x_t + b_ih → activations
-    const auto hprev = c.h.middleCols(o, B);
-    auto h = c.h.middleCols(o + B, B);
-    if (lstm) {
-      // i, f, o: σ; g: tanh. c_t = f ⊙ c_{t-1} + i ⊙ g, h_t = o ⊙ tanh(c_t)
-      gate += rec;
-      gate.topRows(2 * H) = gate.topRows(2 * H).unaryExpr(sig);
-      gate.middleRows(2 * H, H) = gate.middleRows(2 * H, H).unaryExpr(th);
-      gate.bottomRows(H) = gate.bottomRows(H).unaryExpr(sig);
-      auto ct = c.c.middleCols(o + B, B);
-      ct.array() = gate.middleRows(H, H).array() * c.c.middleCols(o, B).array() +
-                   gate.topRows(H).array() * gate.middleRows(2 * H, H).array();
-      auto tc = c.tc.middleCols(o, B);
-      tc = ct.unaryExpr(th);
-      h.array() = gate.bottomRows(H).array() * tc.array();
-    } else {
-      // r, z: σ; n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
-      gate.topRows(2 * H) = (gate.topRows(2 * H) + rec.topRows(2 * H)).unaryExpr(sig);
-      c.hn.middleCols(o, B) = rec.bottomRows(H);
-      gate.bottomRows(H) =
-          (gate.bottomRows(H).array() + gate.topRows(H).array() * rec.bottomRows(H).array())
-              .matrix()
-              .unaryExpr(th);
-      const auto z = gate.middleRows(H, H).array();
-      h.array() = (T(1) - z) * gate.bottomRows(H).array() + z * hprev.array();
+  // each thread runs its own sequences through every step (chain_team.h)
+  int nt = chain_threads(B);
+  if (steps > 1 && !splits_alike<T>(GH, H, B, nt)) nt = 1;
+  team_run(nt, [&](int k, int nk) {
+    const auto [c0, nb] = chain_cols(B, k, nk);
+    for (Index t = 1; t <= steps; ++t) {
+      const Index o = (t - 1) * B + c0;     // this thread's first column of step t's block
+      auto rec = c.rec.middleCols(c0, nb);  // (G·H, nb): W_hh h_{t-1} + b_hh
+      if (t > 1)
+        rec.noalias() = net.W_hh * c.h.middleCols(o, nb);
+      else
+        rec.setZero();  // h_0 = 0
+      rec.colwise() += net.b_hh;
+      auto gate = c.gate.middleCols(o, nb);  // (G·H, nb): W_ih x_t + b_ih → activations
+      const auto hprev = c.h.middleCols(o, nb);
+      auto h = c.h.middleCols(o + B, nb);
+      if (lstm) {
+        // i, f, o: σ; g: tanh. c_t = f ⊙ c_{t-1} + i ⊙ g, h_t = o ⊙ tanh(c_t)
+        gate += rec;
+        gate.topRows(2 * H) = gate.topRows(2 * H).unaryExpr(sig);
+        gate.middleRows(2 * H, H) = gate.middleRows(2 * H, H).unaryExpr(th);
+        gate.bottomRows(H) = gate.bottomRows(H).unaryExpr(sig);
+        auto ct = c.c.middleCols(o + B, nb);
+        ct.array() = gate.middleRows(H, H).array() * c.c.middleCols(o, nb).array() +
+                     gate.topRows(H).array() * gate.middleRows(2 * H, H).array();
+        auto tc = c.tc.middleCols(o, nb);
+        tc = ct.unaryExpr(th);
+        h.array() = gate.bottomRows(H).array() * tc.array();
+      } else {
+        // r, z: σ; n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+        gate.topRows(2 * H) = (gate.topRows(2 * H) + rec.topRows(2 * H)).unaryExpr(sig);
+        c.hn.middleCols(o, nb) = rec.bottomRows(H);
+        gate.bottomRows(H) =
+            (gate.bottomRows(H).array() + gate.topRows(H).array() * rec.bottomRows(H).array())
+                .matrix()
+                .unaryExpr(th);
+        const auto z = gate.middleRows(H, H).array();
+        h.array() = (T(1) - z) * gate.bottomRows(H).array() + z * hprev.array();
+      }
     }
-  }
+  });
 }
 
 // ---- backward (through time) ----
@@ -144,52 +153,60 @@ void gated_backward(const Gated<T>& net, const Mat<T>& x, const GatedCache<T>& c
     fit_cols(g.dr, GH, n);
   Mat<T>& dr = lstm ? g.da : g.dr;  // ∂ℓ/∂(W_hh h_{t-1} + b_hh): the LSTM's equals da
   g.dh.leftCols(n) = seed.leftCols(n);
-  for (Index t = steps; t >= 1; --t) {
-    const Index o = (t - 1) * B;
-    auto dh = g.dh.middleCols(o, B);  // (H, B)
-    if (t < steps) dh.noalias() += net.W_hh.transpose() * dr.middleCols(o + B, B);
-    const auto gate = c.gate.middleCols(o, B);
-    auto da = g.da.middleCols(o, B);  // (G·H, B)
-    if (lstm) {
-      const auto i = gate.topRows(H).array(), f = gate.middleRows(H, H).array(),
-                 gg = gate.middleRows(2 * H, H).array(), og = gate.bottomRows(H).array();
-      const auto tc = c.tc.middleCols(o, B).array();
-      auto dc = g.dc.middleCols(o, B);
-      dc.array() = dh.array() * og * (T(1) - tc * tc);
-      if (t < steps)
-        dc.array() += c.gate.middleCols(o + B, B).middleRows(H, H).array() *
-                      g.dc.middleCols(o + B, B).array();
-      const auto dca = dc.array();
-      da.topRows(H).array() = dca * gg * i * (T(1) - i);
-      da.middleRows(H, H).array() = dca * c.c.middleCols(o, B).array() * f * (T(1) - f);
-      da.middleRows(2 * H, H).array() = dca * i * (T(1) - gg * gg);
-      da.bottomRows(H).array() = dh.array() * tc * og * (T(1) - og);
-    } else {
-      if (t < steps)
-        dh.array() += c.gate.middleCols(o + B, B).middleRows(H, H).array() *
-                      g.dh.middleCols(o + B, B).array();
-      const auto r = gate.topRows(H).array(), z = gate.middleRows(H, H).array(),
-                 nn = gate.bottomRows(H).array();
-      const auto dha = dh.array();
-      da.bottomRows(H).array() = dha * (T(1) - z) * (T(1) - nn * nn);
-      da.middleRows(H, H).array() = dha * (c.h.middleCols(o, B).array() - nn) * z * (T(1) - z);
-      da.topRows(H).array() =
-          da.bottomRows(H).array() * c.hn.middleCols(o, B).array() * r * (T(1) - r);
-      auto drt = g.dr.middleCols(o, B);
-      drt.topRows(2 * H) = da.topRows(2 * H);
-      drt.bottomRows(H).array() = r * da.bottomRows(H).array();
+  int nt = chain_threads(B);
+  if (steps > 1 && !splits_alike<T>(H, GH, B, nt)) nt = 1;
+  team_run(nt, [&](int k, int nk) {
+    const auto [c0, nb] = chain_cols(B, k, nk);
+    for (Index t = steps; t >= 1; --t) {
+      const Index o = (t - 1) * B + c0;  // this thread's first column of step t's block
+      auto dh = g.dh.middleCols(o, nb);  // (H, nb)
+      if (t < steps) dh.noalias() += net.W_hh.transpose() * dr.middleCols(o + B, nb);
+      const auto gate = c.gate.middleCols(o, nb);
+      auto da = g.da.middleCols(o, nb);  // (G·H, nb)
+      if (lstm) {
+        const auto i = gate.topRows(H).array(), f = gate.middleRows(H, H).array(),
+                   gg = gate.middleRows(2 * H, H).array(), og = gate.bottomRows(H).array();
+        const auto tc = c.tc.middleCols(o, nb).array();
+        auto dc = g.dc.middleCols(o, nb);
+        dc.array() = dh.array() * og * (T(1) - tc * tc);
+        if (t < steps)
+          dc.array() += c.gate.middleCols(o + B, nb).middleRows(H, H).array() *
+                        g.dc.middleCols(o + B, nb).array();
+        const auto dca = dc.array();
+        da.topRows(H).array() = dca * gg * i * (T(1) - i);
+        da.middleRows(H, H).array() = dca * c.c.middleCols(o, nb).array() * f * (T(1) - f);
+        da.middleRows(2 * H, H).array() = dca * i * (T(1) - gg * gg);
+        da.bottomRows(H).array() = dh.array() * tc * og * (T(1) - og);
+      } else {
+        if (t < steps)
+          dh.array() += c.gate.middleCols(o + B, nb).middleRows(H, H).array() *
+                        g.dh.middleCols(o + B, nb).array();
+        const auto r = gate.topRows(H).array(), z = gate.middleRows(H, H).array(),
+                   nn = gate.bottomRows(H).array();
+        const auto dha = dh.array();
+        da.bottomRows(H).array() = dha * (T(1) - z) * (T(1) - nn * nn);
+        da.middleRows(H, H).array() = dha * (c.h.middleCols(o, nb).array() - nn) * z * (T(1) - z);
+        da.topRows(H).array() =
+            da.bottomRows(H).array() * c.hn.middleCols(o, nb).array() * r * (T(1) - r);
+        auto drt = g.dr.middleCols(o, nb);
+        drt.topRows(2 * H) = da.topRows(2 * H);
+        drt.bottomRows(H).array() = r * da.bottomRows(H).array();
+      }
     }
-  }
+  });
   // ∂L/∂W_ih = (1/B) Σ_t ∂a_t x_tᵀ (first_step: t = 1 only);  ∂L/∂b_ih = (1/B) Σ_t ∂a_t
   const Index nx = net.inputs == RnnInputs::every_step ? n : B;
-  g.dW_ih.noalias() = g.da.leftCols(nx) * x.leftCols(nx).transpose();
+  g.dW_ih.resize(GH, net.W_ih.cols());
+  split_product(g.da.leftCols(nx), x.leftCols(nx).transpose(), g.dW_ih.leftCols(net.W_ih.cols()));
   g.dW_ih *= inv_b;
   g.db_ih = g.da.leftCols(n).rowwise().sum() * inv_b;
   // ∂L/∂W_hh = (1/B) Σ_{t≥2} r_t h_{t-1}ᵀ (h_0 = 0);  ∂L/∂b_hh = (1/B) Σ_t r_t
+  g.dW_hh.resize(GH, H);
   if (steps > 1)
-    g.dW_hh.noalias() = dr.middleCols(B, n - B) * c.h.middleCols(B, n - B).transpose();
+    split_product(dr.middleCols(B, n - B), c.h.middleCols(B, n - B).transpose(),
+                  g.dW_hh.leftCols(H));
   else
-    g.dW_hh.setZero(GH, H);
+    g.dW_hh.setZero();
   g.dW_hh *= inv_b;
   g.db_hh = dr.leftCols(n).rowwise().sum() * inv_b;
   // ∂ℓ_i/∂x_t = W_ihᵀ ∂a_t
@@ -221,24 +238,42 @@ static GateStepStats gate_stats(const Eigen::Ref<const Mat<T>>& a, bool is_tanh,
 
 template <class T>
 void gated_step_rows(const Gated<T>& net, const GatedCache<T>& c, const GatedGrads<T>& g,
-                     double tau, std::vector<GatedStepRow>& rows, StatScratch<T>& scratch) {
-  const Index H = net.width(), B = c.batch, hb = H * B;
+                     double tau, std::vector<GatedStepRow>& rows, ProbeScratch<T>& scratch) {
+  const Index H = net.width(), GH = net.gates() * H, B = c.batch, hb = H * B;
   const bool lstm = net.kind == CellKind::lstm;
   const Mat<T>& dr = lstm ? g.da : g.dr;
   const double rb = std::sqrt(static_cast<double>(B));
-  for (Index t = 1; t <= c.steps; ++t) {
-    const Index o = (t - 1) * B;
-    GatedStepRow r;
-    r.t = static_cast<int>(t);
-    for (int k = 0; k < net.gates(); ++k)
-      r.gate[static_cast<size_t>(k)] =
-          gate_stats<T>(c.gate.middleCols(o, B).middleRows(k * H, H), gate_is_tanh(k), tau);
-    r.dh_norm = stable_norm(g.dh.data() + o * H, hb) / rb;
-    if (lstm) r.dc_norm = stable_norm(g.dc.data() + o * H, hb) / rb;
-    r.grad_whh_contrib_norm =
-        t > 1 ? outer_norm<T>(dr.middleCols(o, B), c.h.middleCols(o, B), scratch).norm : 0.0;
-    rows.push_back(r);
-  }
+  const size_t first = rows.size();
+  rows.resize(first + static_cast<size_t>(c.steps));
+  const int nt =
+      static_cast<int>(std::clamp<Index>(team_threads(), 1, std::max<Index>(c.steps, 1)));
+  if (scratch.size() < static_cast<size_t>(nt)) scratch.resize(static_cast<size_t>(nt));
+  team_run(nt, [&](int k, int nk) {
+    StatScratch<T>& sp = scratch[static_cast<size_t>(k)];
+    const Range mine = split_range(c.steps, k, nk);  // steps 1 + [begin, begin + size)
+    for (Index t = 1 + mine.begin; t <= mine.begin + mine.size; ++t) {
+      const Index o = (t - 1) * B;
+      GatedStepRow& r = rows[first + static_cast<size_t>(t - 1)];
+      r.t = static_cast<int>(t);
+      for (int q = 0; q < net.gates(); ++q)
+        r.gate[static_cast<size_t>(q)] =
+            gate_stats<T>(c.gate.middleCols(o, B).middleRows(q * H, H), gate_is_tanh(q), tau);
+      r.dh_norm = stable_norm(g.dh.data() + o * H, hb) / rb;
+      if (lstm) r.dc_norm = stable_norm(g.dc.data() + o * H, hb) / rb;
+      r.da_norm = stable_norm(g.da.data() + o * GH, GH * B) / rb;
+      // ‖whole‖² = Σ_gates ‖block‖² (h_0 = 0: every share is 0 at t = 1)
+      double whole = 0;
+      for (int q = 0; q < net.gates(); ++q) {
+        const double v = t > 1 ? outer_norm<T>(dr.middleCols(o, B).middleRows(q * H, H),
+                                               c.h.middleCols(o, B), sp)
+                                     .norm
+                               : 0.0;
+        r.grad_whh_gate_contrib_norm[static_cast<size_t>(q)] = v;
+        whole = std::hypot(whole, v);
+      }
+      r.grad_whh_contrib_norm = whole;
+    }
+  });
 }
 
 #define GL_GATED_INST(T)                                                                           \
@@ -248,7 +283,7 @@ void gated_step_rows(const Gated<T>& net, const GatedCache<T>& c, const GatedGra
   template void gated_backward<T>(const Gated<T>&, const Mat<T>&, const GatedCache<T>&,            \
                                   const Mat<T>&, GatedGrads<T>&);                                  \
   template void gated_step_rows<T>(const Gated<T>&, const GatedCache<T>&, const GatedGrads<T>&,    \
-                                   double, std::vector<GatedStepRow>&, StatScratch<T>&);
+                                   double, std::vector<GatedStepRow>&, ProbeScratch<T>&);
 GL_GATED_INST(float)
 GL_GATED_INST(double)
 

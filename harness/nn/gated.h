@@ -1,4 +1,4 @@
-// Gated recurrent cells (a library piece: not yet reachable from configs or runs), with
+// Gated recurrent cells (model.type "lstm" and "gru": harness/nn/gated_net.h adds the output), with
 // PyTorch's equations and gate order (nn.LSTM, nn.GRU). G gates of width H; every weight matrix
 // stacks the gates' blocks in order, rows [k·H, (k+1)·H) for gate k.
 //
@@ -25,7 +25,9 @@
 // h_t = o ⊙ tanh(c_t)). Parameters, cache and gradients are plain values; forward and backward
 // never change the parameters.
 //
-// Threads: single-threaded for now (Eigen's own products may use OpenMP).
+// Threads: forward and backward split the batch's sequences between the threads (chain_team.h),
+// each running its own through all T steps; the products over all T split their output columns.
+// The bits do not depend on the thread count.
 #pragma once
 
 #include <array>
@@ -137,12 +139,16 @@ struct GatedStepRow {
   std::array<GateStepStats, max_gates> gate;  // in the cell's gate order (the last unused: GRU)
   double dh_norm = nan_v;                     // RMS ‖∂ℓ/∂h_t‖
   double dc_norm = nan_v;                     // LSTM: RMS ‖∂ℓ/∂c_t‖ (GRU: NaN)
-  double grad_whh_contrib_norm = nan_v;       // ‖(1/B) Σ_i r_t,i h_{t-1,i}ᵀ‖_F (0 at t = 1)
+  double da_norm = nan_v;                // RMS ‖∂ℓ/∂a_t‖, a_t every gate's pre-activation
+  double grad_whh_contrib_norm = nan_v;  // ‖(1/B) Σ_i r_t,i h_{t-1,i}ᵀ‖_F (0 at t = 1)
+  // the same for each gate's block of rows of W_hh (their squares sum to the whole's square)
+  std::array<double, max_gates> grad_whh_gate_contrib_norm{nan_v, nan_v, nan_v, nan_v};
 };
-// Rows t = 1..T appended to rows. scratch: outer_norm's (metrics.h), reused.
+// Rows t = 1..T appended to rows (the steps spread over the OpenMP threads). scratch: outer_norm's
+// (metrics.h), one per thread, reused.
 template <class T>
 void gated_step_rows(const Gated<T>& net, const GatedCache<T>& cache, const GatedGrads<T>& grads,
                      double saturation_tau, std::vector<GatedStepRow>& rows,
-                     StatScratch<T>& scratch);
+                     ProbeScratch<T>& scratch);
 
 }  // namespace gl

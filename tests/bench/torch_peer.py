@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""gradlab's PyTorch peer: the four performance workloads of docs/performance.md in PyTorch on the CPU.
+"""gradlab's PyTorch peer: the performance workloads of docs/performance.md in PyTorch on the CPU.
 
 What it measures: the median wall time of one training step (forward, loss, backward, SGD
 update) per workload, with the per-layer gradient statistics a PyTorch user would compute to
@@ -18,11 +18,15 @@ Prints one JSON line per workload.
   W2 deep_narrow MLP 128 -> 100 x Linear(128,128) (ReLU between), MSE, batch 64, He-normal init
   W3 rnn_chain   h_t = tanh(W h_{t-1} + U x_t + b), H=256, I=32, T=1000, B=32, L = sum(h_T^2), BPTT
   W4 wide        MLP 2048 -> 10 x Linear(2048,2048) (ReLU between), MSE, batch 256, He-normal init
+  W7 lstm_chain  nn.LSTM, H=256, I=32, T=1000, B=32, L = sum(h_T^2), BPTT (PyTorch's fused LSTM
+                 for the bare step; with statistics an nn.LSTMCell loop over the same weights,
+                 since ||dL/dh_t|| and ||dL/dc_t|| for every t need the per-step tensors)
 
 Statistics per layer (MLPs): ||dL/dW||_F, ||dL/dz||_2 (z = pre-activation, whole batch),
 for hidden layers: saturated fraction |tanh(z)| > 0.99 (W1) or dead fraction (unit output 0
 for every sample of the batch, W2/W4), mean and std of the activations.
 RNN: ||dL/dh_t|| (Frobenius over the batch) for every t = 1..T, and ||dL/dW||_F.
+LSTM: ||dL/dh_t|| and ||dL/dc_t|| for every t, and ||dL/dW_hh||_F.
 
 FLOPs: 2*m*n*k for every matmul actually executed in forward and backward (the first MLP
 layer and h_0 get no input-gradient matmul because their inputs do not require grad).
@@ -42,8 +46,8 @@ import statistics
 import sys
 import time
 
-WORKLOADS = ("glorot5", "deep_narrow", "rnn_chain", "wide")
-DEFAULT_STEPS = {"glorot5": 200, "deep_narrow": 50, "rnn_chain": 8, "wide": 12}
+WORKLOADS = ("glorot5", "deep_narrow", "rnn_chain", "wide", "lstm_chain")
+DEFAULT_STEPS = {"glorot5": 200, "deep_narrow": 50, "rnn_chain": 8, "wide": 12, "lstm_chain": 4}
 
 
 def parse_args():
@@ -224,6 +228,59 @@ class RNNWorkload:
                 "first_t_with_nonzero_grad": (nz[0] + 1) if nz else None}
 
 
+class LSTMWorkload:
+    def __init__(self, H=256, I=32, T=1000, B=32):
+        self.name, self.H, self.I, self.T, self.B = "lstm_chain", H, I, T, B
+        self.lstm = nn.LSTM(I, H)                      # PyTorch's init U(±1/sqrt(H)), gates i,f,g,o
+        self.cell = nn.LSTMCell(I, H)
+        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):   # one set of weights
+            setattr(self.cell, n, getattr(self.lstm, n + "_l0"))
+        self.opt = torch.optim.SGD(self.lstm.parameters(), lr=args.lr)
+        self.x = torch.randn(T, B, I)
+        G = 4 * H
+        fwd = 2.0 * B * G * H + 2.0 * B * I * G          # W_hh h_{t-1}, W_ih x_t
+        bwd = 2.0 * B * G * H + 2.0 * B * I * G          # dW_hh, dW_ih contributions
+        self.flops = T * (fwd + bwd) + (T - 1) * 2.0 * B * G * H  # + dh_{t-1}
+        self.shape = {"H": H, "I": I, "T": T, "batch": B, "init": "PyTorch's U(+-1/sqrt(H))"}
+
+    def step(self, stats):
+        self.opt.zero_grad(set_to_none=True)
+        rec = None
+        if not stats:
+            out, _ = self.lstm(self.x)
+            loss = (out[-1] * out[-1]).sum()
+            loss.backward()
+        else:
+            h = torch.zeros(self.B, self.H)
+            c = torch.zeros(self.B, self.H)
+            hs, cs = [], []
+            for t in range(self.T):
+                h, c = self.cell(self.x[t], (h, c))
+                h.retain_grad()
+                c.retain_grad()
+                hs.append(h)
+                cs.append(c)
+            loss = (h * h).sum()
+            loss.backward()
+            with torch.no_grad():
+                gh = torch.stack([hh.grad for hh in hs]).flatten(1).norm(dim=1)
+                gc = torch.stack([cc.grad for cc in cs]).flatten(1).norm(dim=1)
+                packed = torch.cat([gh, gc, self.lstm.weight_hh_l0.grad.norm().reshape(1),
+                                    loss.detach().reshape(1)]).tolist()
+            T = self.T
+            rec = {"loss": packed[-1], "grad_W_hh_norm": packed[-2], "grad_h_norm": packed[:T],
+                   "grad_c_norm": packed[T:2 * T]}
+        self.opt.step()
+        return float(loss) if rec is None else rec["loss"], rec
+
+    @staticmethod
+    def summary(rec):
+        g, c = rec["grad_h_norm"], rec["grad_c_norm"]
+        return {"grad_W_hh_norm": rec["grad_W_hh_norm"],
+                "grad_h_norm[t=1,t=T/2,t=T]": [g[0], g[len(g) // 2], g[-1]],
+                "grad_c_norm[t=1,t=T/2,t=T]": [c[0], c[len(c) // 2], c[-1]]}
+
+
 def make(name):
     if name == "glorot5":
         return MLPWorkload(name, [1024] + [1000] * 5 + [10], 10, "tanh", "glorot", "ce",
@@ -234,6 +291,8 @@ def make(name):
         return MLPWorkload(name, [2048] * 11, 256, "relu", "he", "mse", "dead")
     if name == "rnn_chain":
         return RNNWorkload()
+    if name == "lstm_chain":
+        return LSTMWorkload()
     raise ValueError(name)
 
 

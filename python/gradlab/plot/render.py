@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gradlab.results import warn  # noqa: E402
-from gradlab.plot import chains, depth, evolution, histograms, jacobian, layers, training  # noqa: E402
+from gradlab.plot import chains, depth, evolution, gated, histograms, jacobian, layers, training  # noqa: E402
 from gradlab.plot.colors import experiment_colors  # noqa: E402
 from gradlab.plot.common import Context  # noqa: E402
 from gradlab.plot.report import write_report  # noqa: E402
@@ -18,7 +18,8 @@ FIGURES = [layers.fig_grad_norm_by_layer, layers.fig_saturation_by_layer,
            evolution.fig_gradients_over_training, evolution.fig_saturation_over_training,
            evolution.fig_update_ratio_over_training,
            layers.fig_activations_over_training, histograms.fig_histograms, chains.fig_rnn_dh_by_t,
-           chains.fig_rnn_dh_over_training, training.fig_test_error, training.fig_summary_table, depth.fig_phase_diagram,
+           chains.fig_rnn_dh_over_training, gated.fig_gated_ratio_by_length, gated.fig_gated_cell_vs_hidden,
+           gated.fig_gated_gates_by_t, training.fig_test_error, training.fig_summary_table, depth.fig_phase_diagram,
            depth.fig_gradient_ratio_vs_depth, jacobian.fig_jacobian_spectrum]
 
 

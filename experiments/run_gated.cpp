@@ -1,0 +1,221 @@
+// The gated chains' run (model.type "lstm" and "gru"; docs/reference.md §3, §4.2, §4.4): the RNN
+// run's structure (run_rnn.cpp) around harness/nn/gated_net.h. Probes measure every time step on
+// the fixed probe set; training is minibatch SGD with momentum over every tensor of
+// gated_net_tensors, with global-norm clipping and checkpoints as the RNN's.
+// gradient_ratio compares ‖∂ℓ/∂h_t‖ at t = 1 and T (the last step's loss only); for the LSTM,
+// cell_gradient_ratio does the same with ‖∂ℓ/∂c_t‖.
+#include <fmt/format.h>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "experiments/checkpoint.h"
+#include "experiments/run.h"
+#include "harness/core/io.h"
+#include "harness/data/tasks.h"
+#include "harness/nn/gated_net.h"
+
+namespace gl {
+
+namespace {
+
+template <class T>
+struct GatedRun {
+  const RunSpec& spec;
+  const Config& c;
+  SeqData<T> data;
+  Rng test_start;  // the test stream before its first draw: the same set every probe
+  GatedNet<T> net;
+  GatedNet<T> velocity;  // momentum buffers (same shapes as net)
+  SeqBatch<T> probe, batch, test;
+  // One history for the training batches, the probe set and the test chunks (run_rnn.cpp).
+  GatedNetCache<T> cache;
+  GatedNetGrads<T> grads;  // the training batch's, then the probe's (every loss)
+  GatedNetGrads<T> plast;  // probe: the last step's loss only (loss_at every_step)
+  Mat<T> dy, dy_last;
+  std::vector<GatedStepRow> step_rows;
+  ProbeScratch<T> scratch;
+  Eigen::VectorXd lossv, lossi;  // per (step, example) losses; per example ℓ_i
+  RunResult out;
+  json first_nonfinite;  // null until something is non-finite
+  std::vector<double> probe_times, step_times;
+  Clock::time_point t0 = Clock::now();
+
+  explicit GatedRun(const RunSpec& s) : spec(s), c(s.config) {}
+};
+
+// ℓ_i = Σ_t ℓ_{i,t}: per (step, example) losses (time-major) summed over the steps.
+void example_losses(const Eigen::VectorXd& lossv, Index B, Eigen::VectorXd& li) {
+  li.setZero(B);
+  for (Index k = 0; k < lossv.size(); ++k) li(k % B) += lossv(k);
+}
+
+template <class T>
+bool block_finite(const Mat<T>& m, Index col, Index cols) {
+  return count_nonfinite(m.data() + col * m.rows(), cols * m.rows()) == 0;
+}
+
+// The first non-finite quantity of a probe, in the order the computation produced it: forward
+// t = 1..T (gate, cell, act), the loss, backward t = T..1 (dh, dc, dgate), step t's ∂L/∂W_hh
+// share, the parameter gradients.
+template <class T>
+json locate_nonfinite(GatedRun<T>& r, size_t first_row, int64_t step, double loss) {
+  const GatedCache<T>& c = r.cache.cell;
+  const GatedGrads<T>& g = r.grads.cell;
+  const bool lstm = r.net.cell.kind == CellKind::lstm;
+  const Index B = c.batch, steps = c.steps;
+  auto at = [&](Index t, const char* q) { return json{{"step", step}, {"t", t}, {"quantity", q}}; };
+  for (Index t = 1; t <= steps; ++t) {
+    if (!block_finite(c.gate, (t - 1) * B, B)) return at(t, "gate");
+    if (lstm && !block_finite(c.c, t * B, B)) return at(t, "cell");
+    if (!block_finite(c.h, t * B, B)) return at(t, "act");
+  }
+  if (!std::isfinite(loss)) return {{"step", step}, {"t", nullptr}, {"quantity", "loss"}};
+  for (Index t = steps; t >= 1; --t) {
+    if (!block_finite(g.dh, (t - 1) * B, B)) return at(t, "dh");
+    if (lstm && !block_finite(g.dc, (t - 1) * B, B)) return at(t, "dc");
+    if (!block_finite(g.da, (t - 1) * B, B)) return at(t, "dgate");
+  }
+  for (Index t = 1; t <= steps; ++t)
+    if (!std::isfinite(r.out.timesteps[first_row + static_cast<size_t>(t - 1)].grad_w_contrib_norm))
+      return at(t, "grad_w");
+  json found = nullptr;
+  gated_grads_tensors(r.grads, [&](const char* name, const auto& m) {
+    if (found.is_null() && count_nonfinite(m.data(), m.size()) > 0)
+      found = {{"step", step}, {"t", nullptr}, {"quantity", name}};
+  });
+  return found;
+}
+
+// Classification error (or the task's error rule) over the held-out set, regenerated from the
+// start of the test stream in chunks no larger than the probe set or a training batch (the
+// history they already hold).
+template <class T>
+double test_error(GatedRun<T>& r) {
+  r.data.test_rng = r.test_start;
+  const int64_t chunk = std::min<int64_t>(1000, std::max(r.c.probe.samples, r.c.train.batch_size));
+  Index wrong = 0, total = 0;
+  for (int64_t i0 = 0; i0 < r.c.data.test_samples; i0 += chunk) {
+    const Index nb = static_cast<Index>(std::min<int64_t>(chunk, r.c.data.test_samples - i0));
+    seq_sample(r.data, Split::test, nb, r.test);
+    gated_net_forward(r.net, r.test.x, r.test.steps, nb, r.cache);
+    wrong += loss_error_count(r.c.loss, r.cache.yhat, r.test.y, 0.04);
+    total += r.cache.yhat.cols();
+  }
+  return static_cast<double>(wrong) / static_cast<double>(total);
+}
+
+// RMS over the examples of a (rows, ≥ n·B) time-major matrix's block t (1-based).
+template <class T>
+double block_rms(const Mat<T>& m, Index t, Index B) {
+  return stable_norm(m.data() + (t - 1) * B * m.rows(), B * m.rows()) /
+         std::sqrt(static_cast<double>(B));
+}
+
+template <class T>
+void gated_probe(GatedRun<T>& r, int64_t step) {
+  const Config& c = r.c;
+  const Index N = r.probe.batch, steps = r.probe.steps;
+  const bool every = r.net.loss_at == LossAt::every_step;
+  const auto tp = Clock::now();
+  gated_net_forward(r.net, r.probe.x, steps, N, r.cache);
+  loss_forward(c.loss, r.cache.yhat, r.probe.y, r.lossv);
+  example_losses(r.lossv, N, r.lossi);
+  loss_backward(c.loss, r.cache.yhat, r.probe.y, r.dy);
+  gated_net_backward(r.net, r.probe.x, r.cache, r.dy, r.grads);
+  if (every) {  // a second backward seeded by the last step's loss only: the long-range part
+    r.dy_last = r.dy;
+    r.dy_last.leftCols((steps - 1) * N).setZero();
+    gated_net_backward(r.net, r.probe.x, r.cache, r.dy_last, r.plast);
+  }
+  const GatedNetGrads<T>& lastg = every ? r.plast : r.grads;
+  const size_t first = r.out.timesteps.size();
+  gated_timestep_rows(r.net, r.cache, r.grads, every ? &r.plast : nullptr, c.probe.saturation_tau,
+                      step, r.out.timesteps, r.step_rows, r.scratch);
+  r.probe_times.push_back(seconds_since(tp));
+
+  StepRow s;
+  s.step = step;
+  s.probe_loss = r.lossi.mean();
+  s.probe_error = loss_error_rate(c.loss, r.cache.yhat, r.probe.y, 0.04);
+  if (r.first_nonfinite.is_null())
+    r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
+
+  // gradient_ratio = ‖∂ℓ/∂h_1‖/‖∂ℓ/∂h_T‖ (RMS over the probe set), the last step's loss only;
+  // the LSTM's cell path: cell_gradient_ratio from ‖∂ℓ/∂c_t‖
+  const Mat<T>& dh = lastg.cell.dh;
+  const double d1 = block_rms(dh, 1, N), dT = block_rms(dh, steps, N);
+  const bool lstm = r.net.cell.kind == CellKind::lstm;
+  const json cell =
+      lstm ? json_num(block_rms(lastg.cell.dc, 1, N) / block_rms(lastg.cell.dc, steps, N))
+           : json(nullptr);
+  if (step == 0) {
+    summary_gradient<T>(r.out.summary, d1, dT, steps, dh.leftCols(N),
+                        dh.middleCols((steps - 1) * N, N), c.probe.verdict);
+    r.out.summary["cell_gradient_ratio"] = cell;
+  }
+  summary_final_gradient(r.out.summary, d1, dT, steps, c.probe.verdict);
+  r.out.summary["final_cell_gradient_ratio"] = cell;
+
+  if (c.train.steps > 0) s.test_error = test_error(r);
+  s.elapsed_s = seconds_since(r.t0);
+  r.out.steps.push_back(s);
+}
+
+}  // namespace
+
+template <class T>
+RunResult run_gated(const RunSpec& spec, const std::string& run_dir, TrainProgress* progress) {
+  GatedRun<T> r(spec);
+  const Config& c = spec.config;
+  r.data = seq_data_make<T>(c, spec.data_seed);
+  r.test_start = r.data.test_rng;
+  Rng rng = rng_make(spec.seed);
+  r.net = gated_net_init<T>({r.data.inputs, c.model.width, r.data.outputs}, c.model, rng);
+  seq_sample(r.data, Split::probe, c.probe.samples, r.probe);
+  if (c.train.steps > 0) r.velocity = gated_velocity_make(r.net);
+
+  const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
+  LoopState ls;
+  ls.progress = progress;
+  const std::string ckpt = run_dir + "/checkpoint.bin";
+  const uint64_t key = checkpoint_key(spec);
+  // Everything mutable of the run beyond the rows: the training stream, parameters and momentum.
+  const auto state = [&](Ckpt& ck) {
+    loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
+    ck.io(r.data.train_rng);
+    for (GatedNet<T>* net : {&r.net, &r.velocity})
+      gated_net_tensors(*net, [&](const char*, auto& m) { ck.io(m); });
+  };
+  const auto probe = [&](int64_t step) { gated_probe(r, step); };
+  train_begin(ls, c.train, ckpt, key, state, probe);
+
+  step_times_reserve(r.step_times, c.train.steps);
+  for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
+    const auto ts = Clock::now();
+    seq_sample(r.data, Split::train, c.train.batch_size, r.batch);
+    gated_net_forward(r.net, r.batch.x, r.batch.steps, r.batch.batch, r.cache);
+    loss_forward(c.loss, r.cache.yhat, r.batch.y, r.lossv);
+    example_losses(r.lossv, r.batch.batch, r.lossi);
+    loss_backward(c.loss, r.cache.yhat, r.batch.y, r.dy);
+    gated_net_backward(r.net, r.batch.x, r.cache, r.dy, r.grads);
+    const double gnorm = gated_grads_norm(r.grads);
+    const double scale = clip_scale(gnorm, c.train.clip_norm);
+    const bool clip = scale < 1.0;
+    if (clip) gated_grads_scale(r.grads, scale);
+    gated_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum);
+    step_time_record(r.step_times, step, seconds_since(ts));
+    if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
+                        {step, r.lossi.mean(), gnorm, clip}, "t", probe,
+                        [&] { checkpoint_save(ckpt, key, state); }))
+      break;
+  }
+  if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
+  summary_finalize(r.out, r.first_nonfinite, r.step_times, r.probe_times, seconds_since(r.t0));
+  return std::move(r.out);
+}
+
+template RunResult run_gated<float>(const RunSpec&, const std::string&, TrainProgress*);
+template RunResult run_gated<double>(const RunSpec&, const std::string&, TrainProgress*);
+
+}  // namespace gl
