@@ -9,7 +9,9 @@ Types, fixed by the column's name so that they do not change with the data:
   - integer columns (INTEGER: repeat, seed, step, layer, t, ...): int64 (uint64 for a seed
     beyond int64, pandas' nullable Int64 where some cell is empty);
   - TEXT columns (status, verdict, quantity, ...): categoricals, `reason` a string;
-  - everything else: float64, an empty cell ("does not apply") NaN, `nan`/`inf` as themselves.
+  - everything else: float64, `nan`/`inf` as themselves; a column with text that is no number
+    (histograms' `bin`: -1 .. bins and `nonfinite`) a string.
+An empty cell ("does not apply") is missing: NaN, or <NA> in a string or nullable column.
 Every number is read with Python's float(), which is exact: the table's text reads back to the
 same double that gradlab wrote (float32 runs: the same float, widened).
 
@@ -97,13 +99,17 @@ def typed_column(name, texts, axis_order, run_order):
     if name == "run":
         return ordered_categorical(texts, run_order)
     if name in STRING:
-        return pd.array(texts, dtype="string")
+        return string_column(texts)
     if name in TEXT:
-        return pd.Categorical(texts)
+        return pd.Categorical([t if t else None for t in texts])
     column = integer_column(texts) if name in INTEGER else None
     if column is None:
         column = float_column(texts)
-    return column if column is not None else pd.array(texts, dtype="string")
+    return column if column is not None else string_column(texts)
+
+
+def string_column(texts):
+    return pd.array([t if t else None for t in texts], dtype="string")
 
 
 def manifest_order(manifest):
