@@ -48,6 +48,8 @@ def writable(outdir):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        import matplotlib
+        matplotlib.use("Agg")   # files only; a notebook using gradlab.plot() keeps its backend
         from gradlab.plot.render import render
     except ImportError:
         warn("needs python3-numpy and python3-matplotlib "

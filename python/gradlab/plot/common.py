@@ -23,18 +23,23 @@ MAX_LEGEND = 16          # more configurations than this: no legend (the runs ta
 MAX_PANEL_ROWS = 8       # small multiples show at most this many configurations
 
 Series = namedtuple("Series", "x y lo hi state")   # state: ok | nonfinite | nonpositive
-Figure = namedtuple("Figure", "name path title caption")
+# figure: the matplotlib Figure, kept (not saved) when the Context has no outdir (gradlab.plot())
+Figure = namedtuple("Figure", "name path title caption figure", defaults=(None,))
 
 
 class Context:
     """What a figure function gets: the experiment, its colours ({config: rgba}, one assignment
-    for every figure and the report), where and how to save, the histogram steps."""
+    for every figure and the report), where and how to save (outdir None: keep the figure in
+    memory), the histogram steps."""
 
     def __init__(self, exp, colors, outdir, fmt, hist_steps):
         self.exp, self.colors = exp, colors
         self.outdir, self.fmt, self.hist_steps = outdir, fmt, hist_steps
 
     def save(self, fig, name, title, caption):
+        if self.outdir is None:
+            plt.close(fig)   # closed for pyplot, still drawable and savable
+            return Figure(name, None, title, caption, fig)
         path = os.path.join(self.outdir, f"{name}.{self.fmt}")
         metadata = {"Date": None} if self.fmt == "svg" else None   # reproducible files
         fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=metadata)

@@ -3,16 +3,13 @@ the experiment's colours (once, for every figure and the report's tables) and wr
 
 import os
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from gradlab.results import warn  # noqa: E402
-from gradlab.plot import chains, depth, evolution, gated, histograms, jacobian, layers, training  # noqa: E402
-from gradlab.plot.colors import experiment_colors  # noqa: E402
-from gradlab.plot.common import Context  # noqa: E402
-from gradlab.plot.report import write_report  # noqa: E402
+from gradlab.results import warn
+from gradlab.plot import chains, depth, evolution, gated, histograms, jacobian, layers, training
+from gradlab.plot.colors import experiment_colors
+from gradlab.plot.common import Context
+from gradlab.plot.report import write_report
 
 FIGURES = [layers.fig_grad_norm_by_layer, layers.fig_saturation_by_layer,
            evolution.fig_gradients_over_training, evolution.fig_saturation_over_training,
@@ -35,11 +32,15 @@ def remove_stale_figures(outdir, fmt):
             os.remove(path)
 
 
+def style():
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "svg.hashsalt": "gradlab"})
+
+
 def render(exp, outdir, fmt="png", hist_steps=None, report=None):
     """Draws every figure that applies into outdir and writes the report (default
     <folder>/report.html). Returns (figures, number of figures that failed, report path).
     A figure that fails is reported on stderr and skipped; OSError of the report propagates."""
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "svg.hashsalt": "gradlab"})
+    style()
     ctx = Context(exp, experiment_colors(exp), outdir, fmt, hist_steps)
     remove_stale_figures(outdir, fmt)
     figures, failed = [], 0
