@@ -1,7 +1,7 @@
 // The gated chains' run (model.type "lstm" and "gru"; docs/reference.md §3, §4.2, §4.4): the RNN
 // run's structure (run_rnn.cpp) around harness/nn/gated_net.h. Probes measure every time step on
-// the fixed probe set; training is minibatch SGD with momentum over every tensor of
-// gated_net_tensors, with global-norm clipping and checkpoints as the RNN's.
+// the fixed probe set; training is the optimizer and rules of train.* (harness/nn/optim.h) over
+// every tensor of gated_net_tensors, with global-norm clipping and checkpoints as the RNN's.
 // gradient_ratio compares ‖∂ℓ/∂h_t‖ at t = 1 and T (the last step's loss only); for the LSTM,
 // cell_gradient_ratio does the same with ‖∂ℓ/∂c_t‖.
 #include <fmt/format.h>
@@ -14,6 +14,7 @@
 #include "harness/core/io.h"
 #include "harness/data/tasks.h"
 #include "harness/nn/gated_net.h"
+#include "harness/nn/optim.h"
 
 namespace gl {
 
@@ -26,7 +27,7 @@ struct GatedRun {
   SeqData<T> data;
   Rng test_start;  // the test stream before its first draw: the same set every probe
   GatedNet<T> net;
-  GatedNet<T> velocity;  // momentum buffers (same shapes as net)
+  Optim<T> optim;  // the parameter list and the optimizer's state (harness/nn/optim.h)
   SeqBatch<T> probe, batch, test;
   // One history for the training batches, the probe set and the test chunks (run_rnn.cpp).
   GatedNetCache<T> cache;
@@ -157,6 +158,15 @@ void gated_probe(GatedRun<T>& r, int64_t step) {
   summary_final_gradient(r.out.summary, d1, dT, steps, c.probe.verdict);
   r.out.summary["final_cell_gradient_ratio"] = cell;
 
+  // the update ratios of W_hh (rec) and W_ih (in), as the RNN's W and U (docs/reference.md)
+  const UpdateStats rec = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 1));
+  const UpdateStats in = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 0));
+  s.update_ratio_rec = rec.ratio, s.update_ratio_rec_mean = rec.ratio_mean;
+  s.effective_lr_rec = rec.effective_lr;
+  s.update_ratio_in = in.ratio, s.update_ratio_in_mean = in.ratio_mean;
+  s.effective_lr_in = in.effective_lr;
+  optim_probe_reset(r.optim);
+
   if (c.train.steps > 0) s.test_error = test_error(r);
   s.elapsed_s = seconds_since(r.t0);
   r.out.steps.push_back(s);
@@ -173,19 +183,23 @@ RunResult run_gated(const RunSpec& spec, const std::string& run_dir, TrainProgre
   Rng rng = rng_make(spec.seed);
   r.net = gated_net_init<T>({r.data.inputs, c.model.width, r.data.outputs}, c.model, rng);
   seq_sample(r.data, Split::probe, c.probe.samples, r.probe);
-  if (c.train.steps > 0) r.velocity = gated_velocity_make(r.net);
+  if (c.train.steps > 0) {
+    gated_params(r.net, r.grads, r.optim);
+    optim_make(c.train, r.optim, spec.seed);
+  }
 
   const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
   LoopState ls;
   ls.progress = progress;
   const std::string ckpt = run_dir + "/checkpoint.bin";
   const uint64_t key = checkpoint_key(spec);
-  // Everything mutable of the run beyond the rows: the training stream, parameters and momentum.
+  // Everything mutable of the run beyond the rows: the training stream, parameters and the
+  // optimizer's state.
   const auto state = [&](Ckpt& ck) {
     loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
     ck.io(r.data.train_rng);
-    for (GatedNet<T>* net : {&r.net, &r.velocity})
-      gated_net_tensors(*net, [&](const char*, auto& m) { ck.io(m); });
+    gated_net_tensors(r.net, [&](const char*, auto& m) { ck.io(m); });
+    optim_io(ck, r.optim);
   };
   const auto probe = [&](int64_t step) { gated_probe(r, step); };
   train_begin(ls, c.train, ckpt, key, state, probe);
@@ -199,14 +213,15 @@ RunResult run_gated(const RunSpec& spec, const std::string& run_dir, TrainProgre
     example_losses(r.lossv, r.batch.batch, r.lossi);
     loss_backward(c.loss, r.cache.yhat, r.batch.y, r.dy);
     gated_net_backward(r.net, r.batch.x, r.cache, r.dy, r.grads);
+    gated_params(r.net, r.grads, r.optim);
+    grads_perturb(c.train, r.optim, step);
     const double gnorm = gated_grads_norm(r.grads);
     const double scale = clip_scale(gnorm, c.train.clip_norm);
     const bool clip = scale < 1.0;
-    if (clip) gated_grads_scale(r.grads, scale);
-    gated_sgd_update(r.net, r.velocity, r.grads, c.train.lr, c.train.momentum);
+    const double lr = params_update(c.train, r.optim, step, scale);
     step_time_record(r.step_times, step, seconds_since(ts));
     if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
-                        {step, r.lossi.mean(), gnorm, clip}, "t", probe,
+                        {step, r.lossi.mean(), gnorm, clip, lr}, "t", probe,
                         [&] { checkpoint_save(ckpt, key, state); }))
       break;
   }

@@ -14,6 +14,7 @@
 #include "harness/core/config.h"
 #include "harness/nn/gated_net.h"
 #include "harness/nn/loss.h"
+#include "harness/nn/optim.h"
 #include "tests/test_util.h"
 
 using namespace gl;
@@ -300,9 +301,15 @@ TEST(GatedNetTrain, ClipAndMomentumStepCoverEveryTensor) {
   EXPECT_NEAR(n, std::sqrt(sum2), 1e-14 * n);
   gated_grads_scale(p.grads, 0.5);
   EXPECT_NEAR(gated_grads_norm(p.grads), 0.5 * n, 1e-14 * n);
-  GatedNet<double> v = gated_velocity_make(net), before = net;
-  gated_sgd_update(net, v, p.grads, 0.1, 0.9);
-  gated_sgd_update(net, v, p.grads, 0.1, 0.9);  // v = 1.9 g after two steps: θ moved 0.29 g
+  GatedNet<double> before = net;
+  TrainConfig tc;
+  tc.opt.lr = 0.1;
+  tc.opt.momentum = 0.9;
+  Optim<double> o;
+  gated_params(net, p.grads, o);
+  optim_make(tc, o, 0);
+  params_update(tc, o, 1, 1.0);
+  params_update(tc, o, 2, 1.0);  // v = 1.9 g after two steps: θ moved 0.29 g
   std::vector<const double*> g;
   gated_grads_tensors(p.grads, [&](const char*, const auto& m) { g.push_back(m.data()); });
   size_t k = 0;

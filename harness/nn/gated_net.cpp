@@ -97,24 +97,6 @@ void gated_grads_scale(GatedNetGrads<T>& g, double s) {
 }
 
 template <class T>
-GatedNet<T> gated_velocity_make(const GatedNet<T>& net) {
-  GatedNet<T> v = net;
-  gated_net_tensors(v, [](const char*, auto& m) { m.setZero(); });
-  return v;
-}
-
-template <class T>
-void gated_sgd_update(GatedNet<T>& net, GatedNet<T>& velocity, GatedNetGrads<T>& g, double lr,
-                      double momentum) {
-  const T lr_t = static_cast<T>(lr), mu = static_cast<T>(momentum);
-  const Spans<T> p = net_spans(net), v = net_spans(velocity), d = grad_spans(g);
-  for (size_t k = 0; k < p.size(); ++k) {
-    Eigen::Map<Vec<T>> pk(p[k].first, p[k].second), vk(v[k].first, v[k].second);
-    momentum_step(pk, vk, Eigen::Map<const Vec<T>>(d[k].first, d[k].second), lr_t, mu);
-  }
-}
-
-template <class T>
 void gated_timestep_rows(const GatedNet<T>& net, const GatedNetCache<T>& c,
                          const GatedNetGrads<T>& g, const GatedNetGrads<T>* last, double tau,
                          int64_t step, std::vector<TimestepRow>& rows,
@@ -152,9 +134,6 @@ void gated_timestep_rows(const GatedNet<T>& net, const GatedNetCache<T>& c,
                                       const Mat<T>&, GatedNetGrads<T>&);                          \
   template double gated_grads_norm<T>(GatedNetGrads<T>&);                                         \
   template void gated_grads_scale<T>(GatedNetGrads<T>&, double);                                  \
-  template GatedNet<T> gated_velocity_make<T>(const GatedNet<T>&);                                \
-  template void gated_sgd_update<T>(GatedNet<T>&, GatedNet<T>&, GatedNetGrads<T>&, double,        \
-                                    double);                                                      \
   template void gated_timestep_rows<T>(const GatedNet<T>&, const GatedNetCache<T>&,               \
                                        const GatedNetGrads<T>&, const GatedNetGrads<T>*, double,  \
                                        int64_t, std::vector<TimestepRow>&,                        \

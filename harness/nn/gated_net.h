@@ -73,13 +73,8 @@ template <class T>
 double gated_grads_norm(GatedNetGrads<T>& g);
 template <class T>
 void gated_grads_scale(GatedNetGrads<T>& g, double s);
-// Momentum buffers (the shapes of net, zeros) and one SGD step with momentum as rnn_sgd_update
-// (optim.h): v ← μ·v + g, θ ← θ − lr·v for every tensor of gated_net_tensors.
-template <class T>
-GatedNet<T> gated_velocity_make(const GatedNet<T>& net);
-template <class T>
-void gated_sgd_update(GatedNet<T>& net, GatedNet<T>& velocity, GatedNetGrads<T>& g, double lr,
-                      double momentum);
+// The optimizer steps every tensor of gated_net_tensors through its parameter list
+// (harness/nn/optim.h, gated_params).
 
 // Rows t = 1..T of timesteps.csv for one probe (docs/reference.md §4.2): h_norm, dh_norm, dz_norm
 // (of every gate's pre-activation a_t), grad_w_contrib_norm (of W_hh), dc_norm and the gate

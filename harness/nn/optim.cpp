@@ -58,8 +58,8 @@ void mlp_params(Mlp<T>& net, MlpGrads<T>& grads, Optim<T>& o) {
     NormParams<T>& n = net.layers[l].norm;
     const int li = static_cast<int>(l);
     if (n.gamma.size() > 0) {
-      tensor_add(o, n.gamma.data(), has_gn ? grads.dnorm[l].dgamma.data() : nullptr,
-                 n.gamma.size(), Index(1), li, false);
+      tensor_add(o, n.gamma.data(), has_gn ? grads.dnorm[l].dgamma.data() : nullptr, n.gamma.size(),
+                 Index(1), li, false);
       tensor_add(o, n.beta.data(), has_gn ? grads.dnorm[l].dbeta.data() : nullptr, n.beta.size(),
                  Index(1), li, false);
     }
@@ -86,6 +86,23 @@ void rnn_params(Rnn<T>& net, RnnGrads<T>& g, Optim<T>& o) {
   tensor_add(o, net.V.data(), gp(g.dV, net.V), net.V.rows(), net.V.cols(), 2, true);
   tensor_add(o, net.c.data(), gp(g.dc, net.c), net.c.size(), Index(1), 2, false);
   if (net.act.kind == Activation::prelu) o.scalars.push_back({&net.slope, &g.dslope, 1});
+}
+
+template <class T>
+void gated_params(GatedNet<T>& net, GatedNetGrads<T>& g, Optim<T>& o) {
+  o.tensors.clear();
+  o.scalars.clear();
+  const auto gp = [](auto& m, const auto& p) { return m.size() == p.size() ? m.data() : nullptr; };
+  Gated<T>& cell = net.cell;
+  GatedGrads<T>& d = g.cell;
+  tensor_add(o, cell.W_ih.data(), gp(d.dW_ih, cell.W_ih), cell.W_ih.rows(), cell.W_ih.cols(), 0,
+             true);
+  tensor_add(o, cell.W_hh.data(), gp(d.dW_hh, cell.W_hh), cell.W_hh.rows(), cell.W_hh.cols(), 1,
+             true);
+  tensor_add(o, cell.b_ih.data(), gp(d.db_ih, cell.b_ih), cell.b_ih.size(), Index(1), 1, false);
+  tensor_add(o, cell.b_hh.data(), gp(d.db_hh, cell.b_hh), cell.b_hh.size(), Index(1), 1, false);
+  tensor_add(o, net.V.data(), gp(g.dV, net.V), net.V.rows(), net.V.cols(), 2, true);
+  tensor_add(o, net.c.data(), gp(g.dc, net.c), net.c.size(), Index(1), 2, false);
 }
 
 template <class T>
@@ -279,6 +296,7 @@ double mlp_grads_norm(const MlpGrads<T>& g) {
 #define GL_OPTIM_INST(T)                                                            \
   template void mlp_params<T>(Mlp<T>&, MlpGrads<T>&, Optim<T>&);                    \
   template void rnn_params<T>(Rnn<T>&, RnnGrads<T>&, Optim<T>&);                    \
+  template void gated_params<T>(GatedNet<T>&, GatedNetGrads<T>&, Optim<T>&);        \
   template void optim_make<T>(const TrainConfig&, Optim<T>&, uint64_t);             \
   template void grads_perturb<T>(const TrainConfig&, Optim<T>&, int64_t);           \
   template double params_update<T>(const TrainConfig&, Optim<T>&, int64_t, double); \

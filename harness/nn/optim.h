@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness/core/config.h"
+#include "harness/nn/gated_net.h"
 #include "harness/nn/mlp.h"
 #include "harness/nn/optim_rules.h"
 #include "harness/nn/rnn.h"
@@ -62,6 +63,10 @@ void mlp_params(Mlp<T>& net, MlpGrads<T>& grads, Optim<T>& o);
 // A chain: U (layer 0), W and b (layer 1), V and c (layer 2), the prelu slope (layer 1).
 template <class T>
 void rnn_params(Rnn<T>& net, RnnGrads<T>& grads, Optim<T>& o);
+// A gated chain, as the RNN's layers: W_ih (layer 0), W_hh, b_ih and b_hh (layer 1), V and c
+// (layer 2).
+template <class T>
+void gated_params(GatedNet<T>& net, GatedNetGrads<T>& grads, Optim<T>& o);
 
 // The state for o's lists (filled first), every buffer zero; noise_key from the run's seed.
 template <class T>

@@ -21,7 +21,7 @@ struct GlorotNet {
   Mlp<float> net;
   Optim<float> optim;
   TrainConfig tc;  // plain SGD; a small lr keeps the net near its init over millions of steps
-  int64_t t = 0;
+  int64_t steps = 0;  // taken (the optimizer's step count)
   Mat<float> x, dy;
   Targets<float> t;
   MlpCache<float> cache;
@@ -48,7 +48,7 @@ struct GlorotNet {
     benchmark::DoNotOptimize(n);
     mlp_params(net, grads, optim);
     if (optim.state.empty()) optim_make(tc, optim, 0);
-    params_update(tc, optim, ++t, 1.0);
+    params_update(tc, optim, ++steps, 1.0);
   }
 };
 
