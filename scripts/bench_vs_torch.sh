@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# gradlab vs PyTorch 1.13 on the CPU, paired: the four workloads of docs/performance.md, run
+# gradlab vs PyTorch 1.13 on the CPU, paired: the workloads of docs/performance.md, run
 # alternately (gradlab, then PyTorch; the order flips every repetition) on the same machine, so
 # that machine load hits both sides alike. Prints per workload the medians over repetitions, the
 # spread (min..max), the ratios torch/gradlab (per repetition, then their median and range), peak
 # RSS (/usr/bin/time -v) and gradlab's float64/float32 (float64 run right after float32, every
 # repetition) and probe/step costs.
 #
-#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4"] [--no-f64] [--torch-threads "2 1"]
+#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4 W6"] [--no-f64] [--torch-threads "2 1"]
 #                             [--no-build] [--quick]
 # --quick: fewer steps on both sides (PyTorch 50/20/4/6 timed steps for W1..W4, gradlab's configs
 # shortened to match), and W3's PyTorch on 1 thread only: for
@@ -91,14 +91,18 @@ quick_sets() {
     W2) echo "train.steps=40 probe.every=10" ;;
     W3) echo "train.steps=6 probe.every=2" ;;
     W4) echo "train.steps=8 probe.every=2" ;;
+    W6) echo "train.steps=40 probe.every=10" ;;
   esac
 }
 quick_steps() {
-  case "$1" in W1) echo 50 ;; W2) echo 20 ;; W3) echo 4 ;; W4) echo 6 ;; esac
+  case "$1" in W1) echo 50 ;; W2) echo 20 ;; W3) echo 4 ;; W4) echo 6 ;; W6) echo 20 ;; esac
 }
 
 peer_name() {
-  case "$1" in W1) echo glorot5 ;; W2) echo deep_narrow ;; W3) echo rnn_chain ;; W4) echo wide ;; esac
+  case "$1" in
+    W1) echo glorot5 ;; W2) echo deep_narrow ;; W3) echo rnn_chain ;; W4) echo wide ;;
+    W6) echo residual_bn ;;
+  esac
 }
 
 # One gradlab run: its summary.json and /usr/bin/time output, tagged with (workload, rep, dtype).

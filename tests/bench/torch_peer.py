@@ -18,6 +18,8 @@ Prints one JSON line per workload.
   W2 deep_narrow MLP 128 -> 100 x Linear(128,128) (ReLU between), MSE, batch 64, He-normal init
   W3 rnn_chain   h_t = tanh(W h_{t-1} + U x_t + b), H=256, I=32, T=1000, B=32, L = sum(h_T^2), BPTT
   W4 wide        MLP 2048 -> 10 x Linear(2048,2048) (ReLU between), MSE, batch 256, He-normal init
+  W6 residual_bn residual MLP 256 -> Linear(256,256) -> 49 pre-activation blocks
+                 h + Linear(relu(BatchNorm1d(h))) -> Linear(256,256), MSE, batch 64, He-normal
 
 Statistics per layer (MLPs): ||dL/dW||_F, ||dL/dz||_2 (z = pre-activation, whole batch),
 for hidden layers: saturated fraction |tanh(z)| > 0.99 (W1) or dead fraction (unit output 0
@@ -42,8 +44,8 @@ import statistics
 import sys
 import time
 
-WORKLOADS = ("glorot5", "deep_narrow", "rnn_chain", "wide")
-DEFAULT_STEPS = {"glorot5": 200, "deep_narrow": 50, "rnn_chain": 8, "wide": 12}
+WORKLOADS = ("glorot5", "deep_narrow", "rnn_chain", "wide", "residual_bn")
+DEFAULT_STEPS = {"glorot5": 200, "deep_narrow": 50, "rnn_chain": 8, "wide": 12, "residual_bn": 50}
 
 
 def parse_args():
@@ -171,6 +173,73 @@ class MLPWorkload:
                 "act_std[first,last]": [rec["act_std"][0], rec["act_std"][-1]]}
 
 
+# --------------------------------------------------------------------------- residual + BN
+class ResidualBNWorkload:
+    """gradlab's residual net with BatchNorm (docs/reference.md, model.residual block 1 alpha 1,
+    model.norm batch before): h = W_1 x + b_1; 49 blocks h <- h + W relu(BN(h)) + b; y = W_out h
+    + b_out. Statistics: ||dL/dW||_F, ||dL/dz|| per Linear, ||dL/dh|| per stream value, dead
+    fraction per block, ||dL/dgamma||, ||dL/dbeta|| per BN."""
+
+    def __init__(self, width=256, depth=50, batch=64):
+        self.batch = batch
+        self.lin = nn.ModuleList(nn.Linear(width, width) for _ in range(depth + 1))
+        self.bn = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(depth - 1))
+        for lin in self.lin:
+            nn.init.kaiming_normal_(lin.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(lin.bias)
+        self.opt = torch.optim.SGD(list(self.lin.parameters()) + list(self.bn.parameters()),
+                                   lr=args.lr)
+        self.x = torch.randn(batch, width)
+        self.y = torch.randn(batch, width)
+        self.flops = 2.0 * batch * width * width * (2 + 3 * depth)
+        self.shape = {"sizes": [width, "1+%dx%d" % (depth - 1, width), width], "batch": batch,
+                      "act": "relu", "norm": "batch before", "init": "he", "loss": "mse"}
+
+    def step(self, stats):
+        self.opt.zero_grad(set_to_none=True)
+        zs, hs, acts = [], [], []
+        h = self.lin[0](self.x)
+        if stats:
+            h.retain_grad()
+            zs.append(h)
+        for bn, lin in zip(self.bn, self.lin[1:-1]):
+            if stats:
+                hs.append(h)
+            a = torch.relu(bn(h))
+            z = lin(a)
+            if stats:
+                z.retain_grad()
+                zs.append(z)
+                acts.append(a)
+            h = h + z
+            if stats:
+                h.retain_grad()
+        if stats:
+            hs.append(h)
+        out = self.lin[-1](h)
+        loss = F.mse_loss(out, self.y)
+        loss.backward()
+        rec = None
+        if stats:
+            with torch.no_grad():
+                gw = torch.stack([lin.weight.grad.norm() for lin in self.lin])
+                gz = torch.stack([z.grad.norm() for z in zs])
+                gh = torch.stack([v.grad.norm() for v in hs if v.grad is not None])
+                dead = torch.stack([(a == 0).all(dim=0).to(DTYPE).mean() for a in acts])
+                gg = torch.stack([bn.weight.grad.norm() for bn in self.bn])
+                gb = torch.stack([bn.bias.grad.norm() for bn in self.bn])
+                packed = torch.cat([gw, gz, gh, dead, gg, gb, loss.detach().reshape(1)]).tolist()
+            rec = {"loss": packed[-1], "grad_w_norm": packed[:len(gw)],
+                   "grad_h_norm": packed[len(gw) + len(gz):len(gw) + len(gz) + len(gh)]}
+        self.opt.step()
+        return float(loss) if rec is None else rec["loss"], rec
+
+    @staticmethod
+    def summary(rec):
+        return {"grad_w_norm[first,last]": [rec["grad_w_norm"][0], rec["grad_w_norm"][-1]],
+                "grad_h_norm[first,last]": [rec["grad_h_norm"][0], rec["grad_h_norm"][-1]]}
+
+
 # --------------------------------------------------------------------------- RNN
 class RNNWorkload:
     def __init__(self, H=256, I=32, T=1000, B=32):
@@ -225,6 +294,8 @@ def make(name):
         return MLPWorkload(name, [2048] * 11, 256, "relu", "he", "mse", "dead")
     if name == "rnn_chain":
         return RNNWorkload()
+    if name == "residual_bn":
+        return ResidualBNWorkload()
     raise ValueError(name)
 
 
