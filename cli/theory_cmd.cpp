@@ -72,9 +72,11 @@ std::string list_text(const std::vector<std::string>& items, size_t indent) {
 // One block of the text output: which runs it covers, their inputs, the table and the fixed point.
 void block_print(const TheoryPlan& p, const std::vector<size_t>& block, size_t b) {
   const TheoryRun& t = p.runs[block.front()];
-  fmt::print("== block {}/{}: {}, sigma_w2 {:.6g}, sigma_b2 {:.6g}, {} hidden layer{}, q0 {:.6g}\n",
-             b + 1, p.blocks.size(), activation_name(t.in.act.kind), t.in.sigma_w2[t.k],
-             t.in.sigma_b2[t.k], t.layers.chi.size(), t.layers.chi.size() == 1 ? "" : "s", t.in.q0);
+  fmt::print(
+      "== block {}/{}: {}{}, sigma_w2 {:.6g}, sigma_b2 {:.6g}, {} hidden layer{}, q0 {:.6g}\n",
+      b + 1, p.blocks.size(), t.in.residual_block > 0 ? "residual " : "",
+      activation_name(t.in.act.kind), t.in.sigma_w2[t.k], t.in.sigma_b2[t.k], t.layers.chi.size(),
+      t.layers.chi.size() == 1 ? "" : "s", t.in.q0);
   std::vector<std::string> ids, q0s;
   for (size_t i : block) {
     ids.push_back(p.runs[i].run->id);
@@ -87,6 +89,14 @@ void block_print(const TheoryPlan& p, const std::vector<size_t>& block, size_t b
     const std::string head = "   q0 of its repeats (other probe sets): ";
     fmt::print("{}{}\n   (the numbers below are at the first; --json and --out have each run's)\n",
                head, list_text(q0s, head.size()));
+  }
+  if (t.in.residual_block > 0) {  // the fixed point and depth scales are of plain layers
+    fmt::print(
+        "{}residual blocks of {} layer{}, alpha {:.6g}: q and chi of the rows of "
+        "layers.csv (docs/reference.md §4.3); no fixed point\n",
+        theory_table(t.layers), t.in.residual_block, t.in.residual_block == 1 ? "" : "s",
+        t.in.residual_alpha);
+    return;
   }
   fmt::print("{}{}\n", theory_table(t.layers), theory_fixed_text(t.fixed));
 }
@@ -105,6 +115,8 @@ json run_json(const TheoryRun& t, size_t block) {
   j["sigma_w2"] = json_num(t.in.sigma_w2[t.k]);
   j["sigma_b2"] = json_num(t.in.sigma_b2[t.k]);
   j["q0"] = json_num(t.in.q0);
+  if (t.in.residual_block > 0)
+    j["residual"] = {{"block", t.in.residual_block}, {"alpha", json_num(t.in.residual_alpha)}};
   j["q_star"] = json_num(f.q_star);
   j["chi1"] = json_num(f.chi1);
   j["xi_q"] = json_num(f.xi_q);

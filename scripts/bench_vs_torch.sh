@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# gradlab vs PyTorch 1.13 on the CPU, paired: the four workloads of docs/performance.md, run
+# gradlab vs PyTorch 1.13 on the CPU, paired: the workloads of docs/performance.md, run
 # alternately (gradlab, then PyTorch; the order flips every repetition) on the same machine, so
 # that machine load hits both sides alike. Prints per workload the medians over repetitions, the
 # spread (min..max), the ratios torch/gradlab (per repetition, then their median and range), peak
 # RSS (/usr/bin/time -v) and gradlab's float64/float32 (float64 run right after float32, every
 # repetition) and probe/step costs.
 #
-#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4 W7"] [--no-f64] [--torch-threads "2 1"]
+#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4 W6 W7"] [--no-f64] [--torch-threads "2 1"]
 #                             [--no-build] [--quick] [--optimizer adam]
 # --optimizer adam: both sides train with Adam (gradlab train.optimizer=adam, PyTorch
 # torch.optim.Adam, lr 0.001 on both) instead of plain SGD.
@@ -95,16 +95,18 @@ quick_sets() {
     W2) echo "train.steps=40 probe.every=10" ;;
     W3) echo "train.steps=6 probe.every=2" ;;
     W4) echo "train.steps=8 probe.every=2" ;;
+    W6) echo "train.steps=40 probe.every=10" ;;
     W7) echo "train.steps=4 probe.every=2" ;;
   esac
 }
 quick_steps() {
-  case "$1" in W1) echo 50 ;; W2) echo 20 ;; W3) echo 4 ;; W4) echo 6 ;; W7) echo 3 ;; esac
+  case "$1" in W1) echo 50 ;; W2) echo 20 ;; W3) echo 4 ;; W4) echo 6 ;; W6) echo 20 ;; W7) echo 3 ;; esac
 }
 
 peer_name() {
   case "$1" in
-    W1) echo glorot5 ;; W2) echo deep_narrow ;; W3) echo rnn_chain ;; W4) echo wide ;; W7) echo lstm_chain ;;
+    W1) echo glorot5 ;; W2) echo deep_narrow ;; W3) echo rnn_chain ;; W4) echo wide ;;
+    W6) echo residual_bn ;; W7) echo lstm_chain ;;
   esac
 }
 

@@ -399,9 +399,8 @@ std::vector<BadCase> bad_cases() {
   };
 }
 
-TEST(Config, BadConfigsGiveExactLines) {
-  const auto cases = bad_cases();
-  ASSERT_GE(cases.size(), 25u);
+// Each case gives exactly its expected lines.
+void expect_lines(const std::vector<BadCase>& cases) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.label);
     const auto lines = problems(c.text);
@@ -410,6 +409,99 @@ TEST(Config, BadConfigsGiveExactLines) {
       EXPECT_TRUE(line_matches(c.expected[i], lines[i]))
           << "expected: " << c.expected[i] << "\n   found: " << lines[i];
   }
+}
+
+TEST(Config, BadConfigsGiveExactLines) {
+  const auto cases = bad_cases();
+  ASSERT_GE(cases.size(), 25u);
+  expect_lines(cases);
+}
+
+// model.residual, model.norm, probe.norm_batch (harness/core/config_blocks.cpp).
+TEST(Config, ResidualAndNormErrorsGiveExactLines) {
+  const std::string D = R"("data": {"name": "gaussian", "dim": 3, "classes": 2})";
+  auto cfg = [&](const std::string& model, const std::string& rest = "") {
+    return R"({"model": {)" + model + "}, " + D + (rest.empty() ? "" : ", " + rest) + "}";
+  };
+  const std::vector<BadCase> cases = {
+      {"residual with unequal widths",
+       cfg(R"("hidden": [4, 5, 4], "residual": {"block": 1})"),
+       {"x.json: /model/hidden/1: a residual net needs equal hidden widths (the stream's): "
+        "expected 4, found 5"}},
+      {"block size not dividing depth - 1",
+       cfg(R"("depth": 4, "width": 4, "residual": {"block": 2})"),
+       {"x.json: /model/depth: a residual net with model.residual.block 2 needs depth 1 + "
+        "2·blocks (3, 5, 7, …: the input projection, then the blocks), found 4"}},
+      {"negative alpha",
+       cfg(R"("depth": 3, "width": 4, "residual": {"block": 1, "alpha": -1})"),
+       {R"x(x.json: /model/residual/alpha: expected a number >= 0, "1/sqrt(L)" or "rezero", found -1)x"}},
+      {"block 3 and a misspelt alpha",
+       cfg(R"("depth": 3, "width": 4, "residual": {"block": 3, "alpha": "1/sqrtL"})"),
+       {"x.json: /model/residual/block: expected an integer in 1..2, found 3",
+        R"x(x.json: /model/residual/alpha: expected a number >= 0, "1/sqrt(L)" or "rezero", found "1/sqrtL")x"}},
+      {"residual not an object",
+       cfg(R"("depth": 3, "width": 4, "residual": true)"),
+       {R"(x.json: /model/residual: expected null or an object with "block" and "alpha", found true)"}},
+      {"unknown placement",
+       cfg(R"("depth": 3, "width": 4, "norm": {"kind": "batch", "placement": "inside"})"),
+       {R"(x.json: /model/norm/placement: expected "before" or "after", found "inside")"}},
+      {"unknown norm kind",
+       cfg(R"("depth": 3, "width": 4, "norm": {"kind": "group"})"),
+       {R"(x.json: /model/norm/kind: expected "batch" or "layer", found "group")"}},
+      {"norm without kind",
+       cfg(R"("depth": 3, "width": 4, "norm": {})"),
+       {R"(x.json: /model/norm/kind: missing (expected "batch" or "layer"))"}},
+      {"norm on an rnn",
+       cfg(R"("type": "rnn", "width": 4, "length": 3, "norm": {"kind": "layer"})"),
+       {R"(x.json: /model/norm: only for model.type "mlp")"}},
+      {"residual on an rnn",
+       cfg(R"("type": "rnn", "width": 4, "length": 3, "residual": {"block": 1})"),
+       {R"(x.json: /model/residual: only for model.type "mlp")"}},
+      {"norm_batch without batch norm",
+       cfg(R"("depth": 3, "width": 4, "norm": {"kind": "layer"})", R"("probe": {"norm_batch": 8})"),
+       {R"(x.json: /probe/norm_batch: only with model.norm.kind "batch")"}},
+      {"norm_batch of 1",
+       cfg(R"("depth": 3, "width": 4, "norm": {"kind": "batch"})", R"("probe": {"norm_batch": 1})"),
+       {R"(x.json: /probe/norm_batch: expected an integer in 2..1000000 or "all", found 1)"}},
+      {"batch norm training on batches of 1",
+       cfg(R"("depth": 3, "width": 4, "norm": {"kind": "batch"})",
+           R"("train": {"steps": 3, "batch_size": 1})"),
+       {R"(x.json: /train/batch_size: at least 2 with model.norm.kind "batch" (its batch variance), found 1)"}},
+      {"maxout with norm",
+       cfg(R"("depth": 3, "width": 4, "activation": "maxout", "norm": {"kind": "batch"})"),
+       {R"(x.json: /model/activation: "maxout" is not available with model.residual or model.norm (its k pieces per unit); use another activation)"}},
+      {"jacobian with a residual net",
+       cfg(R"("depth": 3, "width": 4, "residual": {"block": 1})", R"("probe": {"jacobian": true})"),
+       {"x.json: /probe/jacobian: not available with model.residual or model.norm (the Jacobians "
+        "are of plain layers)"}},
+  };
+  expect_lines(cases);
+}
+
+// The resolved form: the keys only where set (a plain config resolves as before), defaults
+// filled, and it reads back to itself.
+TEST(Config, ResidualAndNormResolve) {
+  const Config plain = valid(with_model(""));
+  const json pj = config_to_json(plain);
+  EXPECT_FALSE(pj["model"].contains("residual"));
+  EXPECT_FALSE(pj["model"].contains("norm"));
+  EXPECT_FALSE(pj["probe"].contains("norm_batch"));
+  const Config c =
+      valid(R"({"model": {"depth": 5, "width": 4, "residual": {"block": 2, "alpha": "rezero"},
+      "norm": {"kind": "batch"}}, "train": {"steps": 2, "batch_size": 32}, "probe": {"samples": 20}})");
+  const json j = config_to_json(c);
+  EXPECT_EQ(j["model"]["residual"], json::parse(R"({"block": 2, "alpha": "rezero"})"));
+  EXPECT_EQ(j["model"]["norm"], json::parse(R"({"kind": "batch", "placement": "before"})"));
+  EXPECT_EQ(j["probe"]["norm_batch"], 20);  // train.batch_size capped at probe.samples
+  EXPECT_EQ(probe_norm_group(c), 0);        // = the whole probe set
+  std::vector<ConfigIssue> issues;
+  EXPECT_EQ(config_to_json(config_from_json(j, issues)), j);
+  EXPECT_TRUE(issues.empty());
+  const Config all = valid(R"({"model": {"depth": 3, "width": 4, "residual": {"alpha": 0.5},
+      "norm": {"kind": "batch", "placement": "after"}}, "probe": {"norm_batch": "all"}})");
+  EXPECT_EQ(config_to_json(all)["probe"]["norm_batch"], "all");
+  EXPECT_EQ(config_to_json(all)["model"]["residual"]["alpha"], 0.5);
+  EXPECT_EQ(all.model.blocks.residual.block, 1);
 }
 
 }  // namespace

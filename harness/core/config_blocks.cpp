@@ -48,10 +48,10 @@ ResidualSpec read_residual(const Reader& model, const ModelConfig& m) {
   const int L = static_cast<int>(m.hidden.size());
   if (L < 1 + s.block || (L - 1) % s.block != 0) {
     const std::string key = model.has("depth") ? "depth" : "hidden";
-    model.add(key, fmt::format("a residual net with blocks of {} needs depth = 1 + {}·(number of "
-                               "blocks) (1 + {}, 1 + {}, …: the input projection, then the "
-                               "blocks), found {}",
-                               s.block, s.block, s.block, 2 * s.block, L));
+    model.add(key,
+              fmt::format("a residual net with model.residual.block {0} needs depth 1 + {0}·blocks "
+                          "({1}, {2}, {3}, …: the input projection, then the blocks), found {4}",
+                          s.block, 1 + s.block, 1 + 2 * s.block, 1 + 3 * s.block, L));
   }
   return s;
 }

@@ -21,6 +21,8 @@ Prints one JSON line per workload.
   W7 lstm_chain  nn.LSTM, H=256, I=32, T=1000, B=32, L = sum(h_T^2), BPTT (PyTorch's fused LSTM
                  for the bare step; with statistics an nn.LSTMCell loop over the same weights,
                  since ||dL/dh_t|| and ||dL/dc_t|| for every t need the per-step tensors)
+  W6 residual_bn residual MLP 256 -> Linear(256,256) -> 49 pre-activation blocks
+                 h + Linear(relu(BatchNorm1d(h))) -> Linear(256,256), MSE, batch 64, He-normal
 
 Statistics per layer (MLPs): ||dL/dW||_F, ||dL/dz||_2 (z = pre-activation, whole batch),
 for hidden layers: saturated fraction |tanh(z)| > 0.99 (W1) or dead fraction (unit output 0
@@ -46,8 +48,9 @@ import statistics
 import sys
 import time
 
-WORKLOADS = ("glorot5", "deep_narrow", "rnn_chain", "wide", "lstm_chain")
-DEFAULT_STEPS = {"glorot5": 200, "deep_narrow": 50, "rnn_chain": 8, "wide": 12, "lstm_chain": 4}
+WORKLOADS = ("glorot5", "deep_narrow", "rnn_chain", "wide", "residual_bn", "lstm_chain")
+DEFAULT_STEPS = {"glorot5": 200, "deep_narrow": 50, "rnn_chain": 8, "wide": 12, "residual_bn": 50,
+                 "lstm_chain": 4}
 
 
 def parse_args():
@@ -184,6 +187,73 @@ class MLPWorkload:
                 "act_std[first,last]": [rec["act_std"][0], rec["act_std"][-1]]}
 
 
+# --------------------------------------------------------------------------- residual + BN
+class ResidualBNWorkload:
+    """gradlab's residual net with BatchNorm (docs/reference.md, model.residual block 1 alpha 1,
+    model.norm batch before): h = W_1 x + b_1; 49 blocks h <- h + W relu(BN(h)) + b; y = W_out h
+    + b_out. Statistics: ||dL/dW||_F, ||dL/dz|| per Linear, ||dL/dh|| per stream value, dead
+    fraction per block, ||dL/dgamma||, ||dL/dbeta|| per BN."""
+
+    def __init__(self, width=256, depth=50, batch=64):
+        self.batch = batch
+        self.lin = nn.ModuleList(nn.Linear(width, width) for _ in range(depth + 1))
+        self.bn = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(depth - 1))
+        for lin in self.lin:
+            nn.init.kaiming_normal_(lin.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(lin.bias)
+        self.opt = torch.optim.SGD(list(self.lin.parameters()) + list(self.bn.parameters()),
+                                   lr=args.lr)
+        self.x = torch.randn(batch, width)
+        self.y = torch.randn(batch, width)
+        self.flops = 2.0 * batch * width * width * (2 + 3 * depth)
+        self.shape = {"sizes": [width, "1+%dx%d" % (depth - 1, width), width], "batch": batch,
+                      "act": "relu", "norm": "batch before", "init": "he", "loss": "mse"}
+
+    def step(self, stats):
+        self.opt.zero_grad(set_to_none=True)
+        zs, hs, acts = [], [], []
+        h = self.lin[0](self.x)
+        if stats:
+            h.retain_grad()
+            zs.append(h)
+        for bn, lin in zip(self.bn, self.lin[1:-1]):
+            if stats:
+                hs.append(h)
+            a = torch.relu(bn(h))
+            z = lin(a)
+            if stats:
+                z.retain_grad()
+                zs.append(z)
+                acts.append(a)
+            h = h + z
+            if stats:
+                h.retain_grad()
+        if stats:
+            hs.append(h)
+        out = self.lin[-1](h)
+        loss = F.mse_loss(out, self.y)
+        loss.backward()
+        rec = None
+        if stats:
+            with torch.no_grad():
+                gw = torch.stack([lin.weight.grad.norm() for lin in self.lin])
+                gz = torch.stack([z.grad.norm() for z in zs])
+                gh = torch.stack([v.grad.norm() for v in hs if v.grad is not None])
+                dead = torch.stack([(a == 0).all(dim=0).to(DTYPE).mean() for a in acts])
+                gg = torch.stack([bn.weight.grad.norm() for bn in self.bn])
+                gb = torch.stack([bn.bias.grad.norm() for bn in self.bn])
+                packed = torch.cat([gw, gz, gh, dead, gg, gb, loss.detach().reshape(1)]).tolist()
+            rec = {"loss": packed[-1], "grad_w_norm": packed[:len(gw)],
+                   "grad_h_norm": packed[len(gw) + len(gz):len(gw) + len(gz) + len(gh)]}
+        self.opt.step()
+        return float(loss) if rec is None else rec["loss"], rec
+
+    @staticmethod
+    def summary(rec):
+        return {"grad_w_norm[first,last]": [rec["grad_w_norm"][0], rec["grad_w_norm"][-1]],
+                "grad_h_norm[first,last]": [rec["grad_h_norm"][0], rec["grad_h_norm"][-1]]}
+
+
 # --------------------------------------------------------------------------- RNN
 class RNNWorkload:
     def __init__(self, H=256, I=32, T=1000, B=32):
@@ -291,6 +361,8 @@ def make(name):
         return MLPWorkload(name, [2048] * 11, 256, "relu", "he", "mse", "dead")
     if name == "rnn_chain":
         return RNNWorkload()
+    if name == "residual_bn":
+        return ResidualBNWorkload()
     if name == "lstm_chain":
         return LSTMWorkload()
     raise ValueError(name)

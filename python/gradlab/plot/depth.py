@@ -228,6 +228,11 @@ def fig_gradient_ratio_vs_depth(ctx):
             return None
         return math.exp(sum(math.log(chi[l]) for l in range(1, depth)) / (depth - 1))
 
+    def predicted_ratio(run):
+        """(prod_{l=1}^{L-1} chi_l)^(1/2): the theory of gradient_ratio."""
+        factor, depth = predicted_factor(run), exp.run_depth(run)
+        return None if factor is None else factor ** ((depth - 1) / 2)
+
     groups = exp.depth_groups(exp.configs)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     ratios, factors, drew_theory = [], [], False
@@ -241,10 +246,11 @@ def fig_gradient_ratio_vs_depth(ctx):
         if s is not None:
             draw_depth_group(ax2, exp, ctx.colors, label, keys, s)
             factors.append(s)
-        t = depth_series(exp, keys, predicted_factor) if layers is not None else None
-        if t is not None and t.state == "ok":
-            ax2.plot(t.x, t.y, color=color, linestyle="--", linewidth=1.2, zorder=3)
-            drew_theory = True
+        for ax, predicted in ((ax1, predicted_ratio), (ax2, predicted_factor)):
+            t = depth_series(exp, keys, predicted) if layers is not None else None
+            if t is not None and t.state == "ok":
+                ax.plot(t.x, t.y, color=color, linestyle="--", linewidth=1.2, zorder=3)
+                drew_theory = True
     if not ratios:
         plt.close(fig)
         return None
@@ -254,7 +260,7 @@ def fig_gradient_ratio_vs_depth(ctx):
         ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=1)
     depths = [x for s in ratios + factors for x in s.x]
     finish_depth_figure(fig, (ax1, ax2), RATIO_LABELS, depths,
-                        "mean-field ∏χ_l^(1/(L−1))" if drew_theory else None,
+                        "mean-field (∏χ_l)^(1/2), ∏χ_l^(1/(L−1))" if drew_theory else None,
                         "Gradient ratio against depth at initialization")
     caption = ("Left: the ratio ‖δ_1‖/‖δ_L‖ of the back-propagated gradient at the first and the "
                "last hidden layer at initialization (runs.csv gradient_ratio), against the depth L; "
@@ -266,6 +272,7 @@ def fig_gradient_ratio_vs_depth(ctx):
                "is the only axis), one marker per configuration in its colour; geometric mean "
                "over repeats, band min–max.")
     if drew_theory:
-        caption += (" Dashed: the mean-field prediction of the per-layer factor, the geometric mean "
-                    "of theory_delta_factor χ_l over l = 1..L−1.")
+        caption += (" Dashed: the mean-field prediction, from theory_delta_factor χ_l over "
+                    "l = 1..L−1: (∏χ_l)^(1/2) left, the geometric mean of χ_l right (for a residual "
+                    "net χ_l comes from the residual recursion; nets with norm layers have none).")
     return ctx.save(fig, "gradient_ratio_vs_depth", "Gradient ratio against depth", caption)
