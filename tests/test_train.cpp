@@ -378,19 +378,41 @@ std::vector<std::string> strings_of(const std::vector<std::string_view>& v) {
 
 // The headers are the field lists' names, in the documented order (docs/reference.md §4).
 TEST(Tables, HeadersComeFromTheFieldLists) {
+  EXPECT_EQ(strings_of(row_columns<LayerRow>()), (std::vector<std::string>{"step",
+                                                                           "layer",
+                                                                           "fan_in",
+                                                                           "fan_out",
+                                                                           "preact_mean",
+                                                                           "preact_std",
+                                                                           "preact_ms",
+                                                                           "act_mean",
+                                                                           "act_std",
+                                                                           "act_p98",
+                                                                           "dphi_mean",
+                                                                           "saturated_frac",
+                                                                           "dead_frac",
+                                                                           "stuck_frac",
+                                                                           "zero_grad_frac",
+                                                                           "delta_norm",
+                                                                           "delta_factor",
+                                                                           "grad_w_norm",
+                                                                           "grad_b_norm",
+                                                                           "w_norm",
+                                                                           "grad_w_ratio",
+                                                                           "nonfinite",
+                                                                           "jac_sv_mean",
+                                                                           "theory_q",
+                                                                           "theory_delta_factor",
+                                                                           "act_absmax",
+                                                                           "update_ratio",
+                                                                           "update_ratio_mean",
+                                                                           "effective_lr"}));
   EXPECT_EQ(
-      strings_of(row_columns<LayerRow>()),
+      strings_of(row_columns<StepRow>()),
       (std::vector<std::string>{
-          "step",         "layer",          "fan_in",      "fan_out",     "preact_mean",
-          "preact_std",   "preact_ms",      "act_mean",    "act_std",     "act_p98",
-          "dphi_mean",    "saturated_frac", "dead_frac",   "stuck_frac",  "zero_grad_frac",
-          "delta_norm",   "delta_factor",   "grad_w_norm", "grad_b_norm", "w_norm",
-          "grad_w_ratio", "nonfinite",      "jac_sv_mean", "theory_q",    "theory_delta_factor",
-          "act_absmax"}));
-  EXPECT_EQ(strings_of(row_columns<StepRow>()),
-            (std::vector<std::string>{"step", "loss", "probe_loss", "probe_error", "test_error",
-                                      "grad_norm", "clipped", "lr", "spectral_radius", "sigma_max",
-                                      "elapsed_s"}));
+          "step", "loss", "probe_loss", "probe_error", "test_error", "grad_norm", "clipped", "lr",
+          "spectral_radius", "sigma_max", "elapsed_s", "update_ratio_rec", "update_ratio_rec_mean",
+          "effective_lr_rec", "update_ratio_in", "update_ratio_in_mean", "effective_lr_in"}));
   EXPECT_EQ(strings_of(row_columns<TimestepRow>()),
             (std::vector<std::string>{"step", "t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm",
                                       "saturated_frac", "dead_frac", "grad_w_contrib_norm"}));
@@ -415,8 +437,8 @@ TEST(Tables, CellsFollowTheFieldLists) {
   s.probe_loss = 0.25;
   s.clipped = 1;
   s.elapsed_s = 12.5;  // wall clock: never in the table
-  EXPECT_EQ(cells_of(s),
-            (std::vector<std::string>{"7", "", "0.25", "0", "", "", "1", "", "", "", ""}));
+  EXPECT_EQ(cells_of(s), (std::vector<std::string>{"7", "", "0.25", "0", "", "", "1", "", "", "",
+                                                   "", "", "", "", "", "", ""}));
   LayerRow l;
   l.nonfinite_z = 5;  // locates first_nonfinite; not a column
   EXPECT_EQ(cells_of(l).size(), row_columns<LayerRow>().size());
