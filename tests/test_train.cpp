@@ -408,11 +408,16 @@ TEST(Tables, HeadersComeFromTheFieldLists) {
                                                                            "prenorm_mean",
                                                                            "prenorm_std",
                                                                            "grad_gamma_norm",
-                                                                           "grad_beta_norm"}));
-  EXPECT_EQ(strings_of(row_columns<StepRow>()),
-            (std::vector<std::string>{"step", "loss", "probe_loss", "probe_error", "test_error",
-                                      "grad_norm", "clipped", "lr", "spectral_radius", "sigma_max",
-                                      "elapsed_s"}));
+                                                                           "grad_beta_norm",
+                                                                           "update_ratio",
+                                                                           "update_ratio_mean",
+                                                                           "effective_lr"}));
+  EXPECT_EQ(
+      strings_of(row_columns<StepRow>()),
+      (std::vector<std::string>{
+          "step", "loss", "probe_loss", "probe_error", "test_error", "grad_norm", "clipped", "lr",
+          "spectral_radius", "sigma_max", "elapsed_s", "update_ratio_rec", "update_ratio_rec_mean",
+          "effective_lr_rec", "update_ratio_in", "update_ratio_in_mean", "effective_lr_in"}));
   std::vector<std::string> timestep_columns = {"step",           "t",         "h_norm",
                                                "dh_norm",        "dz_norm",   "dh_last_norm",
                                                "saturated_frac", "dead_frac", "grad_w_contrib_norm",
@@ -444,8 +449,8 @@ TEST(Tables, CellsFollowTheFieldLists) {
   s.probe_loss = 0.25;
   s.clipped = 1;
   s.elapsed_s = 12.5;  // wall clock: never in the table
-  EXPECT_EQ(cells_of(s),
-            (std::vector<std::string>{"7", "", "0.25", "0", "", "", "1", "", "", "", ""}));
+  EXPECT_EQ(cells_of(s), (std::vector<std::string>{"7", "", "0.25", "0", "", "", "1", "", "", "",
+                                                   "", "", "", "", "", "", ""}));
   LayerRow l;
   l.nonfinite_z = 5;  // locates first_nonfinite; not a column
   EXPECT_EQ(cells_of(l).size(), row_columns<LayerRow>().size());

@@ -19,17 +19,6 @@ void tensor_add(Optim<T>& o, T* p, T* g, Index rows, Index cols, int layer, bool
   o.tensors.push_back({p, g, rows, cols, layer, weight});
 }
 
-// N(0, 1) draws k and k + 1 (k even) of a counter-based stream: Box–Muller on two 53-bit
-// uniforms hashed from (key, k/2).
-void normal_pair(uint64_t key, uint64_t k, double& z0, double& z1) {
-  const uint64_t a = seed_mix(key, k), b = seed_mix(key ^ 0x9e3779b97f4a7c15ull, k);
-  const double u1 = static_cast<double>((a >> 11) + 1) * 0x1p-53;  // (0, 1]
-  const double u2 = static_cast<double>(b >> 11) * 0x1p-53;        // [0, 1)
-  const double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * std::numbers::pi * u2;
-  z0 = r * std::cos(th);
-  z1 = r * std::sin(th);
-}
-
 }  // namespace
 
 template <class T>
@@ -162,26 +151,24 @@ double lr_multiplier(const TrainConfig& tc, size_t l, size_t n) {
 
 template <class T>
 void grads_perturb(const TrainConfig& tc, Optim<T>& o, int64_t step) {
-  if (tc.noise_eta > 0) {
+  if (tc.noise_eta > 0) {  // tensor j's draws: its own stream, seeded by (run seed, step, j)
     const double sigma =
         std::sqrt(tc.noise_eta / std::pow(static_cast<double>(step), tc.noise_gamma));
     const uint64_t key = seed_mix(o.noise_key, static_cast<uint64_t>(step));
-    for (size_t j = 0; j < o.tensors.size(); ++j) {
-      const ParamTensor<T>& t = o.tensors[j];
-      const uint64_t kj = seed_mix(key, j);
-      const Index n = t.rows * t.cols;
-      for (Index k = 0; k < n; k += 2) {
-        double z0 = 0, z1 = 0;
-        normal_pair(kj, static_cast<uint64_t>(k / 2), z0, z1);
-        t.g[k] += static_cast<T>(sigma * z0);
-        if (k + 1 < n) t.g[k + 1] += static_cast<T>(sigma * z1);
+    double z[256];
+    for (size_t j = 0; j <= o.tensors.size(); ++j) {  // j = size: the scalars (prelu slopes)
+      Rng r = rng_make(seed_mix(key, j));
+      if (j == o.tensors.size()) {
+        for (const ParamScalar& sc : o.scalars) *sc.g += sigma * rng_normal(r);
+        break;
       }
-    }
-    const uint64_t ks = seed_mix(key, o.tensors.size());  // the scalars: one stream after them
-    for (size_t j = 0; j < o.scalars.size(); ++j) {
-      double z0 = 0, z1 = 0;
-      normal_pair(ks, j, z0, z1);
-      *o.scalars[j].g += sigma * z0;
+      const ParamTensor<T>& t = o.tensors[j];
+      const Index n = t.rows * t.cols;
+      for (Index k0 = 0; k0 < n; k0 += 256) {
+        const Index m = std::min<Index>(256, n - k0);
+        rng_normal_fill(r, z, m);
+        for (Index k = 0; k < m; ++k) t.g[k0 + k] += static_cast<T>(sigma * z[k]);
+      }
     }
   }
   if (tc.clip_value > 0) {

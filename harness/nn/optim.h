@@ -2,8 +2,8 @@
 // lists its parameter tensors (a span of values, its gradient, its layer index and whether it is
 // a weight matrix), and the rules of train.* act on that list in this order:
 //   1. gradient noise   g ← g + N(0, σ_t²), σ_t² = η/(1 + t)^γ, t = step − 1 (Neelakantan 2015);
-//                        a counter-based stream: draw k of tensor j at step s is a hash of
-//                        (seed, s, j, k), so results depend on nothing but the seed
+//                        tensor j's draws at step s come from a stream seeded by (seed, s, j),
+//                        so results depend on nothing but the seed (not threads, not a resume)
 //   2. value clipping   g ← clamp(g, −c, c)
 //   3. norm clipping    g ← s·g, s = min(1, c/‖g‖) over every parameter (the model computes ‖g‖)
 //   4. the optimizer    optimizer_step (optim_rules.h: L2 weight decay inside, decoupled for

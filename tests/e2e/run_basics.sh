@@ -23,7 +23,7 @@ check "and for the default --jobs" same_results a b
 check "8 runs" test "$(ls a/runs | wc -l)" = 8
 check "runs.csv has 8 rows" test "$(($(wc -l < a/runs.csv) - 1))" = 8
 
-want="run,model.activation,model.depth,repeat,seed,step,layer,fan_in,fan_out,preact_mean,preact_std,preact_ms,act_mean,act_std,act_p98,dphi_mean,saturated_frac,dead_frac,stuck_frac,zero_grad_frac,delta_norm,delta_factor,grad_w_norm,grad_b_norm,w_norm,grad_w_ratio,nonfinite,jac_sv_mean,theory_q,theory_delta_factor,act_absmax,stream_grad_norm,prenorm_mean,prenorm_std,grad_gamma_norm,grad_beta_norm"
+want="run,model.activation,model.depth,repeat,seed,step,layer,fan_in,fan_out,preact_mean,preact_std,preact_ms,act_mean,act_std,act_p98,dphi_mean,saturated_frac,dead_frac,stuck_frac,zero_grad_frac,delta_norm,delta_factor,grad_w_norm,grad_b_norm,w_norm,grad_w_ratio,nonfinite,jac_sv_mean,theory_q,theory_delta_factor,act_absmax,stream_grad_norm,prenorm_mean,prenorm_std,grad_gamma_norm,grad_beta_norm,update_ratio,update_ratio_mean,effective_lr"
 check "layers.csv columns are docs/reference.md §4.1's" test "$(head -1 a/layers.csv)" = "$want"
 check "run folder has the same header" test "$(head -1 a/runs/activation=tanh,depth=3,rep=0/layers.csv)" = "$want"
 check "rows: layers 1..L+1 per run" test "$(grep -c '^"activation=relu,depth=3,rep=1",' a/layers.csv)" = 4

@@ -13,7 +13,7 @@ LAYER_COLUMNS = ["step", "layer", "fan_in", "fan_out", "preact_mean", "preact_st
                  "act_mean", "act_std", "act_p98", "dphi_mean", "saturated_frac", "dead_frac",
                  "stuck_frac", "zero_grad_frac", "delta_norm", "delta_factor", "grad_w_norm",
                  "grad_b_norm", "w_norm", "grad_w_ratio", "nonfinite", "jac_sv_mean", "theory_q",
-                 "theory_delta_factor"]
+                 "theory_delta_factor", "update_ratio", "update_ratio_mean", "effective_lr"]
 STEP_COLUMNS = ["step", "loss", "probe_loss", "probe_error", "test_error", "grad_norm", "clipped",
                 "lr", "spectral_radius", "sigma_max", "elapsed_s"]
 TIMESTEP_COLUMNS = ["step", "t", "h_norm", "dh_norm", "dz_norm", "dh_last_norm", "saturated_frac",

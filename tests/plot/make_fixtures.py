@@ -102,6 +102,9 @@ def mlp_layers(depth, width, n_in, n_out, factor, chi, act, rng, step=0, delta_t
             "grad_w_ratio": grad_w / w_norm, "nonfinite": 0, "jac_sv_mean": None,
             "theory_q": None if chi is None else q,
             "theory_delta_factor": None if (chi is None or output) else chi,
+            "update_ratio": None if step == 0 else 0.01 * grad_w / w_norm,
+            "update_ratio_mean": None if step == 0 else 0.012 * grad_w / w_norm,
+            "effective_lr": None if step == 0 else 0.01,
         })
     return rows
 
