@@ -274,8 +274,7 @@ int task_data_command(const Config& c, const std::string& name, const std::strin
 int data_command(const std::string& name, const std::string& out, int64_t n, uint64_t seed) {
   const Config c = data_command_config(name);
   if (n < 1) throw UsageError(fmt::format("--n {}: expected at least 1", n));
-  if (is_chain(c.model.type))
-    return task_data_command(c, name, out, static_cast<Index>(n), seed);
+  if (is_chain(c.model.type)) return task_data_command(c, name, out, static_cast<Index>(n), seed);
   Dataset<float> d = dataset_make<float>(c, seed);
   Mat<float> x;
   Targets<float> t;

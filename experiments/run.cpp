@@ -207,6 +207,11 @@ static void threads_set(const Config& c) {
   omp_set_num_threads(c.threads > 0 ? c.threads : omp_get_num_procs());
 }
 
+void example_losses(const Eigen::VectorXd& lossv, Index B, Eigen::VectorXd& li) {
+  li.setZero(B);
+  for (Index k = 0; k < lossv.size(); ++k) li(k % B) += lossv(k);
+}
+
 double steady_seconds() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }

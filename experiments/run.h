@@ -113,6 +113,14 @@ std::string verdict_of(double gradient_ratio, std::optional<double> per_layer_fa
 // the norm is below the threshold (or no threshold is set).
 double clip_scale(double grad_norm, const std::optional<double>& clip_norm);
 
+// Shared by the chain runs (run_rnn.cpp, run_gated.cpp): ℓ_i = Σ_t ℓ_{i,t} from the per (step,
+// example) losses (time-major); whether columns [col, col + cols) of m are all finite.
+void example_losses(const Eigen::VectorXd& lossv, Index B, Eigen::VectorXd& li);
+template <class T>
+bool block_finite(const Mat<T>& m, Index col, Index cols) {
+  return count_nonfinite(m.data() + col * m.rows(), cols * m.rows()) == 0;
+}
+
 // Training bookkeeping shared by the MLP and RNN loops.
 // train_step_s_median is the median over the last step_time_window steps: the window is reserved
 // before training (step_times_reserve), so recording a step's time allocates nothing.

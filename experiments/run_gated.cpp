@@ -45,17 +45,6 @@ struct GatedRun {
   explicit GatedRun(const RunSpec& s) : spec(s), c(s.config) {}
 };
 
-// ℓ_i = Σ_t ℓ_{i,t}: per (step, example) losses (time-major) summed over the steps.
-void example_losses(const Eigen::VectorXd& lossv, Index B, Eigen::VectorXd& li) {
-  li.setZero(B);
-  for (Index k = 0; k < lossv.size(); ++k) li(k % B) += lossv(k);
-}
-
-template <class T>
-bool block_finite(const Mat<T>& m, Index col, Index cols) {
-  return count_nonfinite(m.data() + col * m.rows(), cols * m.rows()) == 0;
-}
-
 // The first non-finite quantity of a probe, in the order the computation produced it: forward
 // t = 1..T (gate, cell, act), the loss, backward t = T..1 (dh, dc, dgate), step t's ∂L/∂W_hh
 // share, the parameter gradients.

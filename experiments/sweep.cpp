@@ -251,8 +251,7 @@ static void check_memory(const Experiment& e, int jobs) {
           "{}: run {} needs about {:.1f} GB of memory, more than the {:.1f} GB available; "
           "reduce {}, probe.samples or data.test_samples",
           e.file, r.id, need / 1e9, avail / 1e9,
-          is_chain(r.config.model.type) ? "the width, the chain length"
-                                                : "the width, depth"));
+          is_chain(r.config.model.type) ? "the width, the chain length" : "the width, depth"));
   }
   if (jobs > 1 && largest * jobs > 0.9 * avail)
     throw UsageError(

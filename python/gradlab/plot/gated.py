@@ -103,9 +103,42 @@ def fig_gated_ratio_by_length(ctx):
 
 
 def gated_keys(exp, t, rows_by, kinds=("lstm", "gru")):
-    """The gated configurations with rows, the longest chain of each group first."""
+    """The gated configurations with rows; with a length axis only the longest chain of each
+    configuration (the other axes' values)."""
     keys = [k for k in exp.configs if any(r in rows_by for r in exp.config_runs[k])]
-    return [k for k in keys if config_type(exp, k) in kinds]
+    keys = [k for k in keys if config_type(exp, k) in kinds]
+    i_len = exp.axis_ending("length")
+    if i_len is None:
+        return keys
+    longest = OrderedDict()
+    for k in keys:
+        group = tuple(v for j, v in enumerate(k) if j != i_len)
+        T = exp.axis_value(k, i_len) or 0
+        if group not in longest or T > (exp.axis_value(longest[group], i_len) or 0):
+            longest[group] = k
+    return list(longest.values())
+
+
+def config_panels(ctx, keys, ylabel, xlabel):
+    """One panel per configuration (title in its colour), at most 3 a row; yields (ax, key) and
+    hides the unused cells. Returns the figure."""
+    ncols = min(3, len(keys))
+    nrows = math.ceil(len(keys) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(1.5 + 3.6 * ncols, 0.9 + 2.9 * nrows))
+    for p in range(len(keys), nrows * ncols):
+        axes[p // ncols][p % ncols].axis("off")
+    panels = []
+    for p, key in enumerate(keys):
+        ax = axes[p // ncols][p % ncols]
+        ax.set_title(ctx.exp.label(key), fontsize=9, color=ctx.colors[key], loc="left")
+        ax.grid(True, alpha=0.3)
+        integer_axis(ax.xaxis)
+        if p % ncols == 0:
+            ax.set_ylabel(ylabel)
+        if p + ncols >= len(keys):
+            ax.set_xlabel(xlabel)
+        panels.append((ax, key))
+    return fig, panels
 
 
 def mean_by_t(exp, t, rows_by, key, column, step):
@@ -127,33 +160,23 @@ def fig_gated_gates_by_t(ctx):
     steps = distinct_steps(t)
     first, last = steps[0], steps[-1]
     shown, note = shown_configs(keys, MAX_PANELS)
-    ncols = min(3, len(shown))
-    nrows = math.ceil(len(shown) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(1.5 + 3.6 * ncols, 0.9 + 2.9 * nrows))
-    for p, key in enumerate(shown):
-        ax = axes[p // ncols][p % ncols]
-        for gate in GATES[config_type(exp, key)]:
+    fig, panels = config_panels(ctx, shown, "gate mean (over units, examples)", "time step t")
+    for ax, key in panels:
+        for width, gate in zip((3.2, 2.5, 1.8, 1.2), GATES[config_type(exp, key)]):
             for step, style in ((first, "-"), (last, "--")) if last != first else ((first, "-"),):
                 s = mean_by_t(exp, t, rows_by, key, f"gate_{gate}_mean", step)
                 if s is not None:
-                    draw_series(ax, s, GATE_COLORS[gate], gate if style == "-" else "_",
-                                linestyle=style, band=False, marker=None)
+                    ax.plot(s.x, s.y, color=GATE_COLORS[gate], linestyle=style, linewidth=width,
+                            label=gate if style == "-" else "_")
         ax.set_ylim(-1.05, 1.05)
-        ax.set_title(exp.label(key), fontsize=9, color=ctx.colors[key], loc="left")
-        ax.grid(True, alpha=0.3)
-        integer_axis(ax.xaxis)
-        if p % ncols == 0:
-            ax.set_ylabel("gate mean (over units, examples)")
-        if p + ncols >= len(shown):
-            ax.set_xlabel("time step t")
         ax.legend(fontsize=7, loc="lower right", frameon=False, ncols=4)
-    for p in range(len(shown), nrows * ncols):
-        axes[p // ncols][p % ncols].axis("off")
     fig.suptitle("Gates over time", fontsize=12)
     fig.tight_layout()
     caption = ("Mean value of each gate (over hidden units and probe examples) against the time "
                "step t: LSTM input i, forget f, candidate g (tanh, in [−1, 1]), output o; GRU reset "
-               "r, update z (z multiplies the old state), candidate n (tanh). Solid: first probe")
+               "r, update z (z multiplies the old state), candidate n (tanh); one panel per "
+               "configuration (the longest chain of each). Lines of equal value overlap: the "
+               "wider one is underneath. Solid: first probe")
     caption += (f" (step {first:g}); dashed: last probe (step {last:g})." if last != first else ".")
     caption += (" An LSTM forget gate near 1 keeps the cell's gradient; a GRU update gate near 1 "
                 "carries the state and its gradient unchanged. timesteps.csv also has each gate's "
@@ -171,13 +194,9 @@ def fig_gated_cell_vs_hidden(ctx):
     keys = gated_keys(exp, t, rows_by, ("lstm",))
     if not keys:
         return None
-    keys = sorted(keys, key=lambda k: -max((len(rows_by.get(r, [])) for r in exp.config_runs[k]), default=0))
     shown, note = shown_configs(keys, MAX_PANELS)
-    ncols = min(3, len(shown))
-    nrows = math.ceil(len(shown) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(1.5 + 3.6 * ncols, 0.9 + 2.9 * nrows))
-    for p, key in enumerate(shown):
-        ax = axes[p // ncols][p % ncols]
+    fig, panels = config_panels(ctx, shown, "RMS over examples", "time step t (T = last)")
+    for ax, key in panels:
         series = []
         for column, style, name in (("dh_norm", "-", "‖∂ℓ/∂h_t‖"), ("dc_norm", "--", "‖∂ℓ/∂c_t‖")):
             per_run = [column_by_t(t, rows_by.get(run, []), column) for run in exp.config_runs[key]]
@@ -188,19 +207,10 @@ def fig_gated_cell_vs_hidden(ctx):
                 series.append(s)
         if log_axis(ax, series):
             log_span(ax)
-        ax.set_title(exp.label(key), fontsize=9, color=ctx.colors[key], loc="left")
-        ax.grid(True, alpha=0.3)
-        integer_axis(ax.xaxis)
         ax.legend(fontsize=7, frameon=False)
-        if p % ncols == 0:
-            ax.set_ylabel("RMS over examples")
-        if p + ncols >= len(shown):
-            ax.set_xlabel("time step t (T = last)")
-    for p in range(len(shown), nrows * ncols):
-        axes[p // ncols][p % ncols].axis("off")
     fig.suptitle("LSTM: the cell path against the hidden path, at initialization", fontsize=12)
     fig.tight_layout()
-    caption = ("For each LSTM configuration (the longest chains first), the gradient with respect to "
+    caption = ("For each LSTM configuration (the longest chain of each), the gradient with respect to "
                "the cell c_t (dashed) and to the hidden state h_t (solid) against t, at the first "
                "probe; log scale. Backwards in time ∂ℓ/∂c_t is multiplied by the forget gate f at "
                "each step (plus terms through h), so with f ≈ 1 it stays level: the constant error "
