@@ -11,6 +11,7 @@ packages=(
   libbenchmark-dev                    # benchmarks (tests/bench)
   python3 python3-numpy python3-matplotlib   # plots (python/gradlab, `gradlab plot`)
   python3-pandas python3-pytest       # the Python API (gradlab.load/run) and its tests
+  python3-nbclient python3-nbformat python3-ipykernel   # runs examples/depth_study.ipynb headless
   slurm-wlm munge                     # tests/e2e/slurm.sh: a one-node SLURM cluster, for real
   chromium python3-websocket          # tests/e2e/report_browser.sh: report.html in a browser
   dataset-fashion-mnist               # data: Fashion-MNIST in IDX format
