@@ -253,8 +253,14 @@ def test_binary_env_then_path_then_checkout(tmp_path, monkeypatch):
 
 
 # ---- the example -------------------------------------------------------------------------
-def test_the_depth_study_example_runs_end_to_end(tmp_path):
-    out = tmp_path / "study"
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The example's result folder, shared: the notebook's rerun skips the complete runs."""
+    return tmp_path_factory.mktemp("example") / "study"
+
+
+def test_the_depth_study_example_runs_end_to_end(study):
+    out = study
     env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "python"))
     r = subprocess.run([sys.executable, os.path.join(SRC, "examples", "depth_study.py"),
                         str(out)], capture_output=True, text=True, env=env, timeout=600)
@@ -289,10 +295,11 @@ def test_cmake_install_puts_the_package_where_debians_python_looks(tmp_path):
     assert r.stdout.split() == [str(site / "gradlab" / "__init__.py"), str(prefix / "bin" / "gradlab")]
 
 
-def test_the_depth_study_notebook_runs_headless(tmp_path, monkeypatch):
+def test_the_depth_study_notebook_runs_headless(study, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="python3-nbformat (scripts/setup.sh)")
     nbclient = pytest.importorskip("nbclient", reason="python3-nbclient (scripts/setup.sh)")
-    monkeypatch.setenv("DEPTH_STUDY_OUT", str(tmp_path / "study"))
+    monkeypatch.setenv("DEPTH_STUDY_OUT", str(study))
+    os.remove(study / "depth_study.png")
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     examples = os.path.join(SRC, "examples")
     nb = nbformat.read(os.path.join(examples, "depth_study.ipynb"), as_version=4)
@@ -302,7 +309,7 @@ def test_the_depth_study_notebook_runs_headless(tmp_path, monkeypatch):
     assert not [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     assert "measured" in code[2].outputs[-1]["data"]["text/plain"]   # the ratio table
     assert "image/png" in code[-1].outputs[-1]["data"]                 # gradlab.plot's Figure
-    assert (tmp_path / "study" / "depth_study.png").is_file()
+    assert (study / "depth_study.png").is_file()
 
 
 def test_progress_bar_with_tqdm(tmp_path, monkeypatch):
