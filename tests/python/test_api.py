@@ -145,7 +145,8 @@ def test_a_bad_config_raises_with_gradlabs_message(tmp_path):
     with pytest.raises(gradlab.GradlabError) as error:
         gradlab.run(bad, out=str(tmp_path / "out"), quiet=True)
     assert error.value.status == 2
-    assert "/model/depth: expected an integer in 1..100000, found -1" in str(error.value)
+    assert "<config dict>: /model/depth: expected an integer in 1..100000, found -1" in \
+        str(error.value)
     assert not (tmp_path / "out").exists()   # checked before anything is written
     with pytest.raises(gradlab.GradlabError, match="nope.json: cannot read config"):
         gradlab.run(str(tmp_path / "nope.json"), out=str(tmp_path / "o2"), quiet=True)
