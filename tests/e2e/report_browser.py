@@ -22,8 +22,9 @@ import sys
 import tempfile
 import time
 
-import websocket
 import matplotlib.image
+import numpy as np
+import websocket
 
 WIDTHS = {"desktop": 1280, "phone": 390}
 
@@ -154,7 +155,7 @@ def blank(png):
     img = matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
     flat = (img.reshape(-1, 3) * 255).round().astype(int)
     keys = flat[:, 0] * 65536 + flat[:, 1] * 256 + flat[:, 2]
-    values, counts = __import__("numpy").unique(keys, return_counts=True)
+    _, counts = np.unique(keys, return_counts=True)
     return counts.max() > 0.99 * len(keys)
 
 
