@@ -7,18 +7,16 @@ grows or shrinks with depth L under two inits, measured and as mean-field theory
 Runs the sweep into OUT_DIR (default results/depth-study; a rerun reuses the complete runs),
 then writes OUT_DIR/depth_study.png (measured vs theory) and OUT_DIR/grad_norm_by_layer.png
 (the figure `gradlab plot` draws, restyled here). Prints the table it plots.
+depth_study.ipynb is the same study as a notebook (it imports this file's functions).
 """
 
 import os
 import sys
 
 import numpy as np
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import gradlab  # noqa: E402
+import gradlab
 
 SWEEP = {
     "name": "depth-study",
@@ -50,12 +48,8 @@ def predicted_ratio(theory):
     return np.exp(log / 2)
 
 
-def main(out):
-    results = gradlab.run(SWEEP, out=out)
-    table = measured_ratio(results.layers).to_frame("measured")
-    table["theory"] = predicted_ratio(gradlab.theory(SWEEP))
-    print(table.to_string())
-
+def ratio_figure(table):
+    """Measured and predicted ratio against depth, one colour per init, log axes."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for (init, rows), color in zip(table.groupby(level="model.init", observed=True),
                                    ["tab:blue", "tab:red"]):
@@ -67,7 +61,15 @@ def main(out):
     ax.set_xticks(SWEEP["grid"]["model.depth"], [str(d) for d in SWEEP["grid"]["model.depth"]])
     ax.axhline(1, color="0.6", linewidth=0.8)
     ax.legend(fontsize=8)
-    fig.savefig(os.path.join(out, "depth_study.png"), dpi=110, bbox_inches="tight")
+    return fig
+
+
+def main(out):
+    results = gradlab.run(SWEEP, out=out)
+    table = measured_ratio(results.layers).to_frame("measured")
+    table["theory"] = predicted_ratio(gradlab.theory(SWEEP))
+    print(table.to_string())
+    ratio_figure(table).savefig(os.path.join(out, "depth_study.png"), dpi=110, bbox_inches="tight")
 
     fig = gradlab.plot(results, "grad_norm_by_layer")   # the CLI's figure, as a Figure
     fig.suptitle("depth study: gradient norms by layer", y=1.02)

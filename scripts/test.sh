@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test (GoogleTest suites, end-to-end CLI tests,
-# the plot script's tests). Exit status non-zero on any failure.
+# Installs what is missing, builds, and runs every test (GoogleTest suites, end-to-end CLI tests —
+# among them a one-node SLURM cluster started for real, as root, and report.html in headless
+# Chromium — the plot tests and the Python package's pytest tests). Exit status non-zero on any
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -1,4 +1,4 @@
-"""gradlab from Python: read result folders, run experiments, draw figures (docs/reference.md § 8).
+"""gradlab from Python: read result folders, run experiments, draw figures (docs/reference.md § 5.1).
 
     import gradlab
     r = gradlab.run({"name": "d", "model": {...}, "grid": {"model.depth": [2, 4, 8]}}, out="d")

@@ -28,7 +28,7 @@ import re
 import numpy as np
 import pandas as pd
 
-TABLES = ["runs", "layers", "steps", "timesteps", "histograms", "theory"]
+from gradlab.results import TABLES
 INTEGER = {"repeat", "seed", "step", "layer", "t", "fan_in", "fan_out", "bin", "count", "clipped",
            "nonfinite", "nonfinite_z", "nonfinite_a", "nonfinite_delta", "nonfinite_dw"}
 TEXT = {"status", "verdict", "final_verdict", "quantity"}

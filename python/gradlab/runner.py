@@ -44,7 +44,8 @@ def find_binary():
 
 
 class ConfigFile:
-    """A config path as given, or a dict written to a temporary file (removed on exit)."""
+    """A config path as given, or a dict written to a temporary file (removed on exit; gradlab's
+    messages name it "<config dict>")."""
 
     def __init__(self, config):
         self.config, self.tmp = config, None
@@ -58,9 +59,12 @@ class ConfigFile:
             return path
         return os.fspath(self.config)
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, trace):
         if self.tmp is not None:
             self.tmp.cleanup()
+            if isinstance(error, GradlabError):
+                error.args = (str(error).replace(os.path.join(self.tmp.name, "config.json"),
+                                                 "<config dict>"),)
 
 
 def options(flag, values):
@@ -152,9 +156,9 @@ def run(config, out=None, set=None, only=None, jobs=None, force=False, quiet=Fal
                 progress.line(text)
             status = p.wait()
         progress.close()
-    if status >= 2:
-        raise GradlabError("\n".join(t for t in tail if not PROGRESS.match(t)) or
-                           f"gradlab run: exit {status}", status)
+        if status >= 2:
+            raise GradlabError("\n".join(t for t in tail if not PROGRESS.match(t)) or
+                               f"gradlab run: exit {status}", status)
     results = load(folder)
     if status == 1:
         bad = results.runs[results.runs["status"].astype(str).isin(["failed", "diverged"])] \

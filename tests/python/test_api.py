@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -144,7 +145,8 @@ def test_a_bad_config_raises_with_gradlabs_message(tmp_path):
     with pytest.raises(gradlab.GradlabError) as error:
         gradlab.run(bad, out=str(tmp_path / "out"), quiet=True)
     assert error.value.status == 2
-    assert "/model/depth: expected an integer in 1..100000, found -1" in str(error.value)
+    assert "<config dict>: /model/depth: expected an integer in 1..100000, found -1" in \
+        str(error.value)
     assert not (tmp_path / "out").exists()   # checked before anything is written
     with pytest.raises(gradlab.GradlabError, match="nope.json: cannot read config"):
         gradlab.run(str(tmp_path / "nope.json"), out=str(tmp_path / "o2"), quiet=True)
@@ -174,7 +176,8 @@ def test_set_and_only_reach_the_binary(tmp_path):
     assert set(r.layers["fan_out"][r.layers["layer"] == 1]) == {8}
 
 
-def test_progress_lines_without_tqdm(tmp_path, capfd):
+def test_progress_lines_without_tqdm(tmp_path, capfd, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)   # as if tqdm were not installed
     gradlab.run(MLP, out=str(tmp_path / "out"), set="repeats=1", only="model.depth=2", jobs=1)
     err = capfd.readouterr().err
     assert "[1/2] init=glorot_uniform,depth=2: ok" in err and "[2/2]" in err
@@ -251,8 +254,14 @@ def test_binary_env_then_path_then_checkout(tmp_path, monkeypatch):
 
 
 # ---- the example -------------------------------------------------------------------------
-def test_the_depth_study_example_runs_end_to_end(tmp_path):
-    out = tmp_path / "study"
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The example's result folder, shared: the notebook's rerun skips the complete runs."""
+    return tmp_path_factory.mktemp("example") / "study"
+
+
+def test_the_depth_study_example_runs_end_to_end(study):
+    out = study
     env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "python"))
     r = subprocess.run([sys.executable, os.path.join(SRC, "examples", "depth_study.py"),
                         str(out)], capture_output=True, text=True, env=env, timeout=600)
@@ -285,3 +294,50 @@ def test_cmake_install_puts_the_package_where_debians_python_looks(tmp_path):
                        cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(site / "gradlab" / "__init__.py"), str(prefix / "bin" / "gradlab")]
+
+
+def test_the_depth_study_notebook_runs_headless(study, monkeypatch):
+    nbformat = pytest.importorskip("nbformat", reason="python3-nbformat (scripts/setup.sh)")
+    nbclient = pytest.importorskip("nbclient", reason="python3-nbclient (scripts/setup.sh)")
+    monkeypatch.setenv("DEPTH_STUDY_OUT", str(study))
+    os.remove(study / "depth_study.png")
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    examples = os.path.join(SRC, "examples")
+    nb = nbformat.read(os.path.join(examples, "depth_study.ipynb"), as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": examples}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert "measured" in code[2].outputs[-1]["data"]["text/plain"]   # the ratio table
+    assert "image/png" in code[-1].outputs[-1]["data"]                 # gradlab.plot's Figure
+    assert (study / "depth_study.png").is_file()
+
+
+def test_progress_bar_with_tqdm(tmp_path, monkeypatch):
+    calls = []
+
+    class Bar:
+        def __init__(self, total, unit):
+            self.n = 0
+            calls.append(("total", total))
+
+        def update(self, k):
+            self.n += k
+            calls.append(("update", k))
+
+        def set_postfix_str(self, text):
+            pass
+
+        def write(self, text, file=None):
+            pass
+
+        def close(self):
+            calls.append(("close", 0))
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = Bar
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    gradlab.run(MLP, out=str(tmp_path / "out"), set="repeats=1", only="model.depth=2", jobs=1)
+    assert calls[0] == ("total", 2) and calls[-1] == ("close", 0)
+    assert sum(k for name, k in calls if name == "update") == 2

@@ -16,7 +16,7 @@ from gradlab.plot.training import summary_layout, summary_rows, trained
 
 CSS = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 1150px; color: #222; line-height: 1.4; }
-h1 { margin-bottom: 0.2em; } .muted { color: #666; font-size: 0.9em; }
+h1 { margin-bottom: 0.2em; } .muted { color: #666; font-size: 0.9em; } code { overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 2px 7px; text-align: left; white-space: nowrap; }
 th { background: #eee; position: sticky; top: 0; } td.num { text-align: right; font-family: monospace; }
@@ -107,7 +107,8 @@ def summary_html(exp, colors):
     if not rows:
         return ""
     header, body, note = summary_layout(exp, colors, rows)
-    out = [f"<h2>Final test error</h2><p class=\"muted\">{html.escape(note)}</p><table><thead><tr>"]
+    out = [f"<h2>Final test error</h2><p class=\"muted\">{html.escape(note)}</p>"
+           '<div class="scroll"><table><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in header]
     out.append("</tr></thead><tbody>")
     for label, color, cells in body:
@@ -119,7 +120,7 @@ def summary_html(exp, colors):
                       if cell_color is not None else "")
             out.append(f'<td class="num">{swatch}{html.escape(text)}</td>')
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -206,6 +207,7 @@ def description_html(exp):
 def write_report(exp, colors, figures, path):
     name = exp.name()
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>gradlab — {html.escape(name)}</title><style>{CSS}</style></head><body>",
            f"<h1>{html.escape(name)}</h1>"]
     out += description_html(exp)
