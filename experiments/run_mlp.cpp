@@ -277,8 +277,8 @@ RunResult run_mlp(const RunSpec& spec, const std::string& run_dir, TrainProgress
     mlp_params(r.net, r.grads, r.optim);
     optim_make(c.train, r.optim, spec.seed);
   }
-  const bool fused = fused_sgd(c.train) && c.model.activation.kind != Activation::maxout &&
-                     !r.net.has_blocks();
+  const bool fused =
+      fused_sgd(c.train) && c.model.activation.kind != Activation::maxout && !r.net.has_blocks();
   step_times_reserve(r.step_times, c.train.steps);
   LoopState ls;
   ls.progress = progress;

@@ -20,7 +20,7 @@ namespace {
 struct GlorotNet {
   Mlp<float> net;
   Optim<float> optim;
-  TrainConfig tc;  // plain SGD; a small lr keeps the net near its init over millions of steps
+  TrainConfig tc;     // plain SGD; a small lr keeps the net near its init over millions of steps
   int64_t steps = 0;  // taken (the optimizer's step count)
   Mat<float> x, dy;
   Targets<float> t;
