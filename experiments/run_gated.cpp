@@ -9,7 +9,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "experiments/checkpoint.h"
+#include "experiments/chain_train.h"
 #include "experiments/run.h"
 #include "harness/core/io.h"
 #include "harness/data/tasks.h"
@@ -108,16 +108,11 @@ void gated_probe(GatedRun<T>& r, int64_t step) {
   const Index N = r.probe.batch, steps = r.probe.steps;
   const bool every = r.net.loss_at == LossAt::every_step;
   const auto tp = Clock::now();
-  gated_net_forward(r.net, r.probe.x, steps, N, r.cache);
-  loss_forward(c.loss, r.cache.yhat, r.probe.y, r.lossv);
-  example_losses(r.lossv, N, r.lossi);
-  loss_backward(c.loss, r.cache.yhat, r.probe.y, r.dy);
-  gated_net_backward(r.net, r.probe.x, r.cache, r.dy, r.grads);
-  if (every) {  // a second backward seeded by the last step's loss only: the long-range part
-    r.dy_last = r.dy;
-    r.dy_last.leftCols((steps - 1) * N).setZero();
-    gated_net_backward(r.net, r.probe.x, r.cache, r.dy_last, r.plast);
-  }
+  chain_probe_pass(
+      r, r.grads, r.plast, every, [&] { gated_net_forward(r.net, r.probe.x, steps, N, r.cache); },
+      [&](const Mat<T>& dy, GatedNetGrads<T>& g) {
+        gated_net_backward(r.net, r.probe.x, r.cache, dy, g);
+      });
   const GatedNetGrads<T>& lastg = every ? r.plast : r.grads;
   const size_t first = r.out.timesteps.size();
   gated_timestep_rows(r.net, r.cache, r.grads, every ? &r.plast : nullptr, c.probe.saturation_tau,
@@ -147,14 +142,7 @@ void gated_probe(GatedRun<T>& r, int64_t step) {
   summary_final_gradient(r.out.summary, d1, dT, steps, c.probe.verdict);
   r.out.summary["final_cell_gradient_ratio"] = cell;
 
-  // the update ratios of W_hh (rec) and W_ih (in), as the RNN's W and U (docs/reference.md)
-  const UpdateStats rec = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 1));
-  const UpdateStats in = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 0));
-  s.update_ratio_rec = rec.ratio, s.update_ratio_rec_mean = rec.ratio_mean;
-  s.effective_lr_rec = rec.effective_lr;
-  s.update_ratio_in = in.ratio, s.update_ratio_in_mean = in.ratio_mean;
-  s.effective_lr_in = in.effective_lr;
-  optim_probe_reset(r.optim);
+  chain_update_stats(s, c.train, r.optim);  // W_hh (rec) and W_ih (in), as the RNN's W, U
 
   if (c.train.steps > 0) s.test_error = test_error(r);
   s.elapsed_s = seconds_since(r.t0);
@@ -177,46 +165,19 @@ RunResult run_gated(const RunSpec& spec, const std::string& run_dir, TrainProgre
     optim_make(c.train, r.optim, spec.seed);
   }
 
-  const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  LoopState ls;
-  ls.progress = progress;
-  const std::string ckpt = run_dir + "/checkpoint.bin";
-  const uint64_t key = checkpoint_key(spec);
-  // Everything mutable of the run beyond the rows: the training stream, parameters and the
-  // optimizer's state.
-  const auto state = [&](Ckpt& ck) {
-    loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
-    ck.io(r.data.train_rng);
-    gated_net_tensors(r.net, [&](const char*, auto& m) { ck.io(m); });
-    optim_io(ck, r.optim);
-  };
-  const auto probe = [&](int64_t step) { gated_probe(r, step); };
-  train_begin(ls, c.train, ckpt, key, state, probe);
-
-  step_times_reserve(r.step_times, c.train.steps);
-  for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
-    const auto ts = Clock::now();
-    seq_sample(r.data, Split::train, c.train.batch_size, r.batch);
+  const auto forward = [&] {
     gated_net_forward(r.net, r.batch.x, r.batch.steps, r.batch.batch, r.cache);
-    loss_forward(c.loss, r.cache.yhat, r.batch.y, r.lossv);
-    example_losses(r.lossv, r.batch.batch, r.lossi);
-    loss_backward(c.loss, r.cache.yhat, r.batch.y, r.dy);
+  };
+  const auto backward = [&] {
     gated_net_backward(r.net, r.batch.x, r.cache, r.dy, r.grads);
     gated_params(r.net, r.grads, r.optim);
-    grads_perturb(c.train, r.optim, step);
-    const double gnorm = gated_grads_norm(r.grads);
-    const double scale = clip_scale(gnorm, c.train.clip_norm);
-    const bool clip = scale < 1.0;
-    const double lr = params_update(c.train, r.optim, step, scale);
-    step_time_record(r.step_times, step, seconds_since(ts));
-    if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
-                        {step, r.lossi.mean(), gnorm, clip, lr}, "t", probe,
-                        [&] { checkpoint_save(ckpt, key, state); }))
-      break;
-  }
-  if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
-  summary_finalize(r.out, r.first_nonfinite, r.step_times, r.probe_times, seconds_since(r.t0));
-  return std::move(r.out);
+  };
+  const auto tensors = [&](Ckpt& ck) {
+    gated_net_tensors(r.net, [&](const char*, auto& m) { ck.io(m); });
+  };
+  const auto grads_norm = [&] { return gated_grads_norm(r.grads); };
+  return chain_train(r, rng, run_dir, progress, forward, backward, grads_norm, tensors,
+                     [&](int64_t step) { gated_probe(r, step); });
 }
 
 template RunResult run_gated<float>(const RunSpec&, const std::string&, TrainProgress*);

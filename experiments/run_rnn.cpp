@@ -9,7 +9,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "experiments/checkpoint.h"
+#include "experiments/chain_train.h"
 #include "experiments/run.h"
 #include "harness/core/io.h"
 #include "harness/data/tasks.h"
@@ -164,16 +164,9 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   const Index N = r.probe.batch, steps = r.probe.steps;
   const bool every = r.net.loss_at == LossAt::every_step;
   const auto tp = Clock::now();
-  rnn_forward(r.net, r.probe.x, steps, N, r.pcache);
-  loss_forward(c.loss, r.pcache.yhat, r.probe.y, r.lossv);
-  example_losses(r.lossv, N, r.lossi);
-  loss_backward(c.loss, r.pcache.yhat, r.probe.y, r.dy);
-  rnn_backward(r.net, r.probe.x, r.pcache, r.dy, r.pgrads);
-  if (every) {  // a second backward seeded by the last step's loss only: the long-range part
-    r.dy_last = r.dy;
-    r.dy_last.leftCols((steps - 1) * N).setZero();
-    rnn_backward(r.net, r.probe.x, r.pcache, r.dy_last, r.plast);
-  }
+  chain_probe_pass(
+      r, r.pgrads, r.plast, every, [&] { rnn_forward(r.net, r.probe.x, steps, N, r.pcache); },
+      [&](const Mat<T>& dy, RnnGrads<T>& g) { rnn_backward(r.net, r.probe.x, r.pcache, dy, g); });
   const RnnGrads<T>& lastg = every ? r.plast : r.pgrads;
   const size_t first = r.out.timesteps.size();
   rnn_timestep_rows(r.net, r.pcache, r.pgrads, every ? &r.plast : nullptr, c.probe.saturation_tau,
@@ -186,13 +179,7 @@ void rnn_probe(RnnRun<T>& r, int64_t step, const std::string& tensor_dir) {
   s.probe_error = loss_error_rate(c.loss, r.pcache.yhat, r.probe.y, 0.04);
   s.spectral_radius = rnn_spectral_radius(r.net.W);  // not part of probe_s (an O(H³) solve)
   s.sigma_max = rnn_sigma_max(r.net.W);
-  const UpdateStats rec = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 1));
-  const UpdateStats in = optim_stats(c.train, r.optim, optim_weight_of(r.optim, 0));
-  s.update_ratio_rec = rec.ratio, s.update_ratio_rec_mean = rec.ratio_mean;
-  s.effective_lr_rec = rec.effective_lr;
-  s.update_ratio_in = in.ratio, s.update_ratio_in_mean = in.ratio_mean;
-  s.effective_lr_in = in.effective_lr;
-  optim_probe_reset(r.optim);
+  chain_update_stats(s, c.train, r.optim);
 
   if (r.first_nonfinite.is_null())
     r.first_nonfinite = locate_nonfinite(r, first, step, s.probe_loss);
@@ -233,47 +220,20 @@ RunResult run_rnn(const RunSpec& spec, const std::string& run_dir, TrainProgress
     optim_make(c.train, r.optim, spec.seed);
   }
 
-  const std::vector<int64_t> schedule = probe_schedule(c.train, c.probe);
-  LoopState ls;
-  ls.progress = progress;
-  const std::string ckpt = run_dir + "/checkpoint.bin";
-  const uint64_t key = checkpoint_key(spec);
-  // Everything mutable of the run beyond the rows: the training stream (the test stream restarts
-  // from test_start at every probe), the parameters and the momentum.
-  const auto state = [&](Ckpt& ck) {
-    loop_state_io(ck, ls, rng, r.out, r.first_nonfinite);
-    ck.io(r.data.train_rng);
-    ck.io(r.net.W), ck.io(r.net.U), ck.io(r.net.b), ck.io(r.net.V), ck.io(r.net.c);
-    ck.io(r.net.slope);
-    optim_io(ck, r.optim);
-  };
-  const auto probe = [&](int64_t step) { rnn_probe(r, step, tensor_dir); };
-  train_begin(ls, c.train, ckpt, key, state, probe);
-
-  step_times_reserve(r.step_times, c.train.steps);
-  for (int64_t step = ls.step + 1; step <= c.train.steps; ++step) {
-    const auto ts = Clock::now();
-    seq_sample(r.data, Split::train, c.train.batch_size, r.batch);
+  const auto forward = [&] {
     rnn_forward(r.net, r.batch.x, r.batch.steps, r.batch.batch, r.cache, &rng);
-    loss_forward(c.loss, r.cache.yhat, r.batch.y, r.lossv);
-    example_losses(r.lossv, r.batch.batch, r.lossi);
-    loss_backward(c.loss, r.cache.yhat, r.batch.y, r.dy);
+  };
+  const auto backward = [&] {
     rnn_backward(r.net, r.batch.x, r.cache, r.dy, r.grads);
     rnn_params(r.net, r.grads, r.optim);
-    grads_perturb(c.train, r.optim, step);
-    const double gnorm = rnn_grads_norm(r.grads);
-    const double scale = clip_scale(gnorm, c.train.clip_norm);
-    const bool clip = scale < 1.0;
-    const double lr = params_update(c.train, r.optim, step, scale);
-    step_time_record(r.step_times, step, seconds_since(ts));
-    if (!train_step_end(ls, r.out, r.first_nonfinite, c.train, schedule,
-                        {step, r.lossi.mean(), gnorm, clip, lr}, "t", probe,
-                        [&] { checkpoint_save(ckpt, key, state); }))
-      break;
-  }
-  if (c.train.checkpoint_every > 0) std::filesystem::remove(ckpt);
-  summary_finalize(r.out, r.first_nonfinite, r.step_times, r.probe_times, seconds_since(r.t0));
-  return std::move(r.out);
+  };
+  const auto tensors = [&](Ckpt& ck) {
+    ck.io(r.net.W), ck.io(r.net.U), ck.io(r.net.b), ck.io(r.net.V), ck.io(r.net.c);
+    ck.io(r.net.slope);
+  };
+  const auto grads_norm = [&] { return rnn_grads_norm(r.grads); };
+  return chain_train(r, rng, run_dir, progress, forward, backward, grads_norm, tensors,
+                     [&](int64_t step) { rnn_probe(r, step, tensor_dir); });
 }
 
 template RunResult run_rnn<float>(const RunSpec&, const std::string&, TrainProgress*);
