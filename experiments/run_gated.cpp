@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <type_traits>
 
+#include "experiments/chain_dump.h"
 #include "experiments/chain_train.h"
 #include "experiments/run.h"
 #include "harness/core/io.h"
@@ -95,6 +97,35 @@ double test_error(GatedRun<T>& r) {
   return static_cast<double>(wrong) / static_cast<double>(total);
 }
 
+// One probe step's tensors (docs/reference.md §5): the parameters and the gradients of L under
+// their gated_net_tensors names, the probe set, and per example (examples × T × F): h_t,
+// ∂ℓ_i/∂h_t, every gate's activation (F = G·H, the cell's gate order), ∂ℓ_i/∂a_t (the gates'
+// pre-activations), and for the LSTM c_t and ∂ℓ_i/∂c_t.
+template <class T>
+void dump_gated_tensors(GatedRun<T>& r, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const char* name, const auto& m) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(m)>, Vec<T>>)
+      npy_write_vector(dir + "/" + name + ".npy", m);
+    else
+      npy_write_matrix(dir + "/" + name + ".npy", m);
+  };
+  gated_net_tensors(r.net, write);
+  gated_grads_tensors(r.grads, write);
+  const GatedCache<T>& c = r.cache.cell;
+  const GatedGrads<T>& g = r.grads.cell;
+  const Index N = r.probe.batch, steps = r.probe.steps;
+  npy_write_steps<T>(dir + "/h.npy", c.h.middleCols(N, steps * N), steps, N);  // block 0: h_0
+  npy_write_steps<T>(dir + "/dh.npy", g.dh, steps, N);
+  npy_write_steps<T>(dir + "/gate.npy", c.gate, steps, N);
+  npy_write_steps<T>(dir + "/da.npy", g.da, steps, N);
+  if (r.net.cell.kind == CellKind::lstm) {
+    npy_write_steps<T>(dir + "/cell.npy", c.c.middleCols(N, steps * N), steps, N);
+    npy_write_steps<T>(dir + "/dcell.npy", g.dc, steps, N);
+  }
+  chain_dump_xy(dir, r.probe, r.data.labels, r.net.cell.inputs, r.net.loss_at);
+}
+
 // RMS over the examples of a (rows, ≥ n·B) time-major matrix's block t (1-based).
 template <class T>
 double block_rms(const Mat<T>& m, Index t, Index B) {
@@ -103,7 +134,7 @@ double block_rms(const Mat<T>& m, Index t, Index B) {
 }
 
 template <class T>
-void gated_probe(GatedRun<T>& r, int64_t step) {
+void gated_probe(GatedRun<T>& r, int64_t step, const std::string& run_dir) {
   const Config& c = r.c;
   const Index N = r.probe.batch, steps = r.probe.steps;
   const bool every = r.net.loss_at == LossAt::every_step;
@@ -144,6 +175,8 @@ void gated_probe(GatedRun<T>& r, int64_t step) {
 
   chain_update_stats(s, c.train, r.optim);  // W_hh (rec) and W_ih (in), as the RNN's W, U
 
+  if (dump_at(c.probe.dump_tensors, step))
+    dump_gated_tensors(r, run_dir + "/tensors/step_" + std::to_string(step));
   if (c.train.steps > 0) s.test_error = test_error(r);
   s.elapsed_s = seconds_since(r.t0);
   r.out.steps.push_back(s);
@@ -177,7 +210,7 @@ RunResult run_gated(const RunSpec& spec, const std::string& run_dir, TrainProgre
   };
   const auto grads_norm = [&] { return gated_grads_norm(r.grads); };
   return chain_train(r, rng, run_dir, progress, forward, backward, grads_norm, tensors,
-                     [&](int64_t step) { gated_probe(r, step); });
+                     [&](int64_t step) { gated_probe(r, step, run_dir); });
 }
 
 template RunResult run_gated<float>(const RunSpec&, const std::string&, TrainProgress*);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "experiments/chain_dump.h"
 #include "experiments/chain_train.h"
 #include "experiments/run.h"
 #include "harness/core/io.h"
@@ -81,19 +82,6 @@ json locate_nonfinite(const RnnRun<T>& r, size_t first_row, int64_t step, double
   return nullptr;
 }
 
-// (N, T, F) in C order from a time-major (F, ≥ n·N) matrix holding n ≤ T blocks (the rest 0).
-template <class T>
-std::vector<T> examples_by_step(const Eigen::Ref<const Mat<T>>& m, Index blocks, Index steps,
-                                Index N) {
-  const Index F = m.rows();
-  std::vector<T> out(static_cast<size_t>(N * steps * F), T(0));
-  for (Index i = 0; i < N; ++i)
-    for (Index t = 0; t < blocks; ++t)
-      for (Index f = 0; f < F; ++f)
-        out[static_cast<size_t>((i * steps + t) * F + f)] = m(f, t * N + i);
-  return out;
-}
-
 // One probe step's tensors (docs/reference.md §5): the parameters, the gradients of L, the probe
 // set, and per example h_t, z_t and ∂ℓ_i/∂h_t (examples × T × width).
 template <class T>
@@ -111,35 +99,12 @@ void dump_rnn_tensors(const RnnRun<T>& r, const std::string& dir) {
   npy_write_vector(dir + "/db.npy", g.db);
   npy_write_matrix(dir + "/dV.npy", g.dV);
   npy_write_vector(dir + "/dc.npy", g.dc);
-  const Index N = r.probe.batch, steps = r.probe.steps, H = net.width();
-  const Index xblocks = net.inputs == RnnInputs::every_step ? steps : 1;
-  const std::vector<T> x = examples_by_step<T>(r.probe.x, xblocks, steps, N);
-  npy_write_array(dir + "/x.npy", x.data(), {N, steps, r.probe.x.rows()});
-  const std::vector<T> dh = examples_by_step<T>(g.dh, steps, steps, N);
-  npy_write_array(dir + "/dh.npy", dh.data(), {N, steps, H});
+  const Index N = r.probe.batch, steps = r.probe.steps;
+  npy_write_steps<T>(dir + "/dh.npy", g.dh, steps, N);
   const RnnCache<T>& c = r.pcache;  // h: block 0 is h_0 = 0, then h_1..h_T
-  const std::vector<T> h = examples_by_step<T>(c.h.middleCols(N, steps * N), steps, steps, N);
-  npy_write_array(dir + "/h.npy", h.data(), {N, steps, H});
-  const std::vector<T> z = examples_by_step<T>(c.z, steps, steps, N);
-  npy_write_array(dir + "/z.npy", z.data(), {N, steps, H});
-  const Targets<T>& y = r.probe.y;
-  if (net.loss_at == LossAt::last) {  // (N) labels or (N, outputs)
-    if (r.data.labels)
-      npy_write_labels(dir + "/y.npy", y.labels);
-    else
-      npy_write_examples(dir + "/y.npy", y.y);
-    return;
-  }
-  if (r.data.labels) {  // (N, T) labels
-    std::vector<int64_t> l(static_cast<size_t>(N * steps));
-    for (Index i = 0; i < N; ++i)
-      for (Index t = 0; t < steps; ++t)
-        l[static_cast<size_t>(i * steps + t)] = y.labels[static_cast<size_t>(t * N + i)];
-    npy_write_array(dir + "/y.npy", l.data(), {N, steps});
-  } else {  // (N, T, outputs)
-    const std::vector<T> v = examples_by_step<T>(y.y, steps, steps, N);
-    npy_write_array(dir + "/y.npy", v.data(), {N, steps, y.y.rows()});
-  }
+  npy_write_steps<T>(dir + "/h.npy", c.h.middleCols(N, steps * N), steps, N);
+  npy_write_steps<T>(dir + "/z.npy", c.z, steps, N);
+  chain_dump_xy(dir, r.probe, r.data.labels, net.inputs, net.loss_at);
 }
 
 // Classification error (or the task's error rule) over the held-out set, regenerated from the

@@ -385,10 +385,6 @@ std::vector<BadCase> bad_cases() {
         R"(n), found ["r"])",
         R"(x.json: /model/recurrent_init_gates/f: unknown gate; model.type "gru" has gates r, z, n)",
         R"(x.json: /model/recurrent_init_gates/z: unknown initializer "orthogonl" ...)"}},
-      {"gated: tensor dumps",
-       R"({"model": {"type": "lstm", "width": 8, "length": 4}, "probe": {"dump_tensors": "all"}})",
-       {R"(x.json: /probe/dump_tensors: not available for model.type "lstm" (the rnn and mlp runs )"
-        R"(write tensors); use timesteps.csv)"}},
       {"gated: per-layer probes",
        R"({"model": {"type": "gru", "width": 8, "length": 4}, "probe": {"histograms": true}})",
        {R"(x.json: /probe/histograms: not available for model.type "gru": histograms are per )"

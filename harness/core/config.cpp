@@ -529,7 +529,6 @@ Config config_from_json(const json& j_in, std::vector<ConfigIssue>& issues) {
   c.probe = read_probe(r.find("probe"), issues);
   check_dump_steps(c.train, c.probe, Reader{r.find("probe"), "/probe", &issues});
   config_read_blocks(j, c, issues);
-  check_gated_probe(c, issues);
   if (is_chain(c.model.type)) {
     const std::string type(enum_name(model_type_names, c.model.type));
     // Per-layer quantities (docs/reference.md §4.1, §4.3): a chain's run does not compute them, so

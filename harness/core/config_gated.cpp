@@ -77,15 +77,6 @@ void gated_model_to_json(const ModelConfig& m, json& j) {
   j["recurrent_init_gates"] = gates(m.recurrent_init_gates);
 }
 
-void check_gated_probe(const Config& c, Issues& issues) {
-  if (!is_gated(c.model.type) || (!c.probe.dump_tensors.all && c.probe.dump_tensors.steps.empty()))
-    return;
-  issues.push_back({"/probe/dump_tensors",
-                    fmt::format("not available for model.type \"{}\" (the rnn and mlp runs write "
-                                "tensors); use timesteps.csv",
-                                enum_name(model_type_names, c.model.type))});
-}
-
 void normalize_gate_inits(json& model) {
   for (const char* key : {"input_init_gates", "recurrent_init_gates"}) {
     auto g = model.find(key);

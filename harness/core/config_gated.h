@@ -16,8 +16,6 @@ std::span<const std::string_view> gate_names_of(CellKind k);
 // m.recurrent_init already read).
 void read_gated_model(const Reader& r, ModelConfig& m);
 void gated_model_to_json(const ModelConfig& m, json& j);
-// What a gated chain's run does not write: probe.dump_tensors (an issue at /probe/dump_tensors).
-void check_gated_probe(const Config& c, Issues& issues);
 // The per-gate init objects' shorthands ("f": "orthogonal" → {"name": "orthogonal"}), in place.
 void normalize_gate_inits(json& model);
 

@@ -40,6 +40,7 @@ static void data_sizes(const Config& c, double& in, double& out) {
 // holding per unit the gates and h (LSTM also c, tanh c; GRU W_hn h) and in the backward ∂ℓ/∂h,
 // the seed, ∂ℓ/∂a (LSTM also ∂ℓ/∂c; GRU ∂ℓ/∂r): 14·H values (LSTM) or 13·H (GRU), and 7·H or 8·H
 // more for loss_at every_step's second backward. Parameters 4×: net, momentum, two gradients.
+// probe.dump_tensors adds one (N, T, G·H) copy at a time.
 static RunCost gated_cost(const Config& c, double in, double out, double word, double probes,
                           double test) {
   const double G = c.model.type == ModelType::lstm ? 4 : 3;
@@ -55,8 +56,10 @@ static RunCost gated_cost(const Config& c, double in, double out, double word, d
   const double xs = in * ((x_every ? T : 1) * (N + std::max(N, B)) + (x_every ? Tb : 1) * B);
   const double ys =
       out * ((y_every ? T : 1) * 3 * (N + std::max(N, B)) + (y_every ? Tb : 1) * 2 * B);
+  const bool dumps = c.probe.dump_tensors.all || !c.probe.dump_tensors.steps.empty();
+  const double dump = dumps ? N * T * G * H : 0;  // the largest (N, T, ·) copy: gate, da
   RunCost cost;
-  cost.bytes = word * (4 * params + H * rows + xs + ys);
+  cost.bytes = word * (4 * params + H * rows + xs + ys + dump);
   cost.bytes += N < H ? 8.0 * (2 * N * N + 2 * H * N) : word * G * H * H;  // outer_norm scratch
   cost.bytes += 500.0 * T * probes;                                        // rows and their text
   const double steps = static_cast<double>(c.train.steps);

@@ -2,7 +2,8 @@
 # lengths at initialization (timesteps.csv's gate columns filled only where they apply, the
 # summary's ratios, the console's per-step table), its figures (gradlab plot), the same bits on 1
 # and 2 threads, a trained LSTM killed after a checkpoint and resumed to the uninterrupted bytes,
-# and a chain too large for memory refused before it starts.
+# probe.dump_tensors against an independent NumPy LSTM/GRU, and a chain too large for memory
+# refused before it starts.
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 
@@ -103,6 +104,75 @@ expect_status 0 "rerun after kill -9" "$GRADLAB" run ckpt.json --out ckilled
 check "the rerun resumes from the checkpoint" grep -q "run: resuming from its checkpoint" "$T/last.err"
 check "resumed run identical in every file" same_results cref ckilled
 check "checkpoint gone after completion" no_temporaries ckilled
+
+# dump_tensors: the shapes of docs/reference.md §5; an independent NumPy LSTM reproduces h, c,
+# the gates and every gradient, and the dumped tensors give timesteps.csv's norms; a GRU's h.
+cat > dump.json <<'JSON'
+{ "name": "dump", "model": { "width": 5, "length": 4, "loss_at": "every_step", "bias_init": 0.1 },
+  "data": { "name": "gaussian", "dim": 3, "outputs": 2 }, "loss": "mse",
+  "probe": { "samples": 6, "dump_tensors": true },
+  "grid": { "model.type": ["lstm", "gru"] } }
+JSON
+expect_status 0 "lstm and gru with dump_tensors" "$GRADLAB" run dump.json --out dump --quiet
+check "gated tensors match a NumPy LSTM/GRU and the CSV norms" $PY - dump <<'PY'
+import csv, glob, json, sys, numpy as np
+d = sys.argv[1]
+sig = lambda v: 1 / (1 + np.exp(-v))
+N, T, H, G = 6, 4, 5, {"lstm": 4, "gru": 3}
+for run in sorted(glob.glob(d + "/runs/*/")):
+    kind = json.load(open(run + "config.json"))["model"]["type"]
+    t = run + "tensors/step_0/"
+    names = "W_ih W_hh b_ih b_hh V c dW_ih dW_hh db_ih db_hh dV dc x y h dh gate da"
+    L = {k: np.load(t + k + ".npy") for k in (names + (" cell dcell" if kind == "lstm" else "")).split()}
+    g = G[kind]
+    assert L["W_ih"].shape == (g * H, 3) and L["W_hh"].shape == (g * H, H), kind
+    assert L["gate"].shape == (N, T, g * H) and L["h"].shape == (N, T, H) and L["x"].shape == (N, T, 3)
+    Wi, Wh, bi, bh, V, c, x, y = (L[k] for k in "W_ih W_hh b_ih b_hh V c x y".split())
+    h, cs, gates, pre = [np.zeros((N, H))], [np.zeros((N, H))], [], []
+    for s in range(T):
+        a = x[:, s] @ Wi.T + bi; r = h[-1] @ Wh.T + bh
+        if kind == "lstm":
+            z = a + r; pre.append(z)
+            i, f, gg, o = sig(z[:, :H]), sig(z[:, H:2*H]), np.tanh(z[:, 2*H:3*H]), sig(z[:, 3*H:])
+            cs.append(f * cs[-1] + i * gg); gates.append(np.hstack([i, f, gg, o]))
+            h.append(o * np.tanh(cs[-1]))
+        else:
+            rr = sig(a[:, :H] + r[:, :H]); zz = sig(a[:, H:2*H] + r[:, H:2*H])
+            n = np.tanh(a[:, 2*H:] + rr * r[:, 2*H:]); gates.append(np.hstack([rr, zz, n]))
+            h.append((1 - zz) * n + zz * h[-1])
+    assert np.allclose(L["h"], np.stack(h[1:], 1), rtol=1e-10, atol=1e-12), kind
+    assert np.allclose(L["gate"], np.stack(gates, 1), rtol=1e-10, atol=1e-12), kind
+    rows = [r for r in csv.DictReader(open(run + "timesteps.csv"))]
+    rms = lambda m: np.sqrt((m ** 2).sum(1).mean())
+    for s in range(T):
+        assert abs(rms(L["dh"][:, s]) / float(rows[s]["dh_norm"]) - 1) < 1e-9, (kind, s)
+    if kind != "lstm":
+        continue
+    assert np.allclose(L["cell"], np.stack(cs[1:], 1), rtol=1e-10, atol=1e-12)
+    for s in range(T):
+        assert abs(rms(L["dcell"][:, s]) / float(rows[s]["dc_norm"]) - 1) < 1e-9, s
+    # BPTT by hand: ℓ_i = Σ_t ½‖V h_t + c − y_t‖², L = mean_i ℓ_i
+    dy = [h[s + 1] @ V.T + c - y[:, s] for s in range(T)]
+    dW, dU, db = np.zeros_like(Wh), np.zeros_like(Wi), np.zeros_like(bi)
+    dh_next, dc_next, dhs, dcs, das = np.zeros((N, H)), np.zeros((N, H)), [None] * T, [None] * T, [None] * T
+    for s in reversed(range(T)):
+        i, f, gg, o = (gates[s][:, k * H:(k + 1) * H] for k in range(4))
+        dh = dy[s] @ V + dh_next
+        tc = np.tanh(cs[s + 1])
+        dcell = dh * o * (1 - tc ** 2) + dc_next
+        dz = np.hstack([dcell * gg * i * (1 - i), dcell * cs[s] * f * (1 - f),
+                        dcell * i * (1 - gg ** 2), dh * tc * o * (1 - o)])
+        dhs[s], dcs[s], das[s] = dh, dcell, dz
+        dW += dz.T @ h[s]; dU += dz.T @ x[:, s]; db += dz.sum(0)
+        dh_next, dc_next = dz @ Wh, dcell * f
+    assert np.allclose(L["dh"], np.stack(dhs, 1), rtol=1e-9, atol=1e-12)
+    assert np.allclose(L["dcell"], np.stack(dcs, 1), rtol=1e-9, atol=1e-12)
+    assert np.allclose(L["da"], np.stack(das, 1), rtol=1e-9, atol=1e-12)
+    for k, v in (("dW_hh", dW / N), ("dW_ih", dU / N), ("db_ih", db / N), ("db_hh", db / N),
+                 ("dV", sum(dy[s].T @ h[s + 1] for s in range(T)) / N),
+                 ("dc", sum(dy[s].sum(0) for s in range(T)) / N)):
+        assert np.allclose(L[k], v, rtol=1e-9, atol=1e-12), k
+PY
 
 # Memory is estimated before anything is allocated: exit 2, naming what to reduce.
 cat > big.json <<'JSON'
