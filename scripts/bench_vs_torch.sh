@@ -176,7 +176,10 @@ run_gradlab_pair() {  # w rep
 
 # ---- W5: whole init-study sweeps (one process each), wall seconds ----
 W5_CONFIGS="quickstart he2015/init_depth"
-wall() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+wall() {  # seconds of a command, as a JSON number
+  local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }'
+}
 run_w5_gradlab() {  # cfg rep dtype jobs
   local dir="$OUT/g5_${1//\//_}_$2_$3_$4" sets=(--set "precision=$3")
   [ "$QUICK" = 1 ] && sets+=(--set repeats=1)
