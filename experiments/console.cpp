@@ -287,7 +287,8 @@ TrainProgress* Progress::run_started(int slot, const RunSpec& r) {
 
 void Progress::finished(int slot, const RunSpec& r, const json& sm) {
   std::lock_guard<std::mutex> lock(mu_);
-  slots_[static_cast<size_t>(slot)]->id.clear();
+  std::string& id = slots_[static_cast<size_t>(slot)]->id;
+  if (id == r.id) id.clear();  // (the slot may have started its next run: runs publish behind)
   ++done_;
   const bool ok = sm.value("status", "") == "ok";
   if (!ok) ++failed_;

@@ -6,7 +6,7 @@
 # RSS (/usr/bin/time -v) and gradlab's float64/float32 (float64 run right after float32, every
 # repetition) and probe/step costs.
 #
-#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4 W6 W7"] [--no-f64] [--torch-threads "2 1"]
+#   scripts/bench_vs_torch.sh [-r REPS] [-w "W1 W2 W3 W4 W5 W6 W7"] [--no-f64] [--torch-threads "2 1"]
 #                             [--no-build] [--quick] [--optimizer adam]
 # --optimizer adam: both sides train with Adam (gradlab train.optimizer=adam, PyTorch
 # torch.optim.Adam, lr 0.001 on both) instead of plain SGD.
@@ -20,6 +20,10 @@
 # Environment: BUILD_DIR (default build-perf), TORCH_PEER (default tests/bench/torch_peer.py),
 # OUT (raw results; default a fresh folder under /tmp), GRADLAB (a gradlab binary to time instead
 # of $BUILD_DIR's; implies --no-build). Optional: not part of scripts/test.sh.
+# W5 (init study) times whole sweeps instead: configs/quickstart.json and
+# configs/he2015/init_depth.json, gradlab `run --jobs 1` and `--jobs 2` against
+# tests/bench/torch_init_study.py (1 thread), float32 and float64, wall time of each process;
+# --quick: repeats=1 on both sides.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-perf}"
@@ -170,9 +174,49 @@ run_gradlab_pair() {  # w rep
   if [ "$F64" = 1 ] && [ "$1" != W3 ] && [ "$1" != W7 ]; then run_gradlab "$1" "$2" float64; fi
 }
 
+# ---- W5: whole init-study sweeps (one process each), wall seconds ----
+W5_CONFIGS="quickstart he2015/init_depth"
+wall() {  # seconds of a command, as a JSON number
+  local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }'
+}
+run_w5_gradlab() {  # cfg rep dtype jobs
+  local dir="$OUT/g5_${1//\//_}_$2_$3_$4" sets=(--set "precision=$3")
+  [ "$QUICK" = 1 ] && sets+=(--set repeats=1)
+  local s; s=$(wall "$BIN" run "$ROOT/configs/$1.json" --out "$dir" --jobs "$4" --force --quiet "${sets[@]}")
+  local st; st=$(wall "$BIN" --version)  # process start and exit: not part of the work
+  echo "{\"cfg\": \"$1\", \"rep\": $2, \"dtype\": \"$3\", \"side\": \"gradlab_j$4\", \"wall\": $s, \"start\": $st}" >>"$OUT/w5.jsonl"
+  rm -rf "$dir"
+}
+run_w5_torch() {  # cfg rep dtype
+  local f="$OUT/t5_${1//\//_}_$2_$3" extra=()
+  [ "$QUICK" = 1 ] && extra+=(--repeats 1)
+  local s; s=$(wall env "${TORCH_ENV[@]}" /usr/bin/python3 "$ROOT/tests/bench/torch_init_study.py" \
+    "$ROOT/configs/$1.json" --dtype "$3" --threads 1 "${extra[@]}" --out "$f.csv")
+  # re-read its own JSON line (printed to stdout, which wall discards): run once more is too
+  # costly, so the script also writes it next to the CSV
+  local j; j=$(cat "$f.csv.json")
+  echo "{\"cfg\": \"$1\", \"rep\": $2, \"dtype\": \"$3\", \"side\": \"torch\", \"wall\": $s, \"peer\": $j}" >>"$OUT/w5.jsonl"
+}
+run_w5() {  # rep: every (config, dtype), gradlab --jobs 1, --jobs 2 and PyTorch, order flipped
+  local dts="float32"; [ "$F64" = 1 ] && dts="float32 float64"
+  for cfg in $W5_CONFIGS; do
+    for dt in $dts; do
+      echo "-- rep $1 W5 $cfg $dt"
+      if (($1 % 2 == 0)); then
+        run_w5_gradlab "$cfg" "$1" "$dt" 1; run_w5_gradlab "$cfg" "$1" "$dt" 2; run_w5_torch "$cfg" "$1" "$dt"
+      else
+        run_w5_torch "$cfg" "$1" "$dt"; run_w5_gradlab "$cfg" "$1" "$dt" 2; run_w5_gradlab "$cfg" "$1" "$dt" 1
+      fi
+    done
+  done
+}
+
 echo "== raw results in $OUT; load: $(cut -d' ' -f1-3 /proc/loadavg); PyTorch env: ${TORCH_ENV[*]}"
+: >"$OUT/gradlab.jsonl"; : >"$OUT/torch.jsonl"; : >"$OUT/w5.jsonl"
 for ((r = 0; r < REPS; ++r)); do
   for w in $WORKLOADS; do
+    if [ "$w" = W5 ]; then run_w5 "$r"; continue; fi
     echo "-- rep $r $w"
     if ((r % 2 == 0)); then
       run_gradlab_pair "$w" "$r"
@@ -189,6 +233,31 @@ echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 - "$OUT" <<'EOF'
 import json, statistics as st, sys
 out = sys.argv[1]
+W5 = [json.loads(l) for l in open(out + "/w5.jsonl")]
+for cfg in sorted({x["cfg"] for x in W5}):
+    for dt in ("float32", "float64"):
+        xs = [x for x in W5 if x["cfg"] == cfg and x["dtype"] == dt]
+        if not xs: continue
+        reps = sorted({x["rep"] for x in xs})
+        by = {(x["side"], x["rep"]): x for x in xs}
+        def col(side, f): return [f(by[(side, r)]) for r in reps]
+        g1, g2, t = col("gradlab_j1", lambda x: x["wall"]), col("gradlab_j2", lambda x: x["wall"]), col("torch", lambda x: x["wall"])
+        g1w = col("gradlab_j1", lambda x: x["wall"] - x["start"])
+        g2w = col("gradlab_j2", lambda x: x["wall"] - x["start"])
+        tw = col("torch", lambda x: x["peer"]["work_s"])
+        ti = col("torch", lambda x: x["peer"]["import_s"])
+        def m(v): return "%.2f s [%.2f..%.2f]" % (st.median(v), min(v), max(v))
+        def rt(a, b):
+            q = [x / y for x, y in zip(a, b)]
+            return "%.2fx [%.2f..%.2f]" % (st.median(q), min(q), max(q))
+        print("\nW5 %s %s (%d paired repetitions; wall seconds, median [min..max])" % (cfg, dt, len(reps)))
+        print("  gradlab --jobs 1     %s" % m(g1))
+        print("  gradlab --jobs 2     %s" % m(g2))
+        print("  torch (1 thread)     %s   (import %s)" % (m(t), m(ti)))
+        print("  torch/gradlab j1     whole %s   work alone %s" % (rt(t, g1), rt(tw, g1w)))
+        print("  torch/gradlab j2     whole %s   work alone %s" % (rt(t, g2), rt(tw, g2w)))
+        print("  gradlab j1/j2        %s" % rt(g1, g2))
+if not open(out + "/gradlab.jsonl").read().strip(): sys.exit(0)
 G = [json.loads(l) for l in open(out + "/gradlab.jsonl")]
 T = [json.loads(l) for l in open(out + "/torch.jsonl")]
 med = st.median

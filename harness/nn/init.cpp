@@ -97,6 +97,12 @@ void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
     for (Index j = 0; j < fi; ++j)
       for (Index i = 0; i < fo; ++i) W(i, j) = draw();
   };
+  // sd·N(0, 1) in that order: the normals in one batch (rng_normal_fill: the same values as one
+  // rng_normal after another, its transforms in a separate pass), then scaled.
+  auto fill_normal = [&](double sd) {
+    rng_normal_fill(rng, W.data(), W.size());
+    W *= sd;
+  };
   const double g = s.gain;
   switch (s.kind) {
     case Init::glorot_standard: {
@@ -111,12 +117,12 @@ void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
     }
     case Init::glorot_normal: {
       const double sd = g * std::sqrt(2.0 / static_cast<double>(fi + fo));
-      fill([&] { return sd * rng_normal(rng); });
+      fill_normal(sd);
       break;
     }
     case Init::he_normal: {
       const double sd = g * std::sqrt(2.0 / fan);
-      fill([&] { return sd * rng_normal(rng); });
+      fill_normal(sd);
       break;
     }
     case Init::he_uniform: {
@@ -126,7 +132,7 @@ void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
     }
     case Init::lecun_normal: {
       const double sd = g * std::sqrt(1.0 / fan);
-      fill([&] { return sd * rng_normal(rng); });
+      fill_normal(sd);
       break;
     }
     case Init::lecun_uniform: {
@@ -143,7 +149,7 @@ void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
       const double var = entry_variance(s, fi, fo);
       if (s.kind == Init::gaussian) {
         const double sd = std::sqrt(var);
-        fill([&] { return sd * rng_normal(rng); });
+        fill_normal(sd);
       } else {
         const double r = g * s.scale;
         fill([&] { return rng_uniform(rng, -r, r); });

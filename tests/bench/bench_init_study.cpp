@@ -1,0 +1,72 @@
+// W5 (docs/performance.md): the GEMM rate an init-study probe is measured against, and the probe
+// itself. Run: build/tests/gradlab_bench --benchmark_filter='Gemm|InitProbe'.
+//   BM_Gemm<T>/n/k:  C (n, k) = W (n, n) · A (n, k) through gemm() — one layer's forward product;
+//                    the FLOPS counter is 2·n²·k per iteration (the products' rate).
+//   BM_InitProbe<T>/depth: a quickstart run's probe (width 256, 256 examples, tanh, Glorot
+//                    uniform): forward, loss, backward without ∂L/∂W and every layers.csv column,
+//                    on buffers kept from the previous iteration (a warm probe). Its large
+//                    products are 3·depth − 1 of BM_Gemm/256/256: W_l a_{l−1} for l = 1..L,
+//                    W_lᵀ δ_l for l = 2..L, and ‖∂L/∂W_l‖ from the product δ_l a_{l−1}ᵀ for
+//                    l = 1..L (metrics.h outer_norm: at B = 256 the product is the cheaper way);
+//                    the output layer's (10 rows) are small. The GEMM floor is (3·depth − 1) ×
+//                    BM_Gemm/256/256.
+#include <benchmark/benchmark.h>
+
+#include "harness/core/config.h"
+#include "harness/measure/metrics.h"
+#include "harness/nn/blas.h"
+#include "harness/nn/loss.h"
+#include "harness/nn/mlp.h"
+
+using namespace gl;
+
+template <class T>
+static void BM_Gemm(benchmark::State& st) {
+  const Index n = st.range(0), k = st.range(1);
+  Rng r = rng_make(3);
+  Mat<T> W(n, n), A(n, k), C(n, k);
+  rng_normal_fill(r, W.data(), W.size());
+  rng_normal_fill(r, A.data(), A.size());
+  for (auto _ : st) {
+    gemm<T>(T(1), W, Op::none, A, Op::none, T(0), C);
+    benchmark::DoNotOptimize(C.data());
+  }
+  st.counters["FLOPS"] = benchmark::Counter(2.0 * static_cast<double>(n * n * k),
+                                            benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Gemm<double>)->Args({256, 256})->Args({512, 200})->UseRealTime();
+BENCHMARK(BM_Gemm<float>)->Args({256, 256})->Args({512, 200})->UseRealTime();
+
+template <class T>
+static void BM_InitProbe(benchmark::State& st) {
+  const int depth = static_cast<int>(st.range(0));
+  const Index width = 256, n = 256;
+  ActivationSpec act;
+  act.kind = Activation::tanh;
+  InitSpec init;
+  init.kind = Init::glorot_uniform;
+  Rng r = rng_make(1);
+  const Mlp<T> net = mlp_init<T>({width, std::vector<int>(static_cast<size_t>(depth), 256), 10},
+                                 act, init, init, BiasSpec{}, r);
+  Mat<T> x(width, n), dy;
+  rng_normal_fill(r, x.data(), x.size());
+  Targets<T> t;
+  t.y = Mat<T>::Zero(10, n);
+  MlpCache<T> cache;
+  MlpGrads<T> grads;
+  Eigen::VectorXd loss;
+  std::vector<LayerRow> rows;
+  ProbeScratch<T> scratch(1);
+  const ProbeConfig probe;
+  for (auto _ : st) {
+    mlp_forward(net, x, cache);
+    loss_forward(Loss::mse, cache.a.back(), t, loss);
+    loss_backward(Loss::mse, cache.a.back(), t, dy);
+    mlp_backward(net, cache, dy, grads, false);
+    rows.clear();
+    mlp_layer_rows(net, cache, grads, probe, 0, rows, scratch);
+    benchmark::DoNotOptimize(rows.data());
+  }
+}
+BENCHMARK(BM_InitProbe<double>)->Arg(30)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InitProbe<float>)->Arg(30)->UseRealTime()->Unit(benchmark::kMillisecond);
