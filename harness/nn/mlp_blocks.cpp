@@ -168,6 +168,17 @@ static auto rows_of(const Mat<T>& m, Range r) {
   return m.middleRows(r.begin, r.size);
 }
 
+// The one-thread code runs Eigen's products on one thread too (this thread's OpenMP thread count,
+// restored after): Eigen's own parallel product blocks differently, so it would change the last
+// bits with `threads`.
+struct EigenOneThread {
+  int saved = omp_get_max_threads();
+  EigenOneThread() { omp_set_num_threads(1); }
+  ~EigenOneThread() { omp_set_num_threads(saved); }
+  EigenOneThread(const EigenOneThread&) = delete;
+  EigenOneThread& operator=(const EigenOneThread&) = delete;
+};
+
 // Whether the team takes this net's forward or backward: groups = BatchNorm's groups.
 template <class T>
 static bool team_takes(const Mlp<T>& net, Index B, Index groups, bool random_slopes) {
@@ -399,6 +410,7 @@ void mlp_blocks_forward(const Mlp<T>& net, Mlp<T>* running, const Mat<T>& x, Mlp
     team_run(team_threads(), [&](int t, int nt) { team_forward(net, running, c, use, t, nt); });
     return;
   }
+  const EigenOneThread one;
   const int k = net.blocks.residual.block;
   if (k == 0) {
     for (size_t l = 0; l < L; ++l) {
@@ -510,6 +522,7 @@ void mlp_blocks_backward(const Mlp<T>& net, const MlpCache<T>& c, const Mat<T>& 
     }
     return;
   }
+  const EigenOneThread one;
   back_run(net, g, L);
   if (k == 0) {
     for (size_t l = L; l-- > 0;) {
