@@ -395,8 +395,8 @@ TEST(MlpBlocks, ThreadsGiveTheSameBitsAndFloat32FollowsFloat64) {
 
 // The team (mlp_blocks.cpp, 2 threads: each a share of every layer's units, from multiples of 48
 // rows) gives the one-thread code's bits: every cache and gradient, training (running statistics
-// too), probe and eval forwards, float and double; widths 100 and 200 make uneven shares and
-// kernel tails. Layer norm and learned α take their one-thread parts.
+// too), probe and eval forwards, float and double; widths 128 and 208 make uneven shares (48 | 80,
+// 96 | 112) and kernel tails. Layer norm, learned α and width 100 take their one-thread parts.
 template <class T>
 void expect_same(const std::vector<Mat<T>>& a, const std::vector<Mat<T>>& b,
                  const std::string& what) {
@@ -459,7 +459,7 @@ TEST(MlpBlocks, TeamGivesTheOneThreadBits) {
                         {1, NormKind::layer, NormPlacement::before},
                         {0, NormKind::layer, NormPlacement::after}};
   for (const Arch& a : archs)
-    for (Index width : {100, 200}) {
+    for (Index width : {128, 208, 100}) {
       team_case<float>(a, width);
       team_case<double>(a, width);
     }

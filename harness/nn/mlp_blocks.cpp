@@ -150,8 +150,8 @@ static void act_forward(const Mlp<T>& net, Mlp<T>* running, size_t l, const Mat<
 // thread count (tests/test_norm.cpp, BlocksTeam.*). A dense op reads every unit of its input: a
 // barrier comes before each. Left to the one-thread code above: layer norm (per example over the
 // units), BatchNorm in probe groups (probe.norm_batch), prelu (one slope sum), rrelu's training
-// draws, and nets with products large enough for OpenBLAS (blas.h). A learned α's sum is taken
-// after the team, as above.
+// draws, hidden widths that are not multiples of 16, and nets with products large enough for
+// OpenBLAS (blas.h). A learned α's sum is taken after the team, as above.
 
 constexpr Index team_rows = 48;
 static_assert(team_rows % Eigen::internal::gebp_traits<float, float>::mr == 0 &&
@@ -179,6 +179,16 @@ struct EigenOneThread {
   EigenOneThread& operator=(const EigenOneThread&) = delete;
 };
 
+// The units of layer l's activation (and norm) and the matrix it writes.
+template <class T>
+static Index act_units(const Mlp<T>& net, size_t l) {
+  return net.blocks.residual.block > 0 ? net.layers[l].W.cols() : net.fan_out(l);
+}
+template <class T>
+static Mat<T>& act_out(const Mlp<T>& net, MlpCache<T>& c, size_t l) {
+  return net.blocks.residual.block > 0 ? c.a[l] : c.a[l + 1];
+}
+
 // Whether the team takes this net's forward or backward: groups = BatchNorm's groups.
 template <class T>
 static bool team_takes(const Mlp<T>& net, Index B, Index groups, bool random_slopes) {
@@ -188,17 +198,12 @@ static bool team_takes(const Mlp<T>& net, Index B, Index groups, bool random_slo
   const double openblas = blas_route().min_madds;
   for (const Layer<T>& layer : net.layers)
     if (static_cast<double>(layer.W.size()) * static_cast<double>(B) >= openblas) return false;
+  // Every column of a share starts on a 64-byte boundary as in the whole matrix, so that the
+  // activation (vectorized and scalar forms of tanh etc. differ in the last bits) takes the same
+  // form for each element: hidden widths in multiples of 16.
+  for (size_t l = 0; l < net.layers.size(); ++l)
+    if (mlp_has_act(net, l) && act_units(net, l) % 16 != 0) return false;
   return true;
-}
-
-// The units of layer l's activation (and norm) and the matrix it writes.
-template <class T>
-static Index act_units(const Mlp<T>& net, size_t l) {
-  return net.blocks.residual.block > 0 ? net.layers[l].W.cols() : net.fan_out(l);
-}
-template <class T>
-static Mat<T>& act_out(const Mlp<T>& net, MlpCache<T>& c, size_t l) {
-  return net.blocks.residual.block > 0 ? c.a[l] : c.a[l + 1];
 }
 
 // Every tensor the team's forward writes, at its size (one thread, before the team).
