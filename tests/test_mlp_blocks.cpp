@@ -393,6 +393,78 @@ TEST(MlpBlocks, ThreadsGiveTheSameBitsAndFloat32FollowsFloat64) {
   EXPECT_EQ(deltas[0], deltas[1]);
 }
 
+// The team (mlp_blocks.cpp, 2 threads: each a share of every layer's units, from multiples of 48
+// rows) gives the one-thread code's bits: every cache and gradient, training (running statistics
+// too), probe and eval forwards, float and double; widths 128 and 208 make uneven shares (48 | 80,
+// 96 | 112) and kernel tails. Layer norm, learned α and width 100 take their one-thread parts.
+template <class T>
+void expect_same(const std::vector<Mat<T>>& a, const std::vector<Mat<T>>& b,
+                 const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t l = 0; l < a.size(); ++l) EXPECT_TRUE(a[l] == b[l]) << what << " " << l;
+}
+
+template <class T>
+void team_case(const Arch& a, Index width) {
+  const std::string what = arch_text(a) + fmt::format(" width {} {}", width, sizeof(T));
+  Rng r = rng_make(5);
+  const Mat<T> x = random_mat(12, 64, r).cast<T>();
+  Targets<T> t;
+  t.y = random_mat(3, 64, r).cast<T>();
+  std::vector<Mlp<T>> nets;
+  std::vector<MlpCache<T>> caches(2), evals(2);
+  std::vector<MlpGrads<T>> grads(2);
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    const size_t i = static_cast<size_t>(threads - 1);
+    nets.push_back(net_of<T>(a, Activation::tanh, 5, width, 12, 3, 9));
+    Rng rr = rng_make(2);
+    mlp_forward_train(nets[i], x, caches[i], rr);  // training: the running statistics move
+    mlp_forward(nets[i], x, caches[i], nullptr, NormUse{});  // the probe's forward
+    Mat<T> dy;
+    loss_backward(Loss::mse, caches[i].a.back(), t, dy);
+    mlp_backward(nets[i], caches[i], dy, grads[i], true);
+    mlp_forward(nets[i], x, evals[i], nullptr, NormUse{true, 0});
+  }
+  omp_set_num_threads(1);
+  expect_same(caches[0].z, caches[1].z, what + " z");
+  expect_same(caches[0].a, caches[1].a, what + " a");
+  expect_same(caches[0].dphi, caches[1].dphi, what + " dphi");
+  expect_same(caches[0].y, caches[1].y, what + " y");
+  expect_same(caches[0].h, caches[1].h, what + " h");
+  expect_same(evals[0].a, evals[1].a, what + " eval a");
+  expect_same(grads[0].delta, grads[1].delta, what + " delta");
+  expect_same(grads[0].dW, grads[1].dW, what + " dW");
+  expect_same(grads[0].dh, grads[1].dh, what + " dh");
+  EXPECT_EQ(grads[0].dalpha, grads[1].dalpha) << what;
+  for (size_t l = 0; l < nets[0].layers.size(); ++l) {
+    EXPECT_TRUE(grads[0].db[l] == grads[1].db[l]) << what << " db " << l;
+    EXPECT_TRUE(grads[0].dnorm[l].dgamma == grads[1].dnorm[l].dgamma) << what << " dgamma " << l;
+    EXPECT_TRUE(grads[0].dnorm[l].dbeta == grads[1].dnorm[l].dbeta) << what << " dbeta " << l;
+    EXPECT_TRUE(nets[0].layers[l].running.mean == nets[1].layers[l].running.mean) << what << l;
+    EXPECT_TRUE(nets[0].layers[l].running.var == nets[1].layers[l].running.var) << what << l;
+    for (size_t k = 0; k < caches[0].norm[l].size(); ++k)
+      EXPECT_TRUE(caches[0].norm[l][k].xhat == caches[1].norm[l][k].xhat) << what << " xhat " << l;
+  }
+}
+
+TEST(MlpBlocks, TeamGivesTheOneThreadBits) {
+  const Arch archs[] = {{1, NormKind::batch, NormPlacement::before},
+                        {1, NormKind::batch, NormPlacement::after},
+                        {2, NormKind::batch, NormPlacement::before},
+                        {1, NormKind::none},
+                        {1, NormKind::batch, NormPlacement::before, AlphaKind::rezero},
+                        {0, NormKind::batch, NormPlacement::before},
+                        {0, NormKind::batch, NormPlacement::after},
+                        {1, NormKind::layer, NormPlacement::before},
+                        {0, NormKind::layer, NormPlacement::after}};
+  for (const Arch& a : archs)
+    for (Index width : {128, 208, 100}) {
+      team_case<float>(a, width);
+      team_case<double>(a, width);
+    }
+}
+
 // The optimizer moves γ, β and a learned α like b, and counts them in the gradient norm.
 TEST(MlpBlocks, SgdUpdatesNormParametersAndAlpha) {
   Mlp<double> net = net_of<double>({1, NormKind::layer, NormPlacement::after, AlphaKind::rezero},

@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "harness/core/closed_set.h"
+#include "harness/core/threads.h"
 #include "harness/core/types.h"
 
 namespace gl {
@@ -93,6 +94,24 @@ void norm_forward_eval(const NormSpec& spec, const NormParams<T>& p, const NormR
 template <class T>
 void norm_backward(const NormParams<T>& p, const NormCache<T>& c, const Mat<T>& g, Mat<T>& dz,
                    NormGrads<T>& grads);
+
+// A thread's share of a BatchNorm layer (mlp_blocks.cpp's team): BatchNorm is per unit, so each
+// thread may take units [r.begin, r.begin + r.size) of the same layer. norm_size and
+// norm_grads_size first give c, y and grads their sizes for z (units, B), on one thread; the calls
+// on a range then
+// compute exactly what norm_forward, norm_forward_eval (eval: the running statistics, read) and
+// norm_backward compute for those units, the same operations in the same order: the same bits.
+template <class T>
+void norm_size(NormKind kind, Index units, Index B, NormCache<T>& c, Mat<T>& y);
+template <class T>
+void norm_grads_size(Index units, NormGrads<T>& grads);
+template <class T>
+void batch_norm_forward_units(const NormSpec& spec, const NormParams<T>& p, const Mat<T>& z,
+                              Range units, NormCache<T>& c, Mat<T>& y, NormRunning* running,
+                              const NormRunning* eval);
+template <class T>
+void batch_norm_backward_units(const NormParams<T>& p, const NormCache<T>& c, const Mat<T>& g,
+                               Range units, Mat<T>& dz, NormGrads<T>& grads);
 
 // The mean and population standard deviation of all of z's (unit, example) entries, accumulated
 // in double with a second pass for the std (no cancellation): the pre-normalization statistics of
