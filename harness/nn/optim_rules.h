@@ -29,7 +29,6 @@
 //   (* PyTorch's SGD has no default lr: 0.01 here.)
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -79,20 +78,11 @@ struct OptimizerState {
 template <class T>
 OptimizerState<T> optimizer_state_make(const OptimizerSpec& spec, Index n);
 
-// One step of spec's rule on param (a matrix or vector of T, column-major and contiguous) with
-// gradient grad (the same shape; any Eigen expression with linear access, read once per value).
-// Every value is updated in T, the per-step scalars (bias corrections, lr_t) in double then
-// rounded to T. Allocates nothing. Returns ‖Δθ‖, the norm of the change actually applied,
-// accumulated in double; param_norm (if given) receives ‖θ‖ after the step from the same pass
-// (naive sum of squares in double, in storage order).
-// The values go in chunks of optim_chunk: the rule runs over a chunk in a loop the compiler
-// vectorizes (each value's operations are the scalar rule's, in the same order), leaving Δθ² and
-// θ² per value; the two sums then take them one by one in storage order (the same bits as a
-// scalar loop: the sums are a dependency chain, ~3 cycles a value, the rest is memory traffic).
-// The loop vectorizes where √ is compiled without errno (-fno-math-errno, harness/CMakeLists.txt
-// for optim.cpp): same values, no errno.
-inline constexpr Index optim_chunk = 256;
-
+// One step of spec's rule on param (a matrix or vector of T) with gradient grad (the same shape;
+// any Eigen expression, read once per value). Every value is updated in T, the per-step scalars
+// (bias corrections, lr_t) in double then rounded to T. Allocates nothing. Returns ‖Δθ‖, the
+// norm of the change actually applied, accumulated in double; param_norm (if given) receives ‖θ‖
+// after the step from the same pass (naive sum of squares in double).
 template <class P, class G, class T>
 double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
                       const Eigen::MatrixBase<G>& grad, OptimizerState<T>& state,
@@ -110,100 +100,73 @@ double optimizer_step(const OptimizerSpec& spec, Eigen::MatrixBase<P>& param,
   const T decay = c(1.0 - spec.lr * spec.weight_decay);  // adamw's θ ← (1 − lr·λ)θ
   const T damp = c(1.0 - spec.dampening), alpha = c(spec.alpha), one_a = c(1.0 - spec.alpha);
   const T b1t = c(b1), b2t = c(b2), one_b1 = c(1.0 - b1), one_b2 = c(1.0 - b2);
-  T* const pd = &param.derived().coeffRef(0, 0);
-  T* const M = state.m.data();  // (null where the kind has no such buffer)
-  T* const V = state.v.data();
-  T* const GA = state.g_avg.data();
-  const Index n = param.size();
+  // The loop over values, once per kind with that kind's rule (p the value, g its gradient with
+  // the L2 term, k its index in the state buffers) inlined into it.
+  const Index rows = param.rows();
   double d2 = 0, p2 = 0;  // Σ Δθ², Σ θ² after the step
-  // The loop over values, once per rule (p the value, g its gradient with the L2 term, k its
-  // index in the state buffers). Without decay g is the gradient itself (not g + 0·θ, which is NaN
-  // where θ is infinite).
+  // Without decay g is the gradient itself (not g + 0·θ, which is NaN where θ is infinite).
   const auto each = [&](auto rule) {
-    T gb[optim_chunk];
-    double dd[optim_chunk], pp[optim_chunk], sd = 0, sp = 0;  // (locals: kept in registers)
-    for (Index k0 = 0; k0 < n; k0 += optim_chunk) {
-      const Index m = std::min(optim_chunk, n - k0);
-      T* const q = pd + k0;
-      for (Index i = 0; i < m; ++i) gb[i] = static_cast<T>(grad.coeff(k0 + i));
-      if (l2 != T(0))
-        for (Index i = 0; i < m; ++i) gb[i] = gb[i] + l2 * q[i];
-      for (Index i = 0; i < m; ++i) {
-        const T p0 = q[i];
-        T p = p0;
-        rule(p, gb[i], k0 + i);
-        q[i] = p;
+    for (Index j = 0; j < param.cols(); ++j)
+      for (Index i = 0; i < rows; ++i) {
+        T& p = param.coeffRef(i, j);
+        const T p0 = p;
+        const T g = static_cast<T>(grad.coeff(i, j));
+        rule(p, l2 != T(0) ? g + l2 * p0 : g, j * rows + i);
         const double d = static_cast<double>(p) - static_cast<double>(p0);
-        dd[i] = d * d;
-        pp[i] = static_cast<double>(p) * static_cast<double>(p);
+        d2 += d * d;
+        p2 += static_cast<double>(p) * static_cast<double>(p);
       }
-      for (Index i = 0; i < m; ++i) {
-        sd += dd[i];
-        sp += pp[i];
-      }
-    }
-    d2 = sd, p2 = sp;
   };
-  const bool momentum = spec.momentum != 0, nesterov = spec.nesterov, centered = spec.centered;
+  const bool momentum = spec.momentum != 0;
   switch (spec.kind) {
     case K::sgd:
-      if (!momentum)
+      if (!momentum) {
         each([&](T& p, T g, Index) { p -= lr * g; });
-      else if (t == 1)
-        each([&](T& p, T g, Index k) {
-          M[k] = g;
-          p -= lr * (nesterov ? g + mu * M[k] : M[k]);
-        });
-      else if (damp == T(1))
-        each([&](T& p, T g, Index k) {
-          M[k] = mu * M[k] + g;
-          p -= lr * (nesterov ? g + mu * M[k] : M[k]);
-        });
-      else
-        each([&](T& p, T g, Index k) {
-          M[k] = mu * M[k] + damp * g;
-          p -= lr * (nesterov ? g + mu * M[k] : M[k]);
-        });
+        break;
+      }
+      each([&](T& p, T g, Index k) {
+        T& v = state.m[k];
+        v = t == 1 ? g : damp == T(1) ? mu * v + g : mu * v + damp * g;
+        p -= lr * (spec.nesterov ? g + mu * v : v);
+      });
       break;
     case K::adagrad:
       each([&](T& p, T g, Index k) {
-        V[k] += g * g;
-        p -= lr_t * (g / (std::sqrt(V[k]) + eps));
+        T& s = state.v[k];
+        s += g * g;
+        p -= lr_t * (g / (std::sqrt(s) + eps));
       });
       break;
-    case K::rmsprop: {
-      // den = √v + ε, centered √(v − ḡ²) + ε
-      const auto den = [&](T g, Index k) {
-        V[k] = alpha * V[k] + one_a * g * g;
-        if (!centered) return std::sqrt(V[k]) + eps;
-        GA[k] = alpha * GA[k] + one_a * g;
-        return std::sqrt(V[k] - GA[k] * GA[k]) + eps;
-      };
-      if (!momentum)
-        each([&](T& p, T g, Index k) { p -= lr * (g / den(g, k)); });
-      else
-        each([&](T& p, T g, Index k) {
-          M[k] = mu * M[k] + g / den(g, k);
-          p -= lr * M[k];
-        });
+    case K::rmsprop:
+      each([&](T& p, T g, Index k) {
+        T& v = state.v[k];
+        v = alpha * v + one_a * g * g;
+        T den = std::sqrt(v) + eps;
+        if (spec.centered) {
+          T& ga = state.g_avg[k];
+          ga = alpha * ga + one_a * g;
+          den = std::sqrt(v - ga * ga) + eps;
+        }
+        if (!momentum) {
+          p -= lr * (g / den);
+          return;
+        }
+        T& b = state.m[k];
+        b = mu * b + g / den;
+        p -= lr * b;
+      });
       break;
-    }
     case K::adam:
-    case K::adamw: {
-      const auto adam = [&](T& p, T g, Index k) {
-        M[k] = b1t * M[k] + one_b1 * g;
-        V[k] = b2t * V[k] + one_b2 * g * g;
-        p -= step_size * (M[k] / (std::sqrt(V[k]) / bc2_sqrt + eps));
-      };
-      if (spec.kind == K::adamw)
-        each([&](T& p, T g, Index k) {
-          p *= decay;
-          adam(p, g, k);
-        });
-      else
-        each(adam);
+    case K::adamw:
+      each([&](T& p, T g, Index k) {
+        if (spec.kind == K::adamw) p *= decay;
+        T& m = state.m[k];
+        T& v = state.v[k];
+        m = b1t * m + one_b1 * g;
+        v = b2t * v + one_b2 * g * g;
+        p -= step_size * (m / (std::sqrt(v) / bc2_sqrt + eps));
+      });
       break;
-    }
     case K::count:
       break;
   }
