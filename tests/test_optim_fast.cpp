@@ -183,7 +183,10 @@ Params<T> params_steps(const TrainConfig& tc, const std::vector<Index>& sizes, i
   omp_set_num_threads(threads);
   Rng r = rng_make(11);
   for (int64_t step = 1; step <= 3; ++step) {
-    for (Vec<T>& g : s.g) g = random_vec<T>(g.size(), r, 1.0);
+    for (Vec<T>& g : s.g) {  // in place: the list points at g's values
+      const Vec<T> x = random_vec<T>(g.size(), r, 1.0);
+      g = x;
+    }
     params_update(tc, s.o, step, 1.0);
   }
   omp_set_num_threads(before);
