@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "harness/core/rng.h"
+#include "harness/core/threads.h"
 #include "harness/measure/metrics.h"
 
 namespace gl {
@@ -17,6 +18,32 @@ constexpr double nan_d = std::numeric_limits<double>::quiet_NaN();
 template <class T>
 void tensor_add(Optim<T>& o, T* p, T* g, Index rows, Index cols, int layer, bool weight) {
   o.tensors.push_back({p, g, rows, cols, layer, weight});
+}
+
+// Shares the tensors out over a team of nt threads, largest first, each to the thread with the
+// fewest values so far (W1, 2 threads: 3.0M and 2.0M values of 6.0M, its five weight
+// matrices being whole; W4: 5 of its 10 equal matrices each). Once per list and team size; one
+// thread for lists of fewer than 2^16 values (the team's start costs more).
+template <class T>
+void tensor_owners(Optim<T>& o, int nt) {
+  if (o.owner.size() == o.tensors.size() && o.owner_team == nt) return;
+  const size_t n = o.tensors.size();
+  Index total = 0;
+  for (const ParamTensor<T>& t : o.tensors) total += t.rows * t.cols;
+  o.owner_team = nt;
+  o.owner_threads = total < (Index(1) << 16) ? 1 : std::max(1, nt);
+  o.owner.assign(n, 0);
+  std::vector<size_t> order(n);
+  for (size_t j = 0; j < n; ++j) order[j] = j;
+  const auto size = [&](size_t j) { return o.tensors[j].rows * o.tensors[j].cols; };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return size(a) > size(b); });
+  std::vector<Index> load(static_cast<size_t>(o.owner_threads), 0);
+  for (const size_t j : order) {
+    const auto least = std::min_element(load.begin(), load.end());
+    o.owner[j] = static_cast<int>(least - load.begin());
+    *least += size(j);
+  }
 }
 
 }  // namespace
@@ -196,18 +223,29 @@ double params_update(const TrainConfig& tc, Optim<T>& o, int64_t step, double sc
     return base * lr_multiplier(tc, static_cast<size_t>(layer), layers) *
            o.trust[static_cast<size_t>(layer)];
   };
-  OptimizerSpec spec = tc.opt;
+  // The optimizer on each tensor, the tensors shared out over the team (tensor_owners): a tensor's
+  // values are stepped by one thread in storage order, so the bits do not depend on the threads.
+  tensor_owners(o, team_threads());
   const T s = static_cast<T>(scale);
+  team_run(o.owner_threads, [&](int th, int) {
+    OptimizerSpec spec = tc.opt;
+    for (size_t j = 0; j < o.tensors.size(); ++j) {
+      if (o.owner[j] != th) continue;
+      const ParamTensor<T>& t = o.tensors[j];
+      Eigen::Map<Mat<T>> p(t.p, t.rows, t.cols), g(t.g, t.rows, t.cols);
+      if (scale < 1.0) g *= s;  // the same bits as s·g in the expression
+      spec.lr = o.lr[j] = rate(t.layer);
+      double norm = 0;
+      const double d = optimizer_step(spec, p, g, o.state[j], &norm);
+      o.ratio[j] = norm > 0 ? d / norm : (d == 0 ? 0.0 : std::numeric_limits<double>::infinity());
+    }
+  });
+  OptimizerSpec spec = tc.opt;
   for (size_t j = 0; j < o.tensors.size(); ++j) {
     const ParamTensor<T>& t = o.tensors[j];
-    Eigen::Map<Mat<T>> p(t.p, t.rows, t.cols), g(t.g, t.rows, t.cols);
-    if (scale < 1.0) g *= s;  // the same bits as s·g in the expression
-    spec.lr = o.lr[j] = rate(t.layer);
-    double norm = 0;
-    const double d = optimizer_step(spec, p, g, o.state[j], &norm);
-    o.ratio[j] = norm > 0 ? d / norm : (d == 0 ? 0.0 : std::numeric_limits<double>::infinity());
     o.ratio_sum[j] += o.ratio[j];
     if (tc.max_norm > 0 && t.weight) {  // rows of p: Σ_j p(i, j)² in one column-major pass
+      Eigen::Map<Mat<T>> p(t.p, t.rows, t.cols);
       o.scratch.assign(static_cast<size_t>(t.rows), 0.0);
       for (Index c = 0; c < t.cols; ++c)
         for (Index i = 0; i < t.rows; ++i)

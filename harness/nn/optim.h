@@ -54,6 +54,8 @@ struct Optim {
   std::vector<double> trust;      // per layer: the LARS trust ratio of this step
   uint64_t noise_key = 0;         // the gradient-noise stream (from the run's seed)
   std::vector<double> scratch;    // max-norm row norms, effective_lr_median
+  std::vector<int> owner;         // per tensor: the team thread that steps it (params_update)
+  int owner_team = 0, owner_threads = 1;  // the team size owner was made for; threads used
 };
 
 // The lists of a model: W_l, b_l (layer l − 1) for l = 1..L+1 and, for prelu, each layer's
