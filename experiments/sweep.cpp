@@ -345,12 +345,14 @@ static PoolResult run_pool(const Experiment& e, const std::vector<const RunSpec*
           leases.release(tmp_dir(out, r.id));  // not published: the next sweep redoes it
           throw;
         }
-        publishing = std::async(std::launch::async, [&, slot, res = std::move(res)]() mutable {
-          publish_run(e, r, res, out, leases);
-          if (res.summary.value("status", "") != "ok") ++bad;
-          progress.finished(slot, r, res.summary);
-          if (e.runs.size() == 1) pr.single = std::move(res);
-        });
+        // (rs: the spec itself, which outlives the loop's reference r)
+        publishing =
+            std::async(std::launch::async, [&, rs = &r, slot, res = std::move(res)]() mutable {
+              publish_run(e, *rs, res, out, leases);
+              if (res.summary.value("status", "") != "ok") ++bad;
+              progress.finished(slot, *rs, res.summary);
+              if (e.runs.size() == 1) pr.single = std::move(res);
+            });
       } catch (...) {
         fail();
       }
