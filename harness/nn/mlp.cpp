@@ -5,6 +5,7 @@
 #include "harness/core/threads.h"
 #include "harness/nn/blas.h"
 #include "harness/nn/mlp_blocks.h"
+#include "harness/nn/skinny.h"
 
 #include <stdexcept>
 
@@ -131,12 +132,13 @@ static void dense_forward(const Mlp<T>& net, MlpCache<T>& c, size_t l, const Til
     return;
   }
   auto z = c.z[l].block(k.r0, k.c0, k.nr, k.nc);  // (share of fan_out, share of B)
-  gemm<T>(T(1), layer.W.middleRows(k.r0, k.nr), Op::none, c.a[l].middleCols(k.c0, k.nc), Op::none,
-          T(0), z);
+  if (k.nc <= skinny_batch && skinny_enabled())
+    skinny_product<T>(layer.W.middleRows(k.r0, k.nr), c.a[l].middleCols(k.c0, k.nc), z);
+  else
+    gemm<T>(T(1), layer.W.middleRows(k.r0, k.nr), Op::none, c.a[l].middleCols(k.c0, k.nc), Op::none,
+            T(0), z);
   z.colwise() += layer.b.segment(k.r0, k.nr);
 }
-
-constexpr Index small_batch = 16;  // up to this batch, Wᵀδ is computed column by column of W
 
 // δ_l as the dense layer's product sees it: scattered to the winning pieces for maxout.
 template <class T>
@@ -144,12 +146,19 @@ static const Mat<T>& dense_delta(const Mlp<T>& net, const MlpGrads<T>& g, size_t
   return net.pieces(l) > 1 ? g.dk : g.delta[l];
 }
 
+// Whether layer l's plain SGD step is fused into its Wᵀδ (skinny.h): a batch of ≤ skinny_batch.
+template <class T>
+static bool skinny_sgd(const Mlp<T>* sgd, Index B) {
+  return sgd && B <= skinny_batch && skinny_enabled();
+}
+
 // dense, back to its input: ∂ℓ/∂a_{l-1} = W_lᵀ δ_l (g.back) for this thread's tile of a_{l-1}'s
 // units (a share of W_l's columns) or examples; nothing for l = 0. A maxout layer first scatters
-// δ_l to the winning pieces (g.dk, one thread).
+// δ_l to the winning pieces (g.dk, one thread). With sgd and a small batch, the step of that
+// share of W_l's columns follows in the same pass over them (skinny_backward_sgd).
 template <class T>
-static void dense_backward(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T>& g, size_t l,
-                           const Tile& k) {
+static void dense_backward(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
+                           MlpGrads<T>& g, size_t l, const Tile& k) {
   const Mat<T>& W = net.layers[l].W;
   const Index B = g.delta[l].cols();
   if (const int p = net.pieces(l); p > 1) {
@@ -158,21 +167,26 @@ static void dense_backward(const Mlp<T>& net, const MlpCache<T>& c, MlpGrads<T>&
     for (Index i = 0; i < B; ++i)
       for (Index j = 0; j < fo; ++j) g.dk(c.win[l](j, i) * fo + j, i) = g.delta[l](j, i);
   }
-  if (l == 0) return;
   const Mat<T>& d = dense_delta(net, g, l);
-  auto back = g.back.block(k.r0, k.c0, k.nr, k.nc);  // W_lᵀ δ_l (fan_in, B)
+  auto back = g.back.block(k.r0, k.c0, l == 0 ? 0 : k.nr, k.nc);  // W_lᵀ δ_l (fan_in, B)
+  if (skinny_sgd(sgd, B)) {
+    const T alpha = -lr / static_cast<T>(B);
+    return skinny_backward_sgd<T>(sgd->layers[l].W.middleCols(k.r0, k.nr), d,
+                                  c.a[l].middleRows(k.r0, k.nr), alpha, back);
+  }
+  if (l == 0) return;
   const auto dk = d.middleCols(k.c0, k.nc);
-  // For a small batch, B dot products per column of W (read once, in storage order) beat a GEMM,
-  // which first copies (packs) all of W: 1.5x on 1000x1024, B = 10.
-  if (B <= small_batch)
-    for (Index col = k.r0; col < k.r0 + k.nr; ++col)
-      back.row(col - k.r0).noalias() = W.col(col).transpose() * dk;
+  // For a small batch, W read once in storage order beats a GEMM, which first copies (packs) all
+  // of W (skinny.h).
+  if (B <= skinny_batch && skinny_enabled())
+    skinny_product_tn<T>(W.middleCols(k.r0, k.nr), dk, back);
   else
     gemm<T>(T(1), W.middleCols(k.r0, k.nr), Op::trans, dk, Op::none, T(0), back);
 }
 
 // dense, its parameters: ∂L/∂b_l and ∂L/∂W_l, or the fused update of W_l and b_l, for this
-// thread's share of W_l's rows (after a barrier: every thread is past W_lᵀ δ_l).
+// thread's share of W_l's rows (after a barrier: every thread is past W_lᵀ δ_l). A small batch's
+// step of W_l came with W_lᵀ δ_l (dense_backward).
 template <class T>
 static void dense_params_backward(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<T>& c,
                                   MlpGrads<T>& g, size_t l, int t, int nt) {
@@ -186,7 +200,8 @@ static void dense_params_backward(const Mlp<T>& net, Mlp<T>* sgd, T lr, const Ml
   db *= inv_b;
   if (sgd) {
     Layer<T>& p = sgd->layers[l];
-    gemm<T>(-lr * inv_b, dr, Op::none, c.a[l], Op::trans, T(1), p.W.middleRows(r.begin, r.size));
+    if (!skinny_sgd(sgd, d.cols()))
+      gemm<T>(-lr * inv_b, dr, Op::none, c.a[l], Op::trans, T(1), p.W.middleRows(r.begin, r.size));
     p.b.segment(r.begin, r.size) -= lr * db;
   } else if (g.has_dw) {
     // dW_l = (1/B) δ_l a_{l-1}ᵀ (rows, fan_in): Eigen applies the 1/B as the GEMM's alpha, in the
@@ -377,7 +392,8 @@ static void backward_share(const Mlp<T>& net, Mlp<T>* sgd, T lr, const MlpCache<
           dense_params_backward(net, sgd, lr, c, g, waiting, t, nt);
         }
         // the tile of a_{l-1}'s units (W_l's columns)
-        dense_backward(net, c, g, op.l, tile_of(split, net.layers[op.l].W.cols(), B, t, nt));
+        dense_backward(net, sgd, lr, c, g, op.l,
+                       tile_of(split, net.layers[op.l].W.cols(), B, t, nt));
         waiting = op.l;
         break;
       case LayerKind::activation:
