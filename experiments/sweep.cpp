@@ -290,18 +290,21 @@ static void check_memory(const Experiment& e, int jobs) {
 // heap grows in steps of heap_step (address space only: a page costs memory when touched), and
 // that space is marked for transparent huge pages: one fault per 2 MB instead of per 4 kB.
 constexpr size_t heap_step = size_t{1} << 30;
-static void allocator_keep_pages() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_ARENA_MAX, 1);
-  mallopt(M_TOP_PAD, static_cast<int>(heap_step));
-  void* grow = std::malloc(16 << 20);  // more than the heap has free: it grows by heap_step now
-  const auto huge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(grow) + huge - 1) & ~(huge - 1);
-  const uintptr_t end = reinterpret_cast<uintptr_t>(sbrk(0)) & ~(huge - 1);
-  if (end > begin)
-    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // best effort
-  std::free(grow);
+void allocator_keep_pages() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TOP_PAD, static_cast<int>(heap_step));
+    void* grow = std::malloc(16 << 20);  // more than the heap has free: it grows by heap_step now
+    const auto huge = uintptr_t{2} << 20;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(grow) + huge - 1) & ~(huge - 1);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(sbrk(0)) & ~(huge - 1);
+    if (end > begin)
+      madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // best effort
+    std::free(grow);
+  });
 }
 
 // Creates the result folder (EnvError, exit 3, when it cannot be written).
