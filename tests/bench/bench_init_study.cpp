@@ -1,5 +1,6 @@
 // W5 (docs/performance.md): the GEMM rate an init-study probe is measured against, and the probe
-// itself, on one thread as in a sweep's run. Run: build/tests/gradlab_bench --benchmark_filter='Gemm|InitProbe'.
+// itself, on one thread as in a sweep's run. Run: build/tests/gradlab_bench
+// --benchmark_filter='Gemm|InitProbe'.
 //   BM_Gemm<T>/n/k:  C (n, k) = W (n, n) · A (n, k) through gemm() — one layer's forward product;
 //                    the FLOPS counter is 2·n²·k per iteration (the products' rate).
 //   BM_InitProbe<T>/depth: a quickstart run's probe (width 256, 256 examples, tanh, Glorot
@@ -69,18 +70,28 @@ static InitProbeCase<T> init_probe_case(int depth) {
   return c;
 }
 
+// What a probe writes: kept between probes in a run, allocated afresh by a run's first.
+template <class T>
+struct ProbeBuffers {
+  MlpCache<T> cache;
+  MlpGrads<T> grads;
+  Mat<T> dy;
+  Eigen::VectorXd loss;
+  std::vector<LayerRow> rows;
+  ProbeScratch<T> scratch = ProbeScratch<T>(1);
+};
+
 // One probe: forward, loss, backward without ∂L/∂W, every layers.csv column.
 template <class T>
-static void init_probe(const InitProbeCase<T>& c, MlpCache<T>& cache, MlpGrads<T>& grads,
-                       Mat<T>& dy, Eigen::VectorXd& loss, std::vector<LayerRow>& rows,
-                       ProbeScratch<T>& scratch) {
+static void init_probe(const InitProbeCase<T>& c, ProbeBuffers<T>& b) {
   const ProbeConfig probe;
-  mlp_forward(c.net, c.x, cache);
-  loss_forward(Loss::mse, cache.a.back(), c.t, loss);
-  loss_backward(Loss::mse, cache.a.back(), c.t, dy);
-  mlp_backward(c.net, cache, dy, grads, false);
-  rows.clear();
-  mlp_layer_rows(c.net, cache, grads, probe, 0, rows, scratch);
+  mlp_forward(c.net, c.x, b.cache);
+  loss_forward(Loss::mse, b.cache.a.back(), c.t, b.loss);
+  loss_backward(Loss::mse, b.cache.a.back(), c.t, b.dy);
+  mlp_backward(c.net, b.cache, b.dy, b.grads, false);
+  b.rows.clear();
+  mlp_layer_rows(c.net, b.cache, b.grads, probe, 0, b.rows, b.scratch);
+  benchmark::DoNotOptimize(b.rows.data());
 }
 
 template <class T>
@@ -88,16 +99,8 @@ static void BM_InitProbe(benchmark::State& st) {
   omp_set_num_threads(1);
   allocator_keep_pages();  // as in a sweep
   const InitProbeCase<T> c = init_probe_case<T>(static_cast<int>(st.range(0)));
-  MlpCache<T> cache;
-  MlpGrads<T> grads;
-  Mat<T> dy;
-  Eigen::VectorXd loss;
-  std::vector<LayerRow> rows;
-  ProbeScratch<T> scratch(1);
-  for (auto _ : st) {
-    init_probe(c, cache, grads, dy, loss, rows, scratch);
-    benchmark::DoNotOptimize(rows.data());
-  }
+  ProbeBuffers<T> b;
+  for (auto _ : st) init_probe(c, b);
 }
 BENCHMARK(BM_InitProbe<double>)->Arg(30)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InitProbe<float>)->Arg(30)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -108,14 +111,8 @@ static void BM_InitProbeFirst(benchmark::State& st) {
   allocator_keep_pages();
   const InitProbeCase<T> c = init_probe_case<T>(static_cast<int>(st.range(0)));
   for (auto _ : st) {
-    MlpCache<T> cache;
-    MlpGrads<T> grads;
-    Mat<T> dy;
-    Eigen::VectorXd loss;
-    std::vector<LayerRow> rows;
-    ProbeScratch<T> scratch(1);
-    init_probe(c, cache, grads, dy, loss, rows, scratch);
-    benchmark::DoNotOptimize(rows.data());
+    ProbeBuffers<T> b;
+    init_probe(c, b);
   }
 }
 BENCHMARK(BM_InitProbeFirst<double>)->Arg(30)->UseRealTime()->Unit(benchmark::kMillisecond);
