@@ -288,14 +288,21 @@ static void check_memory(const Experiment& e, int jobs) {
 // faulted as many again. So every thread allocates from the one main heap (M_ARENA_MAX 1: a
 // worker allocates its tensors a few hundred times per run, tcache serves the small blocks), the
 // heap grows in steps of heap_step (address space only: a page costs memory when touched), and
-// that space is marked for transparent huge pages: one fault per 2 MB instead of per 4 kB.
+// that space is marked for transparent huge pages: one fault per 2 MB instead of per 4 kB. Not
+// under strict overcommit (vm.overcommit_memory 2), where reserved address space counts as memory.
 constexpr size_t heap_step = size_t{1} << 30;
+static bool overcommit_strict() {
+  std::ifstream f("/proc/sys/vm/overcommit_memory");
+  int mode = 0;
+  return (f >> mode) && mode == 2;
+}
 void allocator_keep_pages() {
   static std::once_flag once;
   std::call_once(once, [] {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_ARENA_MAX, 1);
+    if (overcommit_strict()) return;
     mallopt(M_TOP_PAD, static_cast<int>(heap_step));
     void* grow = std::malloc(16 << 20);  // more than the heap has free: it grows by heap_step now
     const auto huge = uintptr_t{2} << 20;
