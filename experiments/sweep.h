@@ -35,4 +35,8 @@ int collect_dir(const std::string& dir, bool quiet);
 
 int cpus_available();
 
+// The allocator settings of a sweep (once per process; sweep_run calls it): freed tensors keep
+// their pages for the next run, every thread allocates from one heap, marked for huge pages.
+void allocator_keep_pages();
+
 }  // namespace gl

@@ -5,6 +5,8 @@
 
 #include <Eigen/Dense>
 #include <Eigen/Eigenvalues>
+#include <bit>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -193,5 +195,144 @@ TEST(Rng, NormalFillIsOneNormalAfterAnother) {
   for (int threads : {1, 2}) {
     check_fill<double>(threads);
     check_fill<float>(threads);
+  }
+}
+
+// det_log as first written, with frexp and a branch: the reference for the bit-level form that
+// the vectorized normal draws use.
+static double det_log_frexp(double x) {
+  int e = 0;
+  double m = std::frexp(x, &e);
+  if (m < 0.70710678118654752440) {
+    m *= 2.0;
+    e -= 1;
+  }
+  const double s = (m - 1.0) / (m + 1.0);
+  const double s2 = s * s;
+  double sum = 0.0;
+  for (int k = 13; k >= 1; --k) sum = sum * s2 + 1.0 / (2.0 * k + 1.0);
+  const double atanh_s = s + s * s2 * sum;
+  const double de = static_cast<double>(e);
+  return de * 6.93147180369123816490e-01 + (2.0 * atanh_s + de * 1.90821492927058770002e-10);
+}
+
+static uint64_t bits_of(double x) { return std::bit_cast<uint64_t>(x); }
+
+TEST(Rng, DetLogIsTheFrexpFormBitForBit) {
+  std::vector<double> xs = {DBL_TRUE_MIN,
+                            3 * DBL_TRUE_MIN,
+                            DBL_MIN / 3,
+                            std::nextafter(DBL_MIN, 0.0),
+                            DBL_MIN,
+                            0.5,
+                            0.70710678118654752440,
+                            1.0,
+                            2.0,
+                            1e300,
+                            DBL_MAX};
+  for (double c : {0.70710678118654752440, 1.0, 0.5, DBL_MIN}) {
+    xs.push_back(std::nextafter(c, 0.0));
+    xs.push_back(std::nextafter(c, 2.0));
+  }
+  Rng r = rng_make(5);
+  for (int i = 0; i < 200000; ++i) {
+    const double x = std::bit_cast<double>(rng_next(r) >> 1);  // any positive double
+    if (std::isfinite(x) && x > 0) xs.push_back(x);
+    xs.push_back(rng_uniform(r) + DBL_TRUE_MIN);
+  }
+  for (double x : xs) {
+    ASSERT_EQ(bits_of(det_log(x)), bits_of(det_log_frexp(x))) << x;
+  }
+}
+
+// The normals of the vectorized fill are, bit for bit, the polar method computed one pair at a
+// time with the frexp log; uniform fills are rng_uniform one after another; scale multiplies in
+// double before the cast.
+TEST(Rng, FillsAreThePolarMethodAndUniformsOneByOne) {
+  for (int64_t n : {1, 2, 15, 16, 17, 1001, 40001}) {
+    Rng a = rng_make(static_cast<uint64_t>(n)), b = a;
+    std::vector<double> want;
+    while (static_cast<int64_t>(want.size()) < n) {
+      const double u = 2.0 * rng_uniform(a) - 1.0, v = 2.0 * rng_uniform(a) - 1.0;
+      const double s = u * u + v * v;
+      if (s >= 1.0 || s == 0.0) continue;
+      const double f = std::sqrt(-2.0 * det_log_frexp(s) / s);
+      want.push_back(u * f);
+      want.push_back(v * f);
+    }
+    std::vector<double> got(static_cast<size_t>(n));
+    std::vector<float> got32(static_cast<size_t>(n));
+    Rng b32 = b;
+    rng_normal_fill(b, got.data(), n, 0.3);
+    rng_normal_fill(b32, got32.data(), n, 0.3);
+    for (int64_t i = 0; i < n; ++i) {
+      const auto k = static_cast<size_t>(i);
+      ASSERT_EQ(bits_of(got[k]), bits_of(0.3 * want[k])) << "n " << n << " i " << i;
+      ASSERT_EQ(got32[k], static_cast<float>(0.3 * want[k])) << "n " << n << " i " << i;
+    }
+    if (n % 2 != 0) {
+      EXPECT_EQ(bits_of(rng_normal(b)), bits_of(want.back())) << "the spare";
+    }
+  }
+  Rng a = rng_make(3), b = a;
+  std::vector<float> got(777);
+  rng_uniform_fill(b, got.data(), 777, -0.25, 0.5);
+  for (float x : got) {
+    ASSERT_EQ(x, static_cast<float>(rng_uniform(a, -0.25, 0.5)));
+  }
+  EXPECT_EQ(rng_next(a), rng_next(b));
+}
+
+// Digests of the streams as main produced them before the draws were vectorized: the first
+// 100001 normals of seed 7 by rng_normal_fill then 3 by rng_normal; 1001 uniforms on [-¼, ¾).
+TEST(Rng, KnownStreamDigests) {
+  Rng r = rng_make(7);
+  std::vector<double> z(100001);
+  rng_normal_fill(r, z.data(), static_cast<int64_t>(z.size()));
+  uint64_t h = hash_bytes(z.data(), z.size() * sizeof(double));
+  for (int i = 0; i < 3; ++i) {
+    const double x = rng_normal(r);
+    h = hash_bytes(&x, sizeof x, h);
+  }
+  EXPECT_EQ(h, 0xc660ba1e6014a46bull);
+  Rng q = rng_make(9);
+  std::vector<double> u(1001);
+  for (double& x : u) x = rng_uniform(q, -0.25, 0.75);
+  EXPECT_EQ(hash_bytes(u.data(), u.size() * sizeof(double)), 0x4b6ae98214044059ull);
+}
+
+// Every i.i.d. kind, drawn straight into the matrix: in double, each entry drawn in column-major
+// order and scaled (the formula's sd or bound, up to its rounding); in float, the double values
+// rounded once; the stream after is that of one draw per entry.
+TEST(Init, IidKindsDrawnStraightIntoTheMatrix) {
+  for (Init kind :
+       {Init::glorot_standard, Init::glorot_uniform, Init::glorot_normal, Init::he_normal,
+        Init::he_uniform, Init::lecun_normal, Init::lecun_uniform, Init::gaussian, Init::uniform}) {
+    InitSpec s;
+    s.kind = kind;
+    s.gain = 1.3;
+    s.sigma_w2 = 2.5;
+    s.scale = 0.4;
+    const Index fo = 31, fi = 17;
+    Rng a = rng_make(77);
+    (void)rng_normal(a);  // a spare on every stream
+    Rng b = a, c = a;
+    Mat<double> D(fo, fi);
+    Mat<float> F(fo, fi);
+    init_weights(s, D, b);
+    init_weights(s, F, c);
+    EXPECT_TRUE(F == D.cast<float>()) << init_name(kind);
+    const double sd = std::sqrt(init_sigma_w2(s, fi, fo) / static_cast<double>(fi));
+    const double r = std::sqrt(3.0) * sd;  // uniform on [−r, r): variance r²/3
+    const bool normal = kind == Init::glorot_normal || kind == Init::he_normal ||
+                        kind == Init::lecun_normal || kind == Init::gaussian;
+    for (Index j = 0; j < fi; ++j)
+      for (Index i = 0; i < fo; ++i) {
+        const double want = normal ? rng_normal(a) * sd : rng_uniform(a, -r, r);
+        ASSERT_NEAR(D(i, j), want, 1e-14 * sd) << init_name(kind) << " " << i << "," << j;
+      }
+    const uint64_t after = rng_next(a);
+    EXPECT_EQ(rng_next(b), after) << init_name(kind);
+    EXPECT_EQ(rng_next(c), after) << init_name(kind);
   }
 }

@@ -1,5 +1,6 @@
 #include "harness/core/rng.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -52,15 +53,18 @@ uint64_t rng_below(Rng& r, uint64_t n) {
   }
 }
 
-double det_log(double x) {
-  // x = m 2^e with m in [sqrt(1/2), sqrt(2)); ln x = e ln2 + 2 atanh(s), s = (m-1)/(m+1), |s| <
-  // 0.1716.
-  int e = 0;
-  double m = std::frexp(x, &e);  // m in [0.5, 1)
-  if (m < 0.70710678118654752440) {
-    m *= 2.0;
-    e -= 1;
-  }
+// ln(x 2^shift) for a positive normal x and an integer shift, from the bits of x (frexp's m and e)
+// and a select for the branch, so that a loop of them vectorizes (IEEE +, −, ×, ÷ and sqrt give
+// the same bits in any lane). x 2^shift = m 2^e with m in [sqrt(1/2), sqrt(2));
+// ln = e ln2 + 2 atanh(s), s = (m−1)/(m+1), |s| < 0.1716.
+static inline double log_normal(double x, double shift = 0.0) {
+  const auto bits = std::bit_cast<uint64_t>(x);
+  double e = static_cast<double>(static_cast<int64_t>(bits >> 52) - 1022) + shift;
+  double m =
+      std::bit_cast<double>((bits & 0x000fffffffffffffull) | 0x3fe0000000000000ull);  // [½, 1)
+  const bool low = m < 0.70710678118654752440;
+  m = low ? 2.0 * m : m;
+  e = low ? e - 1.0 : e;
   const double s = (m - 1.0) / (m + 1.0);
   const double s2 = s * s;
   // atanh(s) = s (1 + s2/3 + s2^2/5 + ...); s2 < 0.0295, 13 terms reach 1e-20 relative.
@@ -70,9 +74,16 @@ double det_log(double x) {
   // ln2 split in a high part exact in 32 bits and a low correction, so e*ln2_hi is exact.
   const double ln2_hi = 6.93147180369123816490e-01;
   const double ln2_lo = 1.90821492927058770002e-10;
-  const double de = static_cast<double>(e);
-  return de * ln2_hi + (2.0 * atanh_s + de * ln2_lo);
+  return e * ln2_hi + (2.0 * atanh_s + e * ln2_lo);
 }
+
+double det_log(double x) {
+  if (x < 0x1p-1022) return log_normal(x * 0x1p54, -54.0);  // subnormal: scaled exactly
+  return log_normal(x);
+}
+
+// The polar method's factor sqrt(−2 ln s / s) of an accepted pair.
+static inline double polar_factor(double s) { return std::sqrt(-2.0 * log_normal(s) / s); }
 
 double rng_normal(Rng& r) {
   if (r.has_spare) {
@@ -84,7 +95,7 @@ double rng_normal(Rng& r) {
     const double v = 2.0 * rng_uniform(r) - 1.0;
     const double s = u * u + v * v;
     if (s >= 1.0 || s == 0.0) continue;
-    const double f = std::sqrt(-2.0 * det_log(s) / s);  // sqrt is exact-rounded IEEE
+    const double f = polar_factor(s);  // sqrt is exact-rounded IEEE
     r.spare = v * f;
     r.has_spare = true;
     return u * f;
@@ -92,47 +103,62 @@ double rng_normal(Rng& r) {
 }
 
 template <class T>
-void rng_normal_fill(Rng& r, T* out, int64_t n) {
+void rng_normal_fill(Rng& r, T* out, int64_t n, double scale) {
   int64_t i = 0;
   if (n > 0 && r.has_spare) {
-    out[i++] = static_cast<T>(r.spare);
+    out[i++] = static_cast<T>(scale * r.spare);
     r.has_spare = false;
   }
-  // The accepted pairs (u, v, s) of the polar method, in rng_normal's order.
+  // The accepted pairs (u, v, s) of the polar method, in rng_normal's order, in three arrays.
+  // Without a branch: every candidate is stored, and k moves on when it is accepted (a rejection,
+  // 21 % of candidates, no longer costs a mispredicted branch).
   const int64_t pairs = (n - i + 1) / 2;
-  thread_local std::vector<double> uvs;
-  if (uvs.size() < static_cast<size_t>(3 * pairs)) uvs.resize(static_cast<size_t>(3 * pairs));
-  double* p = uvs.data();
+  thread_local std::vector<double> buf;
+  if (buf.size() < static_cast<size_t>(3 * pairs)) buf.resize(static_cast<size_t>(3 * pairs));
+  double *U = buf.data(), *V = U + pairs, *S = V + pairs;
+  Rng q = r;  // the state in registers
   for (int64_t k = 0; k < pairs;) {
-    const double u = 2.0 * rng_uniform(r) - 1.0;
-    const double v = 2.0 * rng_uniform(r) - 1.0;
+    const double u = 2.0 * rng_uniform(q) - 1.0;
+    const double v = 2.0 * rng_uniform(q) - 1.0;
     const double s = u * u + v * v;
-    if (s >= 1.0 || s == 0.0) continue;
-    p[3 * k] = u;
-    p[3 * k + 1] = v;
-    p[3 * k + 2] = s;
-    ++k;
+    U[k] = u;
+    V[k] = v;
+    S[k] = s;
+    k += (s < 1.0) & (s != 0.0);
   }
-  // Each pair gives u·f, v·f with f = sqrt(-2 ln s / s), as rng_normal; an odd count leaves v·f
-  // of the last pair as the next call's variate.
+  r = q;
+  // Each pair gives u·f, v·f with f = sqrt(−2 ln s / s), as rng_normal (then × scale); an odd
+  // count leaves v·f of the last pair as the next call's variate. The loop vectorizes.
   T* o = out + i;
   const bool odd = (n - i) % 2 != 0;
+  const int64_t whole = odd ? pairs - 1 : pairs;
   team_run(pairs >= 8192 ? team_threads() : 1, [&](int t, int nt) {
-    const Range mine = split_range(pairs, t, nt);
+    const Range mine = split_range(whole, t, nt);
     for (int64_t k = mine.begin; k < mine.begin + mine.size; ++k) {
-      const double f = std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);
-      o[2 * k] = static_cast<T>(p[3 * k] * f);
-      if (!odd || k + 1 < pairs) o[2 * k + 1] = static_cast<T>(p[3 * k + 1] * f);
+      const double f = polar_factor(S[k]);
+      o[2 * k] = static_cast<T>(scale * (U[k] * f));
+      o[2 * k + 1] = static_cast<T>(scale * (V[k] * f));
     }
   });
-  if (odd && pairs > 0) {
+  if (odd) {
     const int64_t k = pairs - 1;
-    r.spare = p[3 * k + 1] * std::sqrt(-2.0 * det_log(p[3 * k + 2]) / p[3 * k + 2]);
+    const double f = polar_factor(S[k]);
+    o[2 * k] = static_cast<T>(scale * (U[k] * f));
+    r.spare = V[k] * f;
     r.has_spare = true;
   }
 }
-template void rng_normal_fill<float>(Rng&, float*, int64_t);
-template void rng_normal_fill<double>(Rng&, double*, int64_t);
+template void rng_normal_fill<float>(Rng&, float*, int64_t, double);
+template void rng_normal_fill<double>(Rng&, double*, int64_t, double);
+
+template <class T>
+void rng_uniform_fill(Rng& r, T* out, int64_t n, double lo, double hi) {
+  Rng q = r;  // the state in registers
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(rng_uniform(q, lo, hi));
+  r = q;
+}
+template void rng_uniform_fill<float>(Rng&, float*, int64_t, double, double);
+template void rng_uniform_fill<double>(Rng&, double*, int64_t, double, double);
 
 uint64_t seed_mix(uint64_t a, uint64_t b) {
   uint64_t x = a ^ rotl(b, 23) ^ 0x6a09e667f3bcc909ull;

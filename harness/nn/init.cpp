@@ -87,96 +87,89 @@ static double spectral_radius_of(const Eigen::MatrixXd& W) {
   return es.eigenvalues().cwiseAbs().maxCoeff();
 }
 
+// The i.i.d. kinds: fo × fi entries into out in column-major order (the documented fill order, so
+// others can replay it), each drawn and scaled in double, then rounded to T once — the same
+// values for both precisions. False (nothing drawn) for the kinds whose entries are not i.i.d.
+template <class T>
+static bool draw_iid(const InitSpec& s, Index fo, Index fi, T* out, Rng& rng) {
+  const int64_t n = static_cast<int64_t>(fo) * fi;
+  const double g = s.gain, fan = fan_of(s, fi, fo);
+  const auto uniform = [&](double r) { rng_uniform_fill(rng, out, n, -r, r); };
+  const auto normal = [&](double sd) { rng_normal_fill(rng, out, n, sd); };  // sd·N(0, 1)
+  switch (s.kind) {
+    case Init::glorot_standard:
+      uniform(g / std::sqrt(static_cast<double>(fi)));
+      return true;
+    case Init::glorot_uniform:
+      uniform(g * std::sqrt(6.0 / static_cast<double>(fi + fo)));
+      return true;
+    case Init::glorot_normal:
+      normal(g * std::sqrt(2.0 / static_cast<double>(fi + fo)));
+      return true;
+    case Init::he_normal:
+      normal(g * std::sqrt(2.0 / fan));
+      return true;
+    case Init::he_uniform:
+      uniform(g * std::sqrt(6.0 / fan));
+      return true;
+    case Init::lecun_normal:
+      normal(g * std::sqrt(1.0 / fan));
+      return true;
+    case Init::lecun_uniform:
+      uniform(g * std::sqrt(3.0 / fan));
+      return true;
+    case Init::gaussian:
+      normal(std::sqrt(entry_variance(s, fi, fo)));
+      return true;
+    case Init::uniform:
+      uniform(g * s.scale);
+      return true;
+    case Init::orthogonal:
+    case Init::sparse:
+    case Init::identity:
+      return false;
+    case Init::count:
+      break;
+  }
+  throw std::logic_error("unreachable");
+}
+
 template <class T>
 void init_weights(const InitSpec& s, Mat<T>& Wt, Rng& rng) {
   const Index fo = Wt.rows(), fi = Wt.cols();
-  const double fan = fan_of(s, fi, fo);
+  const bool rescaled = !std::isnan(s.spectral_radius) || !std::isnan(s.spectral_norm);
+  if (!rescaled && draw_iid(s, fo, fi, Wt.data(), rng)) return;  // straight into Wt
   Eigen::MatrixXd W(fo, fi);  // generate in double: the same draws for both precisions
-  // Column-major fill order over (fan_out, fan_in), documented so others can replay it.
-  auto fill = [&](auto draw) {
-    for (Index j = 0; j < fi; ++j)
-      for (Index i = 0; i < fo; ++i) W(i, j) = draw();
-  };
-  // sd·N(0, 1) in that order: the normals in one batch (rng_normal_fill: the same values as one
-  // rng_normal after another, its transforms in a separate pass), then scaled.
-  auto fill_normal = [&](double sd) {
-    rng_normal_fill(rng, W.data(), W.size());
-    W *= sd;
-  };
   const double g = s.gain;
-  switch (s.kind) {
-    case Init::glorot_standard: {
-      const double r = g / std::sqrt(static_cast<double>(fi));
-      fill([&] { return rng_uniform(rng, -r, r); });
-      break;
-    }
-    case Init::glorot_uniform: {
-      const double r = g * std::sqrt(6.0 / static_cast<double>(fi + fo));
-      fill([&] { return rng_uniform(rng, -r, r); });
-      break;
-    }
-    case Init::glorot_normal: {
-      const double sd = g * std::sqrt(2.0 / static_cast<double>(fi + fo));
-      fill_normal(sd);
-      break;
-    }
-    case Init::he_normal: {
-      const double sd = g * std::sqrt(2.0 / fan);
-      fill_normal(sd);
-      break;
-    }
-    case Init::he_uniform: {
-      const double r = g * std::sqrt(6.0 / fan);
-      fill([&] { return rng_uniform(rng, -r, r); });
-      break;
-    }
-    case Init::lecun_normal: {
-      const double sd = g * std::sqrt(1.0 / fan);
-      fill_normal(sd);
-      break;
-    }
-    case Init::lecun_uniform: {
-      const double r = g * std::sqrt(3.0 / fan);
-      fill([&] { return rng_uniform(rng, -r, r); });
-      break;
-    }
-    case Init::orthogonal:
-      fill_orthogonal(W, rng);
-      W *= g;
-      break;
-    case Init::gaussian:
-    case Init::uniform: {
-      const double var = entry_variance(s, fi, fo);
-      if (s.kind == Init::gaussian) {
-        const double sd = std::sqrt(var);
-        fill_normal(sd);
-      } else {
-        const double r = g * s.scale;
-        fill([&] { return rng_uniform(rng, -r, r); });
-      }
-      break;
-    }
-    case Init::sparse: {
-      // Each row: nonzero_per_row distinct columns (partial Fisher–Yates), N(0, std²)·gain entries.
-      W.setZero();
-      const double sd = g * (std::isnan(s.std) ? 1.0 : s.std);
-      const Index k = std::min<Index>(s.nonzero_per_row, fi);
-      std::vector<Index> cols(static_cast<size_t>(fi));
-      for (Index i = 0; i < fo; ++i) {
-        for (Index j = 0; j < fi; ++j) cols[static_cast<size_t>(j)] = j;
-        for (Index j = 0; j < k; ++j) {
-          const auto pick = j + static_cast<Index>(rng_below(rng, static_cast<uint64_t>(fi - j)));
-          std::swap(cols[static_cast<size_t>(j)], cols[static_cast<size_t>(pick)]);
-          W(i, cols[static_cast<size_t>(j)]) = sd * rng_normal(rng);
+  if (!draw_iid(s, fo, fi, W.data(), rng)) {
+    switch (s.kind) {
+      case Init::orthogonal:
+        fill_orthogonal(W, rng);
+        W *= g;
+        break;
+      case Init::sparse: {
+        // Each row: nonzero_per_row distinct columns (partial Fisher–Yates), N(0, std²)·gain
+        // entries.
+        W.setZero();
+        const double sd = g * (std::isnan(s.std) ? 1.0 : s.std);
+        const Index k = std::min<Index>(s.nonzero_per_row, fi);
+        std::vector<Index> cols(static_cast<size_t>(fi));
+        for (Index i = 0; i < fo; ++i) {
+          for (Index j = 0; j < fi; ++j) cols[static_cast<size_t>(j)] = j;
+          for (Index j = 0; j < k; ++j) {
+            const auto pick = j + static_cast<Index>(rng_below(rng, static_cast<uint64_t>(fi - j)));
+            std::swap(cols[static_cast<size_t>(j)], cols[static_cast<size_t>(pick)]);
+            W(i, cols[static_cast<size_t>(j)]) = sd * rng_normal(rng);
+          }
         }
+        break;
       }
-      break;
+      case Init::identity:
+        W = g * Eigen::MatrixXd::Identity(fo, fi);
+        break;
+      default:
+        throw std::logic_error("unreachable");
     }
-    case Init::identity:
-      W = g * Eigen::MatrixXd::Identity(fo, fi);
-      break;
-    case Init::count:
-      throw std::logic_error("unreachable");
   }
   if (!std::isnan(s.spectral_radius)) {
     if (fo != fi) throw UsageError("spectral_radius rescaling needs a square matrix");
