@@ -10,9 +10,9 @@
 //   skinny_product:    z(i, b) = Σ_j W(i, j) x(j, b), fused multiply-adds in the order of j,
 //                      from 0;
 //   skinny_product_tn: y(j, b) = Σ_i W(i, j) d(i, b): lane r of the SIMD packet (skinny_lanes<T>
-//                      lanes) takes the rows i ≡ r (mod lanes) below lanes·⌊m/lanes⌋ in order by
-//                      fused multiply-adds from 0, the lanes are added by Eigen's predux (a fixed
-//                      tree), then the rows left are added in order by fused multiply-adds.
+//                      lanes) takes the rows i ≡ r (mod lanes) in order by fused multiply-adds
+//                      from 0 (the last packet zero-padded), then Eigen's predux (a fixed tree)
+//                      adds the lanes.
 // So a split by rows (z) or by columns (y) gives one thread's bits; the lanes, and so y's last
 // bits, are the build's (its -march), as every product's are. The kernels need FMA
 // (skinny_enabled); without it the callers keep Eigen's products.
